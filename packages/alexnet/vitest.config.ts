@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // The JSON report is what .ci/run counts.
+    reporters: ["default", "json"],
+    outputFile: { json: "test-results.json" },
   },
 });

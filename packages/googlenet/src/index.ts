@@ -1,1 +1,8 @@
-export {};
+export {
+  type GoogLeNetOptions,
+  googlenet,
+  googlenetMinInputSize,
+  googlenetSpec,
+  type InceptionChannels,
+  inception,
+} from "./googlenet.js";

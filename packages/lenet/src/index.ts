@@ -1,1 +1,1 @@
-export {};
+export { type LenetOptions, lenet, lenetBN, lenetBNSpec, lenetSpec } from "./lenet.js";

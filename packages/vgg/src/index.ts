@@ -1,1 +1,19 @@
-export {};
+export {
+  VGG11_ARCH,
+  VGG11_BOOK_WIDTH_DIVISOR,
+  VGG13_ARCH,
+  VGG16_ARCH,
+  VGG19_ARCH,
+  type VggArch,
+  type VggBlockSpec,
+  type VggOptions,
+  vgg,
+  vgg11,
+  vgg11Spec,
+  vgg13,
+  vgg16,
+  vgg19,
+  vggBlock,
+  vggFeatureSize,
+  vggMinInputSize,
+} from "./vgg.js";

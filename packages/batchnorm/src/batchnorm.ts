@@ -1,0 +1,175 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { serialization } from "@tensorflow/tfjs-core";
+import { initializers, type LayerVariable, layers, type Shape } from "@tensorflow/tfjs-layers";
+
+/** The base arguments every tfjs-layers layer takes (`name`, `trainable`, `inputShape`, …). */
+export type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
+
+/** Arguments of {@link ConvnetsBatchNorm}. */
+export interface BatchNormArgs extends LayerArgs {
+  /**
+   * Weight of the old moving statistic in `moving = momentum * moving + (1 - momentum) * batch`.
+   * Default 0.9, the seed's value. PyTorch's `nn.BatchNorm2d(momentum=0.1)` is the same update
+   * written the other way round (its momentum is our `1 - momentum`).
+   */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-5, the seed's value. */
+  epsilon?: number;
+}
+
+/** The keyword arguments tfjs-layers passes to `call()`; `training` is the one read here. */
+type Kwargs = { [key: string]: unknown };
+
+const DEFAULT_MOMENTUM = 0.9;
+const DEFAULT_EPSILON = 1e-5;
+
+/**
+ * The seed's from-scratch batch normalisation (seed §3.5), as a tfjs-layers layer:
+ *
+ *     training:   y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta
+ *                 moving = momentum * moving + (1 - momentum) * batch_statistic
+ *     inference:  y = gamma * (x - moving_mean) / sqrt(moving_var + eps) + beta
+ *
+ * `var_B` is the biased batch variance (mean of squared deviations), also in the moving update.
+ * Dense input `[batch, features]`: statistics per feature over the batch. Image input
+ * `[batch, height, width, channels]` (channels-last, as tfjs convolutions produce): statistics per
+ * channel over batch, height and width. Any other rank is refused.
+ *
+ * Registered for serialisation under its own class name, `ConvnetsBatchNorm`: reusing
+ * `BatchNormalization` would replace tfjs's built-in layer in the class registry.
+ */
+export class ConvnetsBatchNorm extends layers.Layer {
+  static className = "ConvnetsBatchNorm";
+
+  readonly momentum: number;
+  readonly epsilon: number;
+
+  private gamma?: LayerVariable;
+  private beta?: LayerVariable;
+  private movingMean?: LayerVariable;
+  private movingVariance?: LayerVariable;
+
+  constructor(args: BatchNormArgs = {}) {
+    super(args);
+    const momentum = args.momentum ?? DEFAULT_MOMENTUM;
+    const epsilon = args.epsilon ?? DEFAULT_EPSILON;
+    if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) {
+      throw new Error(
+        `ConvnetsBatchNorm: momentum must be a number in [0, 1] (weight of the old moving statistic; the seed uses 0.9), got ${momentum}`,
+      );
+    }
+    if (!(Number.isFinite(epsilon) && epsilon > 0)) {
+      throw new Error(
+        `ConvnetsBatchNorm: epsilon must be a positive number (the seed uses 1e-5), got ${epsilon}`,
+      );
+    }
+    this.momentum = momentum;
+    this.epsilon = epsilon;
+    this.supportsMasking = true;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = singleShape(inputShape);
+    const features = featureCount(this.name, shape);
+    // Weights are [features]: they broadcast against the last axis of both 2-D and 4-D inputs.
+    this.gamma = this.addWeight("gamma", [features], "float32", initializers.ones(), undefined, true);
+    this.beta = this.addWeight("beta", [features], "float32", initializers.zeros(), undefined, true);
+    // State, not parameters: saved with the model, never touched by the optimizer.
+    this.movingMean = this.addWeight("moving_mean", [features], "float32", initializers.zeros(), undefined, false);
+    this.movingVariance = this.addWeight(
+      "moving_variance",
+      [features],
+      "float32",
+      initializers.ones(),
+      undefined,
+      false,
+    );
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const reductionAxes = statisticAxes(this.name, x.shape);
+      const gamma = this.gamma!.read();
+      const beta = this.beta!.read();
+
+      if (kwargs["training"] !== true) {
+        const xHat = tf.div(
+          tf.sub(x, this.movingMean!.read()),
+          tf.sqrt(tf.add(this.movingVariance!.read(), this.epsilon)),
+        );
+        return tf.add(tf.mul(gamma, xHat), beta);
+      }
+
+      // Same minibatch for the statistics and the transform (seed §3.5); the gradient flows
+      // through mean and var back to x, which is what makes this batch normalisation.
+      const mean = tf.mean(x, reductionAxes);
+      const centered = tf.sub(x, mean);
+      const variance = tf.mean(tf.square(centered), reductionAxes); // biased: divides by n
+      const xHat = tf.div(centered, tf.sqrt(tf.add(variance, this.epsilon)));
+      this.updateMovingStatistic(this.movingMean!, mean);
+      this.updateMovingStatistic(this.movingVariance!, variance);
+      return tf.add(tf.mul(gamma, xHat), beta);
+    });
+  }
+
+  /** `moving = momentum * moving + (1 - momentum) * batch`, written in place (training only). */
+  private updateMovingStatistic(moving: LayerVariable, batch: tf.Tensor): void {
+    // tidy: the intermediates (and the old value, released by assign) must not outlive the step.
+    tf.tidy(() => {
+      const updated = tf.add(tf.mul(moving.read(), this.momentum), tf.mul(batch, 1 - this.momentum));
+      moving.write(updated);
+    });
+  }
+
+  override getConfig(): serialization.ConfigDict {
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon };
+  }
+}
+
+serialization.registerClass(ConvnetsBatchNorm);
+
+/**
+ * A {@link ConvnetsBatchNorm} layer: the seed's BatchNorm (momentum 0.9, eps 1e-5, biased
+ * variance) for dense `[batch, features]` or channels-last image `[batch, h, w, c]` inputs.
+ *
+ * ```ts
+ * const x = tf.input({ shape: [28, 28, 1] });
+ * const y = batchNorm({ name: "conv1_bn" }).apply(tf.layers.conv2d({ filters: 6, kernelSize: 5 }).apply(x));
+ * ```
+ */
+export function batchNorm(args?: BatchNormArgs): ConvnetsBatchNorm {
+  return new ConvnetsBatchNorm(args);
+}
+
+function singleShape(inputShape: Shape | Shape[]): Shape {
+  // tfjs passes a list of shapes for multi-input layers; this layer has exactly one input.
+  if (Array.isArray(inputShape) && inputShape.length > 0 && Array.isArray(inputShape[0])) {
+    if (inputShape.length !== 1) {
+      throw new Error(`ConvnetsBatchNorm: expects exactly one input, got ${inputShape.length}`);
+    }
+    return inputShape[0] as Shape;
+  }
+  return inputShape as Shape;
+}
+
+function featureCount(layerName: string, shape: Shape): number {
+  statisticAxes(layerName, shape);
+  const features = shape[shape.length - 1];
+  if (features == null) {
+    throw new Error(
+      `ConvnetsBatchNorm '${layerName}': the last (feature/channel) axis of input shape ${JSON.stringify(shape)} must be known to create gamma, beta and the moving statistics`,
+    );
+  }
+  return features;
+}
+
+/** The axes the statistics are taken over: everything but the last (feature or channel) axis. */
+function statisticAxes(layerName: string, shape: readonly (number | null)[]): number[] {
+  if (shape.length === 2) return [0];
+  if (shape.length === 4) return [0, 1, 2];
+  throw new Error(
+    `ConvnetsBatchNorm '${layerName}': input must be 2-D [batch, features] (after a dense layer) or 4-D [batch, height, width, channels] (after a conv layer, channels-last), got rank ${shape.length} with shape ${JSON.stringify(shape)}. Flatten or reshape the input first.`,
+  );
+}

@@ -1,0 +1,225 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { type IdxArray, readIdx } from "./idx.js";
+
+/** Class names of Fashion-MNIST, in label order. */
+export const FASHION_MNIST_CLASSES = [
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+] as const;
+
+/** Images and labels kept as bytes: 60,000 28×28 images are 47 MB as uint8 (188 MB as float32). */
+export interface ImageSet {
+  /** `count × height × width` grey values 0–255, row-major. */
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+}
+
+export interface FashionMnist {
+  train: ImageSet;
+  test: ImageSet;
+  classNames: readonly string[];
+  /** Directory the files were read from. */
+  dir: string;
+}
+
+export interface LoadFashionMnistOptions {
+  /** Read from this directory only. */
+  dir?: string;
+  /** Download into the cache when not found. Default true unless `CONVNETS_OFFLINE=1`. */
+  download?: boolean;
+  /** Cache directory for downloads. Default `$XDG_CACHE_HOME/convnets/fashion-mnist` or `~/.cache/...`. */
+  cacheDir?: string;
+  /** The system-wide copy, searched last. Default Debian's `/usr/share/datasets/fashion-mnist`. */
+  systemDir?: string;
+  /** Download progress. */
+  onProgress?: (file: string, receivedBytes: number, totalBytes: number | undefined) => void;
+}
+
+const FILES = {
+  trainImages: "train-images-idx3-ubyte",
+  trainLabels: "train-labels-idx1-ubyte",
+  testImages: "t10k-images-idx3-ubyte",
+  testLabels: "t10k-labels-idx1-ubyte",
+} as const;
+
+/** The official mirror of zalandoresearch/fashion-mnist. */
+export const FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
+
+/**
+ * SHA-256 of each file's *uncompressed* IDX bytes. Checking the content rather than the .gz lets the
+ * same table verify the official downloads and re-compressed copies (Debian's package recompresses them).
+ */
+export const FASHION_MNIST_SHA256: Record<string, string> = {
+  [FILES.trainImages]: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+  [FILES.trainLabels]: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+  [FILES.testImages]: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+  [FILES.testLabels]: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+};
+
+export const DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
+
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(base, "convnets", "fashion-mnist");
+}
+
+/** Where to look, in order: explicit dir, `FASHION_MNIST_DIR`, the cache, Debian's package. */
+export function candidateDirs(options: LoadFashionMnistOptions = {}): string[] {
+  if (options.dir) return [options.dir];
+  const dirs = [
+    process.env.FASHION_MNIST_DIR,
+    options.cacheDir ?? defaultCacheDir(),
+    options.systemDir ?? DEBIAN_FASHION_MNIST_DIR,
+  ];
+  return dirs.filter((d): d is string => Boolean(d));
+}
+
+/** Path of `name` in `dir`, gzip'd or raw, or undefined. */
+function findFile(dir: string, name: string): string | undefined {
+  for (const candidate of [`${name}.gz`, name]) {
+    const path = join(dir, candidate);
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
+function missingFiles(dir: string): string[] {
+  return Object.values(FILES).filter((name) => !findFile(dir, name));
+}
+
+const HOW_TO_GET =
+  "Get Fashion-MNIST one of these ways: `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, offline; files in " +
+  `${DEBIAN_FASHION_MNIST_DIR}), or download the four .gz files from ${FASHION_MNIST_URL} (or github.com/zalandoresearch/fashion-mnist) ` +
+  "into a directory and set FASHION_MNIST_DIR to it, or run once with internet access so convnets downloads them into its cache.";
+
+/** Loads Fashion-MNIST from the first place it is found, downloading it into the cache if allowed. */
+export async function loadFashionMnist(options: LoadFashionMnistOptions = {}): Promise<FashionMnist> {
+  if (options.dir) {
+    if (!existsSync(options.dir)) throw new Error(`Fashion-MNIST directory ${options.dir} does not exist. ${HOW_TO_GET}`);
+    const missing = missingFiles(options.dir);
+    if (missing.length > 0) {
+      const entries = await readdir(options.dir);
+      const what = entries.length === 0 ? "is empty" : `lacks ${missing.map((m) => `${m}.gz`).join(", ")}`;
+      throw new Error(`Fashion-MNIST directory ${options.dir} ${what}. ${HOW_TO_GET}`);
+    }
+    return readDir(options.dir);
+  }
+  for (const dir of candidateDirs(options)) {
+    if (existsSync(dir) && missingFiles(dir).length === 0) return readDir(dir);
+  }
+  const download = options.download ?? process.env.CONVNETS_OFFLINE !== "1";
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  if (!download) {
+    throw new Error(`Fashion-MNIST not found in ${candidateDirs(options).join(", ")}. ${HOW_TO_GET}`);
+  }
+  try {
+    await downloadFashionMnist(cacheDir, options.onProgress);
+  } catch (err) {
+    throw new Error(
+      `Fashion-MNIST not found in ${candidateDirs(options).join(", ")} and the download failed (${(err as Error).message}). ${HOW_TO_GET}`,
+    );
+  }
+  return readDir(cacheDir);
+}
+
+async function readDir(dir: string): Promise<FashionMnist> {
+  const read = (name: string) => readIdx(findFile(dir, name)!);
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
+    read(FILES.trainImages),
+    read(FILES.trainLabels),
+    read(FILES.testImages),
+    read(FILES.testLabels),
+  ]);
+  return {
+    train: toImageSet(dir, FILES.trainImages, trainImages, FILES.trainLabels, trainLabels),
+    test: toImageSet(dir, FILES.testImages, testImages, FILES.testLabels, testLabels),
+    classNames: FASHION_MNIST_CLASSES,
+    dir,
+  };
+}
+
+function toImageSet(dir: string, imagesName: string, images: IdxArray, labelsName: string, labels: IdxArray): ImageSet {
+  const imagesFile = findFile(dir, imagesName)!;
+  const labelsFile = findFile(dir, labelsName)!;
+  if (images.dims.length !== 3) {
+    throw new Error(`${imagesFile}: expected 3 dimensions (count × height × width), header has ${images.dims.length}`);
+  }
+  if (labels.dims.length !== 1) {
+    throw new Error(`${labelsFile}: expected 1 dimension (count), header has ${labels.dims.length}`);
+  }
+  const [count, height, width] = images.dims as [number, number, number];
+  if (labels.dims[0] !== count) {
+    throw new Error(
+      `${imagesFile} has ${count} images but ${labelsFile} has ${labels.dims[0]} labels; the two files must come from the same release`,
+    );
+  }
+  const classCount = FASHION_MNIST_CLASSES.length;
+  const bad = labels.data.findIndex((l) => l >= classCount);
+  if (bad >= 0) {
+    throw new Error(`${labelsFile}: label ${labels.data[bad]} at index ${bad} is outside 0–${classCount - 1}`);
+  }
+  return { images: images.data, labels: labels.data, count, height, width };
+}
+
+/** The first `count` examples of a set (views into the same bytes, no copy). */
+export function takeImages(set: ImageSet, count: number): ImageSet {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`limit must be a positive integer, got ${count}`);
+  const n = Math.min(count, set.count);
+  return {
+    images: set.images.subarray(0, n * set.height * set.width),
+    labels: set.labels.subarray(0, n),
+    count: n,
+    height: set.height,
+    width: set.width,
+  };
+}
+
+/** Downloads the four files into `dir`, checking each one's SHA-256 and renaming it into place only when it matches. */
+export async function downloadFashionMnist(
+  dir: string,
+  onProgress?: LoadFashionMnistOptions["onProgress"],
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const name of Object.values(FILES)) {
+    if (findFile(dir, name)) continue;
+    const file = `${name}.gz`;
+    const response = await fetch(FASHION_MNIST_URL + file);
+    if (!response.ok || !response.body) throw new Error(`GET ${FASHION_MNIST_URL + file}: HTTP ${response.status}`);
+    const total = Number(response.headers.get("content-length")) || undefined;
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      chunks.push(chunk);
+      received += chunk.length;
+      onProgress?.(file, received, total);
+    }
+    const body = Buffer.concat(chunks);
+    const digest = createHash("sha256").update(gunzipSync(body)).digest("hex");
+    if (digest !== FASHION_MNIST_SHA256[name]) {
+      throw new Error(`${file}: SHA-256 of the downloaded content is ${digest}, expected ${FASHION_MNIST_SHA256[name]}`);
+    }
+    const tmp = join(dir, `.${file}.${process.pid}.tmp`);
+    try {
+      await writeFile(tmp, body);
+      await rename(tmp, join(dir, file));
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { execFileSync } from "node:child_process";
+import * as tf from "@tensorflow/tfjs-core";
+
+/** Which engine (tfjs backend) to train on. `auto` picks the fastest one installed. */
+export type EnginePreference = "auto" | "tensorflow" | "wasm" | "cpu";
+
+export const ENGINE_PREFERENCES: readonly EnginePreference[] = ["auto", "tensorflow", "wasm", "cpu"];
+
+/** What a result was measured on; goes with every reported number. */
+export interface EngineInfo {
+  /** The tfjs backend name: `tensorflow`, `wasm` or `cpu`. */
+  backend: string;
+  /** One line for reports: `wasm (simd, 1 thread)`, `tensorflow (GPU 0: NVIDIA H100)`. */
+  description: string;
+  simd?: boolean;
+  threads?: number;
+  gpu?: string;
+  /** Kernels convnets registered because the backend lacks them. */
+  addedKernels: string[];
+}
+
+const INSTALL_HINT: Record<Exclude<EnginePreference, "auto">, string> = {
+  tensorflow:
+    "install @tensorflow/tfjs-node-gpu@4.22.0 (NVIDIA GPU, CUDA 11.8 + cuDNN 8.6) or @tensorflow/tfjs-node@4.22.0 (CPU); both download libtensorflow when installed, so they need internet access",
+  wasm: "install @tensorflow/tfjs-backend-wasm@4.22.0",
+  cpu: "install @tensorflow/tfjs-backend-cpu@4.22.0",
+};
+
+function parsePreference(value: string, source: string): EnginePreference {
+  if ((ENGINE_PREFERENCES as readonly string[]).includes(value)) return value as EnginePreference;
+  throw new Error(`${source}: unknown engine "${value}"; use one of ${ENGINE_PREFERENCES.join(", ")}`);
+}
+
+/**
+ * Picks the training engine and makes it the active tfjs backend.
+ *
+ * Order for `auto`: tensorflow (tfjs-node-gpu, then tfjs-node) → wasm → cpu. The preference comes from
+ * the argument, else `CONVNETS_BACKEND`, else `auto`. Asking for an engine that is not installed is an
+ * error that says how to install it. On wasm, registers the kernels training needs that it lacks.
+ */
+export async function setupEngine(preference?: EnginePreference | string): Promise<EngineInfo> {
+  const wanted =
+    preference !== undefined
+      ? parsePreference(preference, "engine")
+      : process.env.CONVNETS_BACKEND
+        ? parsePreference(process.env.CONVNETS_BACKEND, "CONVNETS_BACKEND")
+        : "auto";
+
+  if (wanted === "tensorflow" || wanted === "auto") {
+    const info = await tryTensorflow();
+    if (info) return info;
+    if (wanted === "tensorflow") {
+      throw new Error(`engine "tensorflow" is not available: ${INSTALL_HINT.tensorflow}`);
+    }
+  }
+  if (wanted === "wasm" || wanted === "auto") {
+    const info = await tryWasm();
+    if (info) return info;
+    if (wanted === "wasm") throw new Error(`engine "wasm" is not available: ${INSTALL_HINT.wasm}`);
+  }
+  const info = await tryCpu();
+  if (info) return info;
+  throw new Error(`engine "cpu" is not available: ${INSTALL_HINT.cpu}`);
+}
+
+async function importOptional(specifier: string): Promise<boolean> {
+  try {
+    await import(specifier);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function tryTensorflow(): Promise<EngineInfo | undefined> {
+  let gpuPackage = true;
+  if (!(await importOptional("@tensorflow/tfjs-node-gpu"))) {
+    gpuPackage = false;
+    if (!(await importOptional("@tensorflow/tfjs-node"))) return undefined;
+  }
+  if (!tf.findBackend("tensorflow") && !tf.findBackendFactory("tensorflow")) return undefined;
+  if (!(await tf.setBackend("tensorflow"))) return undefined;
+  await tf.ready();
+  const gpu = gpuPackage ? gpuName() : undefined;
+  return {
+    backend: "tensorflow",
+    description: gpu ? `tensorflow (${gpu})` : gpuPackage ? "tensorflow (GPU build)" : "tensorflow (CPU)",
+    gpu,
+    addedKernels: [],
+  };
+}
+
+function gpuName(): string | undefined {
+  try {
+    const out = execFileSync("nvidia-smi", ["--query-gpu=index,name", "--format=csv,noheader"], {
+      encoding: "utf8",
+      timeout: 5000,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const first = out.trim().split("\n")[0];
+    if (!first) return undefined;
+    const [index, name] = first.split(",").map((s) => s.trim());
+    return `GPU ${index}: ${name}`;
+  } catch {
+    return undefined;
+  }
+}
+
+async function tryWasm(): Promise<EngineInfo | undefined> {
+  let wasm: typeof import("@tensorflow/tfjs-backend-wasm");
+  try {
+    wasm = await import("@tensorflow/tfjs-backend-wasm");
+  } catch {
+    return undefined;
+  }
+  if (!(await tf.setBackend("wasm"))) return undefined;
+  await tf.ready();
+  const { registerWasmTrainingKernels } = await import("./kernels/index.js");
+  const addedKernels = registerWasmTrainingKernels();
+  const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
+  const threads = wasm.getThreadsCount();
+  return {
+    backend: "wasm",
+    description: `wasm (${simd ? "simd" : "no simd"}, ${threads} thread${threads === 1 ? "" : "s"})`,
+    simd,
+    threads,
+    addedKernels,
+  };
+}
+
+async function tryCpu(): Promise<EngineInfo | undefined> {
+  if (!(await importOptional("@tensorflow/tfjs-backend-cpu"))) return undefined;
+  if (!(await tf.setBackend("cpu"))) return undefined;
+  await tf.ready();
+  return { backend: "cpu", description: "cpu (pure JavaScript, about 100× slower than wasm)", addedKernels: [] };
+}

@@ -1,0 +1,32 @@
+export { type BatchOptions, batchCount, batches, seededRandom, shuffledOrder } from "./data/batches.js";
+export {
+  candidateDirs,
+  DEBIAN_FASHION_MNIST_DIR,
+  defaultCacheDir,
+  downloadFashionMnist,
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_SHA256,
+  FASHION_MNIST_URL,
+  type FashionMnist,
+  type ImageSet,
+  type LoadFashionMnistOptions,
+  loadFashionMnist,
+  takeImages,
+} from "./data/fashion-mnist.js";
+export { type IdxArray, IdxFormatError, parseIdx, readIdx } from "./data/idx.js";
+export { ENGINE_PREFERENCES, type EngineInfo, type EnginePreference, setupEngine } from "./engine.js";
+export { type Evaluation, type EvaluateOptions, evaluate } from "./evaluate.js";
+export { initXavierUniform } from "./init.js";
+export { loadModel, saveModel } from "./io.js";
+export { resolveInputShape, resolveNumClasses } from "./shapes.js";
+export type { Batch, BuildOptions, ModelSpec, Recipe } from "./spec.js";
+export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summary.js";
+export {
+  type BatchProgress,
+  DivergedError,
+  type EpochMetrics,
+  type TrainData,
+  type TrainOptions,
+  type TrainResult,
+  train,
+} from "./train.js";

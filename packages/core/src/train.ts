@@ -1,0 +1,176 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { batchCount, batches } from "./data/batches.js";
+import type { ImageSet } from "./data/fashion-mnist.js";
+import { evaluate } from "./evaluate.js";
+import { initXavierUniform } from "./init.js";
+
+export interface TrainData {
+  train: ImageSet;
+  test: ImageSet;
+}
+
+/** Metrics of one epoch, as d2l's `train_ch6` prints them. */
+export interface EpochMetrics {
+  /** 1-based. */
+  epoch: number;
+  /** Mean training loss over the epoch's examples. */
+  loss: number;
+  trainAcc: number;
+  testAcc: number;
+  /** Training examples per second, training time only (batch conversion + step, not evaluation). */
+  examplesPerSec: number;
+  /** Training seconds of this epoch. */
+  seconds: number;
+}
+
+export interface BatchProgress {
+  epoch: number;
+  /** 1-based batch number within the epoch. */
+  batch: number;
+  batches: number;
+  /** Examples done so far this epoch. */
+  examples: number;
+  /** Loss of this batch. */
+  loss: number;
+  /** Running mean loss and accuracy over the epoch so far. */
+  meanLoss: number;
+  trainAcc: number;
+  examplesPerSec: number;
+}
+
+export interface TrainOptions {
+  /** Total number of epochs of the run (with `initialEpoch`, the epochs already done are skipped). */
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  /** Square side images are resized to. Default: the data's own (28). */
+  inputSize?: number;
+  /** Seed of the per-epoch shuffle and of the Xavier init. Default 0. */
+  seed?: number;
+  /** Epochs already completed (resume). Default 0. Shuffles continue as if the run had not stopped. */
+  initialEpoch?: number;
+  /** Re-initialise conv/dense kernels Xavier-uniform before a fresh run (d2l's `init_weights`). Default true. */
+  initialize?: boolean;
+  /** Stops after the current batch; the unfinished epoch is discarded and `aborted` is set. */
+  signal?: AbortSignal;
+  onBatch?: (progress: BatchProgress) => void | Promise<void>;
+  /** Called after each epoch, e.g. to write a checkpoint; awaited before the next epoch starts. */
+  onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
+}
+
+export interface TrainResult {
+  /** Epochs completed by this call. */
+  history: EpochMetrics[];
+  /** True when the signal stopped the run before `epochs`. */
+  aborted: boolean;
+}
+
+/** A NaN or infinite loss: the run diverged. */
+export class DivergedError extends Error {
+  constructor(
+    readonly epoch: number,
+    readonly batch: number,
+    readonly loss: number,
+    readonly lr: number,
+  ) {
+    super(
+      `training diverged: loss is ${loss} at epoch ${epoch}, batch ${batch} (lr ${lr}); try a smaller learning rate`,
+    );
+    this.name = "DivergedError";
+  }
+}
+
+function checkOptions(options: TrainOptions): void {
+  const positiveInt = (name: string, v: number | undefined) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt("epochs", options.epochs);
+  positiveInt("batchSize", options.batchSize);
+  positiveInt("inputSize", options.inputSize);
+  if (!(options.lr > 0) || !Number.isFinite(options.lr)) throw new Error(`lr must be a positive number, got ${options.lr}`);
+  const initial = options.initialEpoch ?? 0;
+  if (!Number.isInteger(initial) || initial < 0) throw new Error(`initialEpoch must be an integer ≥ 0, got ${initial}`);
+}
+
+/**
+ * d2l's `train_ch6`: minibatch SGD on softmax cross-entropy of the model's logits, the training set
+ * reshuffled every epoch; after each epoch the mean training loss, training accuracy, test accuracy
+ * and training examples/sec. The model must output logits (no softmax).
+ */
+export async function train(model: LayersModel, data: TrainData, options: TrainOptions): Promise<TrainResult> {
+  checkOptions(options);
+  const { epochs, lr, batchSize, signal } = options;
+  const seed = options.seed ?? 0;
+  const initialEpoch = options.initialEpoch ?? 0;
+  const inputSize = options.inputSize ?? data.train.height;
+  if (initialEpoch === 0 && options.initialize !== false) initXavierUniform(model, seed);
+  const numClasses = model.outputs[0]!.shape[1] as number;
+  const optimizer = tf.train.sgd(lr);
+  // Only this model's weights: minimize() would otherwise update every trainable variable alive.
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const history: EpochMetrics[] = [];
+  const totalBatches = batchCount(data.train, batchSize);
+
+  try {
+    for (let epoch = initialEpoch + 1; epoch <= epochs; epoch++) {
+      let lossSum = 0;
+      let correct = 0;
+      let examples = 0;
+      let seconds = 0;
+      let batch = 0;
+      let aborted = false;
+      let start = performance.now();
+      for (const { xs, labels, size } of batches(data.train, { batchSize, inputSize, shuffle: true, seed, epoch })) {
+        batch++;
+        let batchCorrect: tf.Tensor | undefined;
+        const loss = optimizer.minimize(() => {
+          const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
+          batchCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, numClasses), logits) as tf.Scalar;
+        }, true, variables)!;
+        const [lossValue] = await loss.data();
+        const [correctValue] = await batchCorrect!.data();
+        tf.dispose([xs, labels, loss, batchCorrect!]);
+        seconds += (performance.now() - start) / 1000;
+        if (!Number.isFinite(lossValue)) throw new DivergedError(epoch, batch, lossValue!, lr);
+        lossSum += lossValue! * size;
+        correct += correctValue!;
+        examples += size;
+        await options.onBatch?.({
+          epoch,
+          batch,
+          batches: totalBatches,
+          examples,
+          loss: lossValue!,
+          meanLoss: lossSum / examples,
+          trainAcc: correct / examples,
+          examplesPerSec: examples / seconds,
+        });
+        // Let signal handlers (Ctrl-C) run between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        start = performance.now();
+      }
+      if (aborted) return { history, aborted: true };
+      const { accuracy: testAcc } = evaluate(model, data.test, { batchSize, inputSize });
+      const metrics: EpochMetrics = {
+        epoch,
+        loss: lossSum / examples,
+        trainAcc: correct / examples,
+        testAcc,
+        examplesPerSec: examples / seconds,
+        seconds,
+      };
+      history.push(metrics);
+      await options.onEpoch?.(metrics);
+      if (signal?.aborted && epoch < epochs) return { history, aborted: true };
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { history, aborted: false };
+}

@@ -1,0 +1,49 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { afterEach, describe, expect, it } from "vitest";
+import { setupEngine } from "../src/index.js";
+
+const tensorflowInstalled = await import("@tensorflow/tfjs-node").then(
+  () => true,
+  () => false,
+);
+
+describe("setupEngine", () => {
+  const saved = process.env.CONVNETS_BACKEND;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.CONVNETS_BACKEND;
+    else process.env.CONVNETS_BACKEND = saved;
+  });
+
+  it("wasm: describes SIMD and threads, and registers the kernels training needs", async () => {
+    const info = await setupEngine("wasm");
+    expect(tf.getBackend()).toBe("wasm");
+    expect(info.backend).toBe("wasm");
+    expect(info.description).toMatch(/^wasm \((simd|no simd), \d+ threads?\)$/);
+    expect(info.addedKernels).toContain("Conv2DBackpropFilter");
+    expect(tf.getKernel("Conv2DBackpropFilter", "wasm")).toBeDefined();
+  });
+
+  it("auto picks tensorflow when tfjs-node loads, otherwise wasm, never cpu", async () => {
+    delete process.env.CONVNETS_BACKEND;
+    const info = await setupEngine();
+    expect(info.backend).toBe(tensorflowInstalled ? "tensorflow" : "wasm");
+  });
+
+  it.skipIf(tensorflowInstalled)("asking for tensorflow where it is not installed says how to install it", async () => {
+    await expect(setupEngine("tensorflow")).rejects.toThrow(
+      /engine "tensorflow" is not available: install @tensorflow\/tfjs-node-gpu@4\.22\.0 .* or @tensorflow\/tfjs-node@4\.22\.0/,
+    );
+  });
+
+  it("CONVNETS_BACKEND overrides auto; the argument overrides CONVNETS_BACKEND", async () => {
+    process.env.CONVNETS_BACKEND = "cpu";
+    expect((await setupEngine()).backend).toBe("cpu");
+    expect((await setupEngine("wasm")).backend).toBe("wasm");
+  });
+
+  it("an unknown engine name is refused, naming where it came from", async () => {
+    process.env.CONVNETS_BACKEND = "webgpu";
+    await expect(setupEngine()).rejects.toThrow('CONVNETS_BACKEND: unknown engine "webgpu"; use one of auto, tensorflow, wasm, cpu');
+    await expect(setupEngine("gpu")).rejects.toThrow('engine: unknown engine "gpu"');
+  });
+});

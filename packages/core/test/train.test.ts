@@ -1,0 +1,116 @@
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  DivergedError,
+  type EpochMetrics,
+  type FashionMnist,
+  loadFashionMnist,
+  setupEngine,
+  takeImages,
+  type TrainData,
+  train,
+} from "../src/index.js";
+import { REAL_DIR } from "./helpers.js";
+
+let full: FashionMnist;
+let data: TrainData;
+beforeAll(async () => {
+  await setupEngine("wasm");
+  full = await loadFashionMnist({ dir: REAL_DIR });
+  data = { train: takeImages(full.train, 3000), test: takeImages(full.test, 500) };
+});
+
+/** A small conv net: LeNet-sized, ReLU so that lr 0.1 learns within one epoch. */
+function smallConvNet() {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "relu" }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 16, kernelSize: 5, activation: "relu" }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 64, activation: "relu" }),
+      tfl.layers.dense({ units: 10 }),
+    ],
+  });
+}
+
+describe("train (d2l train_ch6) on real Fashion-MNIST, wasm engine", () => {
+  it("the loss falls within one epoch of 3,000 images, and test accuracy beats chance", async () => {
+    const losses: number[] = [];
+    const { history } = await train(smallConvNet(), data, {
+      epochs: 1,
+      lr: 0.1,
+      batchSize: 64,
+      onBatch: (p) => {
+        losses.push(p.loss);
+      },
+    });
+    expect(losses.length).toBe(Math.ceil(3000 / 64));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(losses.slice(-8))).toBeLessThan(0.8 * mean(losses.slice(0, 8)));
+    const [epoch] = history;
+    expect(epoch!.epoch).toBe(1);
+    expect(epoch!.testAcc).toBeGreaterThan(0.3);
+    expect(epoch!.examplesPerSec).toBeGreaterThan(0);
+    expect(epoch!.seconds).toBeGreaterThan(0);
+  });
+
+  it("leaks no tensors: the count after epoch 1 equals the count after epoch 2", async () => {
+    const counts: number[] = [];
+    const small = { train: takeImages(full.train, 512), test: takeImages(full.test, 128) };
+    await train(smallConvNet(), small, {
+      epochs: 3,
+      lr: 0.1,
+      batchSize: 100,
+      onEpoch: () => {
+        counts.push(tf.memory().numTensors);
+      },
+    });
+    expect(counts[1]).toBe(counts[0]);
+    expect(counts[2]).toBe(counts[0]);
+  });
+
+  it("resuming from epoch 1 gives the same epoch 2 as an uninterrupted run", async () => {
+    const small = { train: takeImages(full.train, 512), test: takeImages(full.test, 128) };
+    const options = { lr: 0.1, batchSize: 64, seed: 11 };
+    const straight = await train(smallConvNet(), small, { ...options, epochs: 2 });
+    const model = smallConvNet();
+    await train(model, small, { ...options, epochs: 1 });
+    const resumed = await train(model, small, { ...options, epochs: 2, initialEpoch: 1 });
+    const strip = ({ loss, trainAcc, testAcc }: EpochMetrics) => ({ loss, trainAcc, testAcc });
+    expect(resumed.history.map(strip)).toEqual([strip(straight.history[1]!)]);
+  });
+
+  it("a NaN or infinite loss stops with an error naming the epoch and batch and suggesting a smaller lr", async () => {
+    const error = await train(smallConvNet(), data, { epochs: 1, lr: 1e12, batchSize: 64 }).catch((e) => e);
+    expect(error).toBeInstanceOf(DivergedError);
+    expect(error.message).toMatch(/^training diverged: loss is (NaN|Infinity) at epoch 1, batch \d+ \(lr 1000000000000\); try a smaller learning rate$/);
+  });
+
+  it("an AbortSignal stops after the current batch and discards the unfinished epoch", async () => {
+    const controller = new AbortController();
+    let batchesSeen = 0;
+    const result = await train(smallConvNet(), data, {
+      epochs: 2,
+      lr: 0.1,
+      batchSize: 64,
+      signal: controller.signal,
+      onBatch: (p) => {
+        batchesSeen = p.batch;
+        if (p.batch === 3) controller.abort();
+      },
+    });
+    expect(result.aborted).toBe(true);
+    expect(result.history).toEqual([]);
+    expect(batchesSeen).toBe(3);
+  });
+
+  it("refuses impossible options before any work", async () => {
+    const model = smallConvNet();
+    await expect(train(model, data, { epochs: 1, lr: -0.1, batchSize: 64 })).rejects.toThrow("lr must be a positive number, got -0.1");
+    await expect(train(model, data, { epochs: 1, lr: 0.1, batchSize: 0 })).rejects.toThrow("batchSize must be a positive integer, got 0");
+    await expect(train(model, data, { epochs: 0, lr: 0.1, batchSize: 8 })).rejects.toThrow("epochs must be a positive integer, got 0");
+  });
+});

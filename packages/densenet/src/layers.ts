@@ -1,0 +1,61 @@
+import * as tfl from "@tensorflow/tfjs-layers";
+import type { SymbolicTensor } from "@tensorflow/tfjs-layers";
+
+/** Applies a layer to symbolic tensors (tfjs types `apply` as returning a union). */
+export function applyTo(layer: tfl.layers.Layer, x: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+  return layer.apply(x) as SymbolicTensor;
+}
+
+/**
+ * PyTorch pads symmetrically: `pad` pixels on every side, out = floor((n + 2·pad − k) / s) + 1.
+ * tfjs's 'same' does exactly that only at stride 1 with pad = (k − 1) / 2. At stride 2 on an even
+ * input it puts the odd pixel of padding at the bottom/right (PyTorch: top/left), which shifts
+ * every window by one pixel; there we pad explicitly and use 'valid'.
+ */
+function pytorchPadding(
+  x: SymbolicTensor,
+  name: string,
+  kernelSize: number,
+  strides: number,
+  pad: number,
+): { input: SymbolicTensor; padding: "same" | "valid" } {
+  if (pad === 0) return { input: x, padding: "valid" };
+  if (strides === 1 && 2 * pad === kernelSize - 1) return { input: x, padding: "same" };
+  return { input: applyTo(tfl.layers.zeroPadding2d({ padding: pad, name: `${name}_pad` }), x), padding: "valid" };
+}
+
+/** `nn.Conv2d(…, kernel_size, stride, padding)` followed by a ReLU (fused) unless `relu: false`. */
+export function conv(
+  x: SymbolicTensor,
+  name: string,
+  args: { filters: number; kernelSize: number; strides?: number; pad?: number; relu?: boolean },
+): SymbolicTensor {
+  const { filters, kernelSize, strides = 1, pad = 0, relu = true } = args;
+  const { input, padding } = pytorchPadding(x, name, kernelSize, strides, pad);
+  const layer = tfl.layers.conv2d({
+    filters,
+    kernelSize,
+    strides,
+    padding,
+    activation: relu ? "relu" : "linear",
+    kernelInitializer: "glorotUniform",
+    biasInitializer: "zeros",
+    name,
+  });
+  return applyTo(layer, input);
+}
+
+/**
+ * `nn.MaxPool2d(kernel_size, stride, padding)`. PyTorch pads max pooling with −∞, the explicit
+ * padding here is zeros: the same result, because the only max pool of this network (in the stem)
+ * comes after a ReLU, so no value is below 0.
+ */
+export function maxPool(
+  x: SymbolicTensor,
+  name: string,
+  args: { poolSize: number; strides: number; pad: number },
+): SymbolicTensor {
+  const { poolSize, strides, pad } = args;
+  const { input, padding } = pytorchPadding(x, name, poolSize, strides, pad);
+  return applyTo(tfl.layers.maxPooling2d({ poolSize, strides, padding, name }), input);
+}
