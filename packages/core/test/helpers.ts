@@ -14,7 +14,7 @@ export function idxBytes(dims: number[], data?: Uint8Array, magicType = 0x08): B
   const header = Buffer.alloc(4 + 4 * dims.length);
   header[2] = magicType;
   header[3] = dims.length;
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  for (const [i, d] of dims.entries()) header.writeUInt32BE(d, 4 + 4 * i);
   const n = dims.reduce((a, b) => a * b, 1);
   const body = data ?? Uint8Array.from({ length: n }, (_, i) => i % 10);
   return Buffer.concat([header, Buffer.from(body)]);

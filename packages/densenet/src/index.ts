@@ -1,1 +1,10 @@
-export {};
+export {
+  convBlock,
+  type DenseBlockArgs,
+  type DenseNetOptions,
+  denseBlock,
+  densenet,
+  densenetMinInputSize,
+  densenetSpec,
+  transitionBlock,
+} from "./densenet.js";

@@ -10,12 +10,12 @@ export interface IdxArray {
 
 const UINT8_TYPE = 0x08;
 const TYPE_NAMES: Record<number, string> = {
-  0x08: "unsigned byte",
-  0x09: "signed byte",
-  0x0b: "short",
-  0x0c: "int",
-  0x0d: "float",
-  0x0e: "double",
+  8: "unsigned byte",
+  9: "signed byte",
+  11: "short",
+  12: "int",
+  13: "float",
+  14: "double",
 };
 
 /** A file that is not a valid IDX file; the message names the file and the problem. */

@@ -1,0 +1,105 @@
+/**
+ * Core benchmark: examples/sec of a training step and of inference for a LeNet-sized network on each
+ * available engine (median of 5 runs), and resident memory after loading Fashion-MNIST.
+ *
+ *   pnpm --filter @convnets/core bench [--engines wasm,cpu] [--batches 20] [--runs 5]
+ */
+import { execFileSync } from "node:child_process";
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { batches, type EnginePreference, loadFashionMnist, setupEngine, takeImages } from "../src/index.js";
+
+const { values } = parseArgs({
+  options: {
+    engines: { type: "string", default: "tensorflow,wasm,cpu" },
+    batches: { type: "string", default: "20" },
+    runs: { type: "string", default: "5" },
+    "batch-size": { type: "string", default: "256" },
+  },
+});
+const runs = Number(values.runs);
+const batchCount = Number(values.batches);
+const batchSize = Number(values["batch-size"]);
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+
+const bareRss = Number(
+  execFileSync(process.execPath, ["-e", "process.stdout.write(String(process.memoryUsage().rss))"], { encoding: "utf8" }),
+);
+const beforeLoad = process.memoryUsage().rss;
+const data = await loadFashionMnist();
+const afterLoad = process.memoryUsage().rss;
+console.log(
+  `resident memory: bare node ${mb(bareRss)} MB; this process ${mb(beforeLoad)} MB before loading Fashion-MNIST, ` +
+    `${mb(afterLoad)} MB after (+${mb(afterLoad - beforeLoad)} MB for the data, ${mb(afterLoad - bareRss)} MB above a bare process)`,
+);
+
+/** The seed's LeNet (§2.1), the network this benchmark is sized by. */
+function lenet() {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "sigmoid" }),
+      tfl.layers.averagePooling2d({ poolSize: 2, strides: 2 }),
+      tfl.layers.conv2d({ filters: 16, kernelSize: 5, activation: "sigmoid" }),
+      tfl.layers.averagePooling2d({ poolSize: 2, strides: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 120, activation: "sigmoid" }),
+      tfl.layers.dense({ units: 84, activation: "sigmoid" }),
+      tfl.layers.dense({ units: 10 }),
+    ],
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const set = takeImages(data.train, batchCount * batchSize);
+
+async function measure(step: (xs: tf.Tensor4D, labels: tf.Tensor1D) => Promise<void>): Promise<number> {
+  const perRun: number[] = [];
+  for (let r = 0; r <= runs; r++) {
+    let examples = 0;
+    let seconds = 0;
+    for (const { xs, labels, size } of batches(set, { batchSize })) {
+      const t = performance.now();
+      await step(xs, labels);
+      seconds += (performance.now() - t) / 1000;
+      examples += size;
+      tf.dispose([xs, labels]);
+    }
+    if (r > 0) perRun.push(examples / seconds); // run 0 warms up (kernel compilation, allocation)
+  }
+  return median(perRun);
+}
+
+const rows: string[][] = [];
+for (const engine of values.engines.split(",") as EnginePreference[]) {
+  let description: string;
+  try {
+    description = (await setupEngine(engine)).description;
+  } catch (err) {
+    console.log(`${engine}: skipped (${(err as Error).message.split(":")[0]})`);
+    continue;
+  }
+  const model = lenet();
+  const optimizer = tf.train.sgd(0.9);
+  const trainPerSec = await measure(async (xs, labels) => {
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
+      true,
+    )!;
+    await loss.data();
+    loss.dispose();
+  });
+  const inferPerSec = await measure(async (xs) => {
+    const logits = model.predict(xs) as tf.Tensor;
+    await logits.data();
+    logits.dispose();
+  });
+  rows.push([description, trainPerSec.toFixed(0), inferPerSec.toFixed(0), mb(process.memoryUsage().rss)]);
+  console.log(`${description}: train ${trainPerSec.toFixed(0)} examples/s, inference ${inferPerSec.toFixed(0)} examples/s`);
+  optimizer.dispose();
+  model.dispose();
+}
+
+console.log(`\nLeNet, batch ${batchSize}, ${batchCount} batches per run, median of ${runs} runs`);
+console.log("| engine | train examples/s | inference examples/s | RSS MB |\n|---|---|---|---|");
+for (const r of rows) console.log(`| ${r.join(" | ")} |`);

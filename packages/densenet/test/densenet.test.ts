@@ -1,0 +1,199 @@
+import "@tensorflow/tfjs-backend-cpu";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { convBlock, denseBlock, densenet, densenetMinInputSize, densenetSpec, transitionBlock } from "../src/index.js";
+
+// Structure only: building and shape inference run on the cpu backend (training is in training.test.ts).
+beforeAll(async () => {
+  await tf.setBackend("cpu");
+});
+
+function paramCount(weights: tfl.LayerVariable[]): number {
+  return weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+function outputShape(model: tfl.LayersModel, layer: string): unknown {
+  return model.getLayer(layer).outputShape;
+}
+
+/** PyTorch's count of the seed's DenseNet (conv bias included, BN gamma and beta), as an independent check. */
+function seedParamCount(blocks: number[], growthRate: number, numClasses = 10): number {
+  let n = 64 * 49 + 64 + 2 * 64; // stem conv + BN
+  let channels = 64;
+  blocks.forEach((numConvs, i) => {
+    for (let j = 0; j < numConvs; j++) {
+      n += 2 * channels + channels * growthRate * 9 + growthRate; // conv_block: BN + 3×3 conv
+      channels += growthRate;
+    }
+    if (i !== blocks.length - 1) {
+      const half = Math.floor(channels / 2);
+      n += 2 * channels + channels * half + half; // transition: BN + 1×1 conv
+      channels = half;
+    }
+  });
+  return n + 2 * channels + channels * numClasses + numClasses; // final BN + dense
+}
+
+describe("densenet parameters (REFERENCE.md §1)", () => {
+  it("has 758,226 trainable parameters with growth rate 32 and blocks [4, 4, 4, 4]", () => {
+    const model = densenet();
+    expect(paramCount(model.trainableWeights)).toBe(758_226);
+    expect(seedParamCount([4, 4, 4, 4], 32)).toBe(758_226);
+    // 1 + 16 + 3 + 1 BatchNorms, each with a moving mean and variance that are state, not parameters.
+    expect(model.layers.filter((l) => l.getClassName() === "ConvnetsBatchNorm")).toHaveLength(21);
+    expect(model.nonTrainableWeights).toHaveLength(42);
+    model.dispose();
+  });
+
+  it("follows growthRate and blocks", () => {
+    const model = densenet({ growthRate: 12, blocks: [2, 3, 2], inputShape: [48, 48, 1] });
+    expect(paramCount(model.trainableWeights)).toBe(seedParamCount([2, 3, 2], 12));
+    // 64 + 2·12 = 88 → 44; 44 + 3·12 = 80 → 40; 40 + 2·12 = 64
+    expect(outputShape(model, "dense1_concat2")).toEqual([null, 12, 12, 88]);
+    expect(outputShape(model, "transition1_pool")).toEqual([null, 6, 6, 44]);
+    expect(outputShape(model, "dense3_concat2")).toEqual([null, 3, 3, 64]);
+    expect(outputShape(model, "global_avg")).toEqual([null, 64]);
+    model.dispose();
+  });
+});
+
+describe("densenet shapes (channels-last)", () => {
+  const table = [
+    "b1_pool",
+    "dense1_concat4",
+    "transition1_pool",
+    "dense2_concat4",
+    "transition2_pool",
+    "dense3_concat4",
+    "transition3_pool",
+    "dense4_concat4",
+    "final_bn",
+    "final_relu",
+  ];
+
+  it("walks the shape table at 96", () => {
+    const model = densenet();
+    expect(table.map((name) => outputShape(model, name))).toEqual([
+      [null, 24, 24, 64],
+      [null, 24, 24, 192],
+      [null, 12, 12, 96],
+      [null, 12, 12, 224],
+      [null, 6, 6, 112],
+      [null, 6, 6, 240],
+      [null, 3, 3, 120],
+      [null, 3, 3, 248],
+      [null, 3, 3, 248],
+      [null, 3, 3, 248],
+    ]);
+    expect(outputShape(model, "global_avg")).toEqual([null, 248]);
+    expect(model.outputs[0].shape).toEqual([null, 10]);
+    model.dispose();
+  });
+
+  it("walks the seed's printed table at 224", () => {
+    const model = densenet({ inputShape: [224, 224, 1] });
+    expect(table.map((name) => outputShape(model, name))).toEqual([
+      [null, 56, 56, 64],
+      [null, 56, 56, 192],
+      [null, 28, 28, 96],
+      [null, 28, 28, 224],
+      [null, 14, 14, 112],
+      [null, 14, 14, 240],
+      [null, 7, 7, 120],
+      [null, 7, 7, 248],
+      [null, 7, 7, 248],
+      [null, 7, 7, 248],
+    ]);
+    expect(outputShape(model, "global_avg")).toEqual([null, 248]);
+    model.dispose();
+  });
+
+  it("rounds odd sizes down in the transitions, like nn.AvgPool2d(2, 2)", () => {
+    const model = densenet({ inputShape: [60, 60, 1], numClasses: 3 });
+    // 60 → stem 30 → pool 15 → 7 → 3 → 1
+    expect(outputShape(model, "b1_pool")).toEqual([null, 15, 15, 64]);
+    expect(outputShape(model, "transition1_pool")).toEqual([null, 7, 7, 96]);
+    expect(outputShape(model, "transition3_pool")).toEqual([null, 1, 1, 120]);
+    expect(model.outputs[0].shape).toEqual([null, 3]);
+    model.dispose();
+  });
+});
+
+describe("convBlock(), denseBlock(), transitionBlock()", () => {
+  it("grow the channels by numConvs × growthRate, then halve channels and size", () => {
+    const x = tfl.input({ shape: [8, 8, 64] });
+    expect(convBlock(x, 32, "cb").shape).toEqual([null, 8, 8, 32]);
+    const dense = denseBlock(x, { numConvs: 4, growthRate: 32 }, "db");
+    expect(dense.shape).toEqual([null, 8, 8, 192]);
+    const transition = transitionBlock(dense, 96, "tb");
+    expect(transition.shape).toEqual([null, 4, 4, 96]);
+    const model = tfl.model({ inputs: x, outputs: transition });
+    const names = model.layers.map((l) => l.name);
+    expect(names).toContain("db_layer1_bn");
+    expect(names).toContain("db_layer1_relu");
+    expect(names).toContain("db_layer4_conv3x3");
+    expect(names).toContain("db_concat4");
+    expect(names.filter((n) => n.startsWith("tb"))).toEqual(["tb_bn", "tb_relu", "tb_conv1x1", "tb_pool"]);
+    model.dispose();
+  });
+});
+
+describe("densenet computes what the seed's PyTorch layers compute", () => {
+  it("pads the stride-2 stem conv and max pool symmetrically, like padding=3 and padding=1", () => {
+    const model = densenet({ inputShape: [32, 32, 1] });
+    const probe = tfl.model({
+      inputs: model.inputs,
+      outputs: ["b1_conv7x7", "b1_relu", "b1_pool"].map((n) => model.getLayer(n).output as tfl.SymbolicTensor),
+    });
+    const x = tf.randomUniform([2, 32, 32, 1], 0, 1, "float32", 5) as tf.Tensor4D;
+    const [conv, relu, pool] = probe.predict(x) as tf.Tensor4D[];
+    const [kernel, bias] = model.getLayer("b1_conv7x7").getWeights() as [tf.Tensor4D, tf.Tensor];
+    const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    expect(maxDiff(conv!, tf.add(tf.conv2d(x, kernel, 2, 3), bias))).toBeLessThan(1e-5);
+    expect(maxDiff(conv!, tf.add(tf.conv2d(x, kernel, 2, "same"), bias))).toBeGreaterThan(1e-3);
+    expect(maxDiff(pool!, tf.maxPool(relu!, 3, 2, 1))).toBeLessThan(1e-6);
+    model.dispose();
+  });
+});
+
+describe("densenet input size", () => {
+  it("needs 29×29 with four dense blocks: the three transitions each need 2 pixels to pool", () => {
+    expect(densenetSpec.minInputSize).toBe(29);
+    expect(densenetMinInputSize(4)).toBe(29);
+    const model = densenet({ inputShape: [29, 29, 1] });
+    expect(outputShape(model, "dense4_concat4")).toEqual([null, 1, 1, 248]);
+    const y = model.predict(tf.zeros([2, 29, 29, 1])) as tf.Tensor;
+    expect(y.shape).toEqual([2, 10]);
+    model.dispose();
+  });
+
+  it("refuses 28×28 (Fashion-MNIST's own size), naming the minimum", () => {
+    expect(() => densenet({ inputShape: [28, 28, 1] })).toThrow(/densenet: input 28×28 is too small.* is 29×29/);
+  });
+
+  it("lowers the minimum with fewer dense blocks", () => {
+    expect(densenetMinInputSize(2)).toBe(5);
+    expect(densenet({ blocks: [4, 4], inputShape: [5, 5, 1] }).outputs[0].shape).toEqual([null, 10]);
+    expect(() => densenet({ blocks: [4, 4], inputShape: [4, 4, 1] })).toThrow(/is 5×5/);
+    expect(densenetMinInputSize(1)).toBe(1);
+  });
+
+  it("refuses bad growthRate and blocks with the seed's values as a hint", () => {
+    expect(() => densenet({ growthRate: 0 })).toThrow(/densenet: growthRate must be a positive integer \(the seed uses 32\)/);
+    expect(() => densenet({ blocks: [] })).toThrow(/densenet: blocks must list/);
+    expect(() => densenet({ blocks: [4, 0] })).toThrow(/\[4, 4, 4, 4\]/);
+  });
+});
+
+describe("densenetSpec", () => {
+  it("carries the seed's recipe (REFERENCE.md §2) and builds the default model", () => {
+    expect(densenetSpec.name).toBe("densenet");
+    expect(densenetSpec.seedSection).toBe("3.7");
+    expect(densenetSpec.defaults).toEqual({ inputSize: 96, lr: 0.1, batchSize: 256, epochs: 10 });
+    const model = densenetSpec.build();
+    expect(model.inputs[0].shape).toEqual([null, 96, 96, 1]);
+    expect(paramCount(model.trainableWeights)).toBe(758_226);
+    model.dispose();
+  });
+});
