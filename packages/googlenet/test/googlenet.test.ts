@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 
 function trainableParams(model: tfl.LayersModel): number {
-  return model.trainableWeights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  return model.trainableWeights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * b!, 1), 0);
 }
 
 function outputShape(model: tfl.LayersModel, layer: string): unknown {

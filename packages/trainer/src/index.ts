@@ -1,1 +1,27 @@
-export {};
+/**
+ * @convnets/trainer: the `convnets` command, and its pieces for programs that want them.
+ * Most people use the command; `main` runs it in-process.
+ */
+export { main } from "./cli.js";
+export { type CliContext, EXIT, UsageError } from "./context.js";
+export { curvesSpec, curvesSvg } from "./chart.js";
+export { d2lLines, historyCsv, overallExamplesPerSec } from "./history.js";
+export {
+  findModel,
+  type FoundModel,
+  isModelSpec,
+  KNOWN_MODELS,
+  type ModelSource,
+  specOf,
+} from "./registry.js";
+export { type ListedModel, listModels } from "./commands/list.js";
+export type { BenchResult } from "./commands/bench.js";
+export {
+  type CheckpointRecord,
+  loadRunModel,
+  RUN_FILES,
+  type RunRecord,
+  readCheckpoint,
+  readRun,
+} from "./run-dir.js";
+export { type Prediction, predictionsPng, predictionsSvg } from "./picture.js";

@@ -15,7 +15,6 @@ export class Progress {
     private readonly out: OutputStream,
     private readonly totalEpochs: number,
     private readonly examplesPerEpoch: number,
-    private readonly firstEpoch: number,
   ) {
     this.live = Boolean(out.isTTY);
   }
@@ -67,9 +66,5 @@ export class Progress {
   private epochLabel(epoch: number): string {
     const width = String(this.totalEpochs).length;
     return `${String(epoch).padStart(width)}/${this.totalEpochs}`;
-  }
-
-  get firstEpochOfSession(): number {
-    return this.firstEpoch;
   }
 }

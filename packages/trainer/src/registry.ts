@@ -133,11 +133,15 @@ export function looksLikePath(arg: string): boolean {
  * or by package (`@someone/their-net#theirSpec`). Bad names fail with the known names, a suggestion,
  * and for a known but uninstalled network the package to add.
  */
-export async function findModel(arg: string, cwd: string): Promise<FoundModel> {
+export async function findModel(
+  arg: string,
+  cwd: string,
+  known: Readonly<Record<string, string>> = KNOWN_MODELS,
+): Promise<FoundModel> {
   if (looksLikePath(arg)) return findInModule(arg, cwd);
   if (arg.startsWith("@")) return findInPackage(arg, cwd);
   const name = arg.toLowerCase();
-  const specifier = KNOWN_MODELS[name];
+  const specifier = known[name];
   if (specifier) {
     const module = await importPackage(specifier, cwd);
     if (!module) {
@@ -156,16 +160,16 @@ export async function findModel(arg: string, cwd: string): Promise<FoundModel> {
     return { name, spec: match[1], source: { kind: "package", specifier, export: match[0] } };
   }
   // Not a registry name: an installed package may still export it (vgg16 from @convnets/vgg).
-  for (const pkg of KNOWN_PACKAGES) {
+  for (const pkg of new Set(Object.values(known))) {
     const module = await importPackage(pkg, cwd);
     const match = module && specExports(module).find(([, s]) => s.name === name);
     if (match) return { name, spec: match[1], source: { kind: "package", specifier: pkg, export: match[0] } };
   }
-  const known = Object.keys(KNOWN_MODELS);
-  const close = suggestions(name, known);
+  const names = Object.keys(known);
+  const close = suggestions(name, names);
   throw new UsageError(
     `unknown model "${arg}".${close.length ? ` Did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : ""} ` +
-      `Known models: ${known.join(", ")} (see convnets list). ` +
+      `Known models: ${names.join(", ")} (see convnets list). ` +
       `To train your own network, give the path of a module that exports a ModelSpec: convnets train ./my-model.js`,
   );
 }

@@ -1,0 +1,94 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  batches,
+  type EngineInfo,
+  type FashionMnist,
+  loadFashionMnist,
+  loadModel,
+  saveModel,
+  setupEngine,
+  takeImages,
+  train,
+} from "@convnets/core";
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { googlenet } from "../src/index.js";
+
+// Real engine (wasm, with core's training kernels) on real Fashion-MNIST images.
+let engine: EngineInfo;
+let mnist: FashionMnist;
+let scratch: string;
+
+beforeAll(async () => {
+  engine = await setupEngine("wasm");
+  mnist = await loadFashionMnist();
+  scratch = await mkdtemp(join(tmpdir(), "convnets-googlenet-"));
+});
+
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** The first `count` test images at `inputSize`, as one batch. */
+function testImages(count: number, inputSize: number): tf.Tensor4D {
+  const { value } = batches(takeImages(mnist.test, count), { batchSize: count, inputSize }).next();
+  if (!value) throw new Error("no test images");
+  value.labels.dispose();
+  return value.xs;
+}
+
+function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+}
+
+describe("googlenet on the wasm engine", () => {
+  it("runs on wasm", () => {
+    expect(engine.backend).toBe("wasm");
+  });
+
+  it("predicts logits for a batch of 2 at the default 96×96", () => {
+    const model = googlenet();
+    const xs = testImages(2, 96);
+    const logits = model.predict(xs) as tf.Tensor;
+    expect(logits.shape).toEqual([2, 10]);
+    const values = logits.dataSync();
+    expect(values.every(Number.isFinite)).toBe(true);
+    // Two different images give different logits.
+    expect(maxAbsDifference(values.slice(0, 10) as Float32Array, values.slice(10) as Float32Array)).toBeGreaterThan(1e-6);
+    tf.dispose([xs, logits]);
+    model.dispose();
+  });
+
+  describe("trained a few steps at 32×32, then saved and loaded", () => {
+    const inputSize = 32;
+    let model: LayersModel;
+
+    it("lowers the loss", async () => {
+      model = googlenet({ inputShape: [inputSize, inputSize, 1] });
+      const data = { train: takeImages(mnist.train, 64), test: takeImages(mnist.test, 32) };
+      const { history } = await train(model, data, { epochs: 3, lr: 0.1, batchSize: 32, inputSize, seed: 1 });
+      expect(history).toHaveLength(3);
+      expect(history.every((e) => Number.isFinite(e.loss))).toBe(true);
+      expect(history[2]!.loss).toBeLessThan(history[0]!.loss);
+    });
+
+    it("predicts the same numbers after saveModel and a fresh tf.loadLayersModel", async () => {
+      const dir = join(scratch, "googlenet");
+      await saveModel(model, dir);
+      const loaded = await loadModel(dir);
+      expect(loaded).not.toBe(model);
+      expect(loaded.layers.map((l) => l.name)).toEqual(model.layers.map((l) => l.name));
+      const xs = testImages(4, inputSize);
+      const expected = (model.predict(xs) as tf.Tensor).dataSync() as Float32Array;
+      const actual = (loaded.predict(xs) as tf.Tensor).dataSync() as Float32Array;
+      expect(actual).toHaveLength(40);
+      expect(maxAbsDifference(actual, expected)).toBeLessThan(1e-6);
+      xs.dispose();
+      loaded.dispose();
+      model.dispose();
+    });
+  });
+});

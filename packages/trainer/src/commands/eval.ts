@@ -1,0 +1,86 @@
+import { join } from "node:path";
+import { evaluate } from "@convnets/core";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
+import { checkBackend, loadData, openRun } from "../common.js";
+import { f3, formatInt, formatTable } from "../format.js";
+import { intOption, parseCommandArgs, stringOption } from "../options.js";
+import { displayPath, RUN_FILES, writeJsonAtomic } from "../run-dir.js";
+
+export const EVAL_HELP = `convnets eval <run> [options]
+
+Test accuracy, accuracy of each class and the confusion matrix of a trained run
+(its final model, or its newest checkpoint if it did not finish). Also writes <run>/eval.json.
+
+  --limit N         only the first N test images (default: all 10,000)
+  --batch-size N    examples per inference batch (default: the run's)
+  --backend NAME    auto, tensorflow, wasm or cpu
+  --data-dir DIR    Fashion-MNIST's directory`;
+
+const OPTIONS = {
+  limit: { type: "string" },
+  "batch-size": { type: "string" },
+  backend: { type: "string" },
+  "data-dir": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function evalCommand(argv: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs("eval", argv, OPTIONS);
+  if (values.help) {
+    println(ctx.stdout, EVAL_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length > 1) throw new UsageError(`eval takes one run directory, got ${positionals.join(" ")}`);
+  const limit = intOption("limit", values.limit, 1, "how many test images to evaluate, e.g. 1000");
+  const batchSizeFlag = intOption("batch-size", values["batch-size"], 1, "examples per batch, e.g. 256");
+  const backend = checkBackend(stringOption(values.backend));
+
+  const opened = await openRun(positionals[0], "eval", ctx.cwd, backend);
+  const { run, model, dir } = opened;
+  try {
+    const data = await loadData({ limit, dataDir: stringOption(values["data-dir"]) });
+    const batchSize = batchSizeFlag ?? run.recipe.batchSize;
+    const result = evaluate(model, data.test, { batchSize, inputSize: run.recipe.inputSize });
+    const correct = result.confusion.reduce((sum, row, i) => sum + row[i]!, 0);
+    const out = ctx.stdout;
+    println(out, `${run.model.name} from ${displayPath(dir, ctx.cwd)}/${opened.from}, on ${opened.engine.description}`);
+    println(out, `test acc ${f3(result.accuracy)} (${formatInt(correct)} of ${formatInt(result.count)} test images)`);
+    println(out);
+    const classNames = data.classNames;
+    println(
+      out,
+      formatTable(
+        ["class", "accuracy", "correct"],
+        classNames.map((name, i) => {
+          const row = result.confusion[i]!;
+          const total = row.reduce((a, b) => a + b, 0);
+          return [`${i} ${name}`, total ? f3(result.perClass[i]!) : "—", `${formatInt(row[i]!)}/${formatInt(total)}`];
+        }),
+        ["left", "right", "right"],
+      ),
+    );
+    println(out);
+    println(out, "confusion matrix (rows: true class, columns: predicted class)");
+    println(
+      out,
+      formatTable(
+        ["", ...classNames.map((_, i) => String(i))],
+        result.confusion.map((row, i) => [`${i} ${classNames[i]}`, ...row.map((n) => String(n))]),
+        ["left", ...classNames.map(() => "right" as const)],
+      ),
+    );
+    await writeJsonAtomic(join(dir, RUN_FILES.eval), {
+      model: opened.from,
+      engine: opened.engine.description,
+      testImages: result.count,
+      accuracy: result.accuracy,
+      perClass: Object.fromEntries(classNames.map((name, i) => [name, result.perClass[i]])),
+      classNames,
+      confusion: result.confusion,
+      evaluated: new Date().toISOString(),
+    });
+    return EXIT.ok;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,95 @@
+import type { ModelSpec } from "@convnets/core";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
+import { formatTable } from "../format.js";
+import { parseCommandArgs } from "../options.js";
+import { importPackage, KNOWN_MODELS, KNOWN_PACKAGES, specExports } from "../registry.js";
+
+export const LIST_HELP = `convnets list [--json]
+
+The networks convnets can find in the installed @convnets/* packages, with the recipe
+each one trains with by default (the seed's), and the packages to add for the others.`;
+
+export interface ListedModel {
+  name: string;
+  package: string;
+  installed: boolean;
+  title?: string;
+  seedSection?: string;
+  minInputSize?: number;
+  defaults?: ModelSpec["defaults"];
+}
+
+/** Every network of the installed packages, then the known ones whose package is missing. */
+export async function listModels(cwd: string): Promise<ListedModel[]> {
+  const listed: ListedModel[] = [];
+  for (const pkg of KNOWN_PACKAGES) {
+    const module = await importPackage(pkg, cwd);
+    const specs = module ? specExports(module).map(([, s]) => s) : [];
+    for (const spec of specs) {
+      listed.push({
+        name: spec.name,
+        package: pkg,
+        installed: true,
+        title: spec.title,
+        seedSection: spec.seedSection,
+        minInputSize: spec.minInputSize,
+        defaults: spec.defaults,
+      });
+    }
+    for (const [name, home] of Object.entries(KNOWN_MODELS)) {
+      if (home === pkg && !specs.some((s) => s.name === name)) listed.push({ name, package: pkg, installed: false });
+    }
+  }
+  return listed;
+}
+
+export async function listCommand(argv: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs("list", argv, {
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    println(ctx.stdout, LIST_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length > 0) throw new UsageError(`list takes no arguments, got ${positionals.join(" ")}`);
+  const models = await listModels(ctx.cwd);
+  if (values.json) {
+    println(ctx.stdout, JSON.stringify(models, null, 2));
+    return EXIT.ok;
+  }
+  const installed = models.filter((m) => m.installed);
+  const missing = models.filter((m) => !m.installed);
+  if (installed.length > 0) {
+    println(
+      ctx.stdout,
+      formatTable(
+        ["model", "title", "input", "lr", "batch", "epochs", "min input", "seed", "package"],
+        installed.map((m) => [
+          m.name,
+          m.title ?? "",
+          `${m.defaults!.inputSize}×${m.defaults!.inputSize}`,
+          String(m.defaults!.lr),
+          String(m.defaults!.batchSize),
+          String(m.defaults!.epochs),
+          String(m.minInputSize ?? ""),
+          m.seedSection ? `§${m.seedSection}` : "",
+          m.package,
+        ]),
+        ["left", "left", "right", "right", "right", "right", "right", "left", "left"],
+      ),
+    );
+  } else {
+    println(ctx.stdout, "no networks installed yet.");
+  }
+  if (missing.length > 0) {
+    println(ctx.stdout);
+    println(ctx.stdout, "not installed:");
+    const byPackage = new Map<string, string[]>();
+    for (const m of missing) byPackage.set(m.package, [...(byPackage.get(m.package) ?? []), m.name]);
+    for (const [pkg, names] of byPackage) println(ctx.stdout, `  ${names.join(", ")}: npm install ${pkg}`);
+  }
+  println(ctx.stdout);
+  println(ctx.stdout, "Train one with: convnets train <model>   (or your own: convnets train ./my-model.js)");
+  return EXIT.ok;
+}

@@ -1,0 +1,78 @@
+import { writeFile } from "node:fs/promises";
+import { extname, join, resolve } from "node:path";
+import { evaluate, takeImages } from "@convnets/core";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
+import { checkBackend, loadData, openRun } from "../common.js";
+import { formatTable } from "../format.js";
+import { intOption, parseCommandArgs, stringOption } from "../options.js";
+import { type Prediction, predictionsPng, predictionsSvg } from "../picture.js";
+import { displayPath } from "../run-dir.js";
+
+export const PREDICT_HELP = `convnets predict <run> [options]
+
+Like d2l's predict_ch3: the first test images with their true and predicted labels,
+as a picture (PNG or SVG) and as text.
+
+  --count N         how many test images (default 10)
+  --format FORMAT   png or svg (default png, or the --out file's extension)
+  --out FILE        where to write the picture (default <run>/predictions.png)
+  --backend NAME    auto, tensorflow, wasm or cpu
+  --data-dir DIR    Fashion-MNIST's directory`;
+
+const OPTIONS = {
+  count: { type: "string" },
+  format: { type: "string" },
+  out: { type: "string" },
+  backend: { type: "string" },
+  "data-dir": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function predictCommand(argv: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs("predict", argv, OPTIONS);
+  if (values.help) {
+    println(ctx.stdout, PREDICT_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length > 1) throw new UsageError(`predict takes one run directory, got ${positionals.join(" ")}`);
+  const count = intOption("count", values.count, 1, "how many test images to show, e.g. 10") ?? 10;
+  if (count > 10_000) throw new UsageError(`--count ${count}: the test set has 10,000 images`);
+  const out = stringOption(values.out);
+  const format = (stringOption(values.format) ?? (out ? extname(out).slice(1).toLowerCase() : "png")) || "png";
+  if (format !== "png" && format !== "svg") {
+    throw new UsageError(`--format ${format}: the picture can be png or svg`);
+  }
+  const backend = checkBackend(stringOption(values.backend));
+
+  const opened = await openRun(positionals[0], "predict", ctx.cwd, backend);
+  const { run, model, dir } = opened;
+  try {
+    const data = await loadData({ dataDir: stringOption(values["data-dir"]) });
+    const set = takeImages(data.test, count);
+    const { predictions } = evaluate(model, set, { batchSize: run.recipe.batchSize, inputSize: run.recipe.inputSize });
+    const pixels = set.height * set.width;
+    const shown: Prediction[] = Array.from({ length: set.count }, (_, i) => ({
+      pixels: set.images.subarray(i * pixels, (i + 1) * pixels),
+      height: set.height,
+      width: set.width,
+      trueLabel: data.classNames[set.labels[i]!]!,
+      predictedLabel: data.classNames[predictions[i]!]!,
+    }));
+    const right = shown.filter((p) => p.trueLabel === p.predictedLabel).length;
+    println(ctx.stdout, `${run.model.name} from ${displayPath(dir, ctx.cwd)}/${opened.from}, on ${opened.engine.description}`);
+    println(
+      ctx.stdout,
+      formatTable(
+        ["#", "true", "predicted", ""],
+        shown.map((p, i) => [String(i + 1), p.trueLabel, p.predictedLabel, p.trueLabel === p.predictedLabel ? "✓" : "✗"]),
+        ["right", "left", "left", "left"],
+      ),
+    );
+    const path = out ? resolve(ctx.cwd, out) : join(dir, `predictions.${format}`);
+    await writeFile(path, format === "png" ? predictionsPng(shown) : predictionsSvg(shown));
+    println(ctx.stdout, `${right} of ${shown.length} right; picture: ${displayPath(path, ctx.cwd)}`);
+    return EXIT.ok;
+  } finally {
+    model.dispose();
+  }
+}

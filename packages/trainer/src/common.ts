@@ -1,0 +1,95 @@
+import {
+  ENGINE_PREFERENCES,
+  type EngineInfo,
+  type FashionMnist,
+  type ImageSet,
+  loadFashionMnist,
+  setupEngine,
+  takeImages,
+} from "@convnets/core";
+import { resolve } from "node:path";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { UsageError } from "./context.js";
+import { findSource } from "./registry.js";
+import { loadRunModel, type RunRecord, readRun } from "./run-dir.js";
+
+/** Checks `--backend` before any work (setupEngine would only fail after imports). */
+export function checkBackend(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!(ENGINE_PREFERENCES as readonly string[]).includes(value)) {
+    throw new UsageError(`--backend ${value}: unknown engine; use one of ${ENGINE_PREFERENCES.join(", ")}`);
+  }
+  return value;
+}
+
+export async function startEngine(backend: string | undefined): Promise<EngineInfo> {
+  try {
+    return await setupEngine(backend);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export interface Data {
+  train: ImageSet;
+  test: ImageSet;
+  classNames: readonly string[];
+  dir: string;
+}
+
+/** Fashion-MNIST, cut to the first `limit` training and test images when asked. */
+export async function loadData(options: { limit?: number; dataDir?: string }): Promise<Data> {
+  let data: FashionMnist;
+  try {
+    data = await loadFashionMnist(options.dataDir ? { dir: options.dataDir } : {});
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { limit } = options;
+  return {
+    train: limit ? takeImages(data.train, limit) : data.train,
+    test: limit ? takeImages(data.test, limit) : data.test,
+    classNames: data.classNames,
+    dir: data.dir,
+  };
+}
+
+/**
+ * The trainer feeds softmax cross-entropy with the model's output, so the model must output one logit
+ * per class. A model ending in softmax would train badly without any error: say so.
+ */
+export function checkLogits(model: LayersModel, name: string, numClasses: number): string | undefined {
+  const out = model.outputs[0]!.shape;
+  if (out.length !== 2 || out[1] !== numClasses) {
+    throw new UsageError(
+      `${name}: the model's output has shape [${out.map((d) => d ?? "batch").join(", ")}]; Fashion-MNIST needs [batch, ${numClasses}] (one logit per class)`,
+    );
+  }
+  const last = model.layers[model.layers.length - 1]!;
+  const activation = (last.getConfig() as { activation?: string }).activation;
+  if (activation === "softmax") {
+    return `warning: ${name}'s last layer applies softmax; convnets trains on logits (softmax cross-entropy is applied for you), so remove the activation from the last layer`;
+  }
+  return undefined;
+}
+
+/** A trained run, ready to evaluate: its record, its network's package imported, its model loaded. */
+export interface OpenedRun {
+  dir: string;
+  run: RunRecord;
+  model: LayersModel;
+  /** Which saved model was loaded: `model` (final) or a checkpoint. */
+  from: string;
+  engine: EngineInfo;
+}
+
+export async function openRun(runArg: string | undefined, command: string, cwd: string, backend?: string): Promise<OpenedRun> {
+  if (!runArg) throw new UsageError(`${command}: which run? e.g. convnets ${command} runs/lenet-20250101-120000`);
+  const dir = resolve(cwd, runArg);
+  const run = await readRun(dir);
+  // Importing the model's package registers its custom layers (BatchNorm) before the model is loaded.
+  await findSource(run.model.source, cwd);
+  const engine = await startEngine(backend);
+  const { model, from, epoch } = await loadRunModel(dir);
+  return { dir, run, model, from: epoch !== undefined ? `${from} (after epoch ${epoch})` : from, engine };
+}

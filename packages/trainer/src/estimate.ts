@@ -1,0 +1,95 @@
+import { type ImageSet, batches } from "@convnets/core";
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+
+export interface Estimate {
+  /** Seconds per training batch (conversion + forward + backward + update), median of the timed batches. */
+  trainBatchSeconds: number;
+  /** Seconds per test batch (inference only). */
+  testBatchSeconds: number;
+  trainBatches: number;
+  testBatches: number;
+  /** Seconds for the epochs still to run. */
+  totalSeconds: number;
+  /** Training batches timed after one warm-up batch. */
+  timed: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+export interface EstimateOptions {
+  lr: number;
+  batchSize: number;
+  inputSize: number;
+  seed: number;
+  epochs: number;
+  /** Training batches to time after the warm-up one. Default 3. */
+  timed?: number;
+}
+
+/**
+ * Times a few real training steps (after one warm-up step, which pays for kernel setup) and one test
+ * batch, and extrapolates to the whole run. The model's weights, moving statistics included, are
+ * restored afterwards, so the run trains exactly as if no batch had been timed.
+ */
+export async function estimateRun(
+  model: LayersModel,
+  data: { train: ImageSet; test: ImageSet },
+  options: EstimateOptions,
+): Promise<Estimate> {
+  const { lr, batchSize, inputSize, seed } = options;
+  const snapshot = model.getWeights().map((w) => w.clone());
+  const optimizer = tf.train.sgd(lr);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const numClasses = model.outputs[0]!.shape[1] as number;
+  const times: number[] = [];
+  const wanted = (options.timed ?? 3) + 1;
+  try {
+    let start = performance.now();
+    for (const { xs, labels } of batches(data.train, { batchSize, inputSize, shuffle: true, seed, epoch: 1 })) {
+      const loss = optimizer.minimize(
+        () => {
+          const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, numClasses), logits) as tf.Scalar;
+        },
+        true,
+        variables,
+      )!;
+      await loss.data();
+      tf.dispose([xs, labels, loss]);
+      times.push((performance.now() - start) / 1000);
+      if (times.length >= wanted) break;
+      start = performance.now();
+    }
+  } finally {
+    model.setWeights(snapshot);
+    tf.dispose(snapshot);
+    optimizer.dispose();
+  }
+  const trainBatchSeconds = median(times.length > 1 ? times.slice(1) : times);
+
+  const testTimes: number[] = [];
+  for (const { xs, labels } of batches(data.test, { batchSize, inputSize })) {
+    const start = performance.now();
+    const predicted = tf.tidy(() => tf.argMax(model.predict(xs) as tf.Tensor, 1));
+    await predicted.data();
+    tf.dispose([xs, labels, predicted]);
+    testTimes.push((performance.now() - start) / 1000);
+    if (testTimes.length >= 2) break;
+  }
+  const testBatchSeconds = testTimes[testTimes.length - 1]!;
+  const trainBatches = Math.ceil(data.train.count / batchSize);
+  const testBatches = Math.ceil(data.test.count / batchSize);
+  return {
+    trainBatchSeconds,
+    testBatchSeconds,
+    trainBatches,
+    testBatches,
+    totalSeconds: options.epochs * (trainBatches * trainBatchSeconds + testBatches * testBatchSeconds),
+    timed: Math.max(1, times.length - 1),
+  };
+}

@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { main } from "../src/cli.js";
+import type { CliContext } from "../src/context.js";
+
+export const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
+export const EXAMPLE_MODEL = join(PACKAGE_DIR, "examples", "my-model.js");
+export const FUNCTION_MODEL = join(PACKAGE_DIR, "test", "fixtures", "tiny-function.js");
+
+/** A writable that keeps what is written; `onWrite` lets a test react to output (e.g. interrupt a run). */
+export class Capture extends Writable {
+  text = "";
+  isTTY: boolean;
+  columns = 100;
+  constructor(
+    tty = false,
+    private readonly onWrite?: (chunk: string, all: string) => void,
+  ) {
+    super();
+    this.isTTY = tty;
+  }
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: () => void): void {
+    const s = chunk.toString();
+    this.text += s;
+    this.onWrite?.(s, this.text);
+    done();
+  }
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `convnets …` in-process (no SIGINT handler), from `cwd`. */
+export async function cli(
+  argv: string[],
+  options: { cwd: string; tty?: boolean; signal?: AbortSignal; onStdout?: (chunk: string, all: string) => void },
+): Promise<CliRun> {
+  const stdout = new Capture(options.tty ?? false, options.onStdout);
+  const stderr = new Capture(false);
+  const ctx: CliContext = { stdout, stderr, cwd: options.cwd, signal: options.signal, handleSigint: false };
+  const code = await main(argv, ctx);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** A fresh temporary directory, removed by the returned function. */
+export function tempDir(prefix = "convnets-trainer-"): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Checks that an XML document is well formed: every tag closed, in order, attributes quoted. */
+export function assertWellFormedXml(xml: string): void {
+  const stack: string[] = [];
+  const tag = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+  let last = 0;
+  for (let m = tag.exec(xml); m; m = tag.exec(xml)) {
+    const between = xml.slice(last, m.index);
+    if (between.includes("<")) throw new Error(`malformed markup near: ${between.slice(between.indexOf("<"), between.indexOf("<") + 60)}`);
+    if (/&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);)/i.test(between)) throw new Error(`bad entity in text: ${between.slice(0, 60)}`);
+    last = tag.lastIndex;
+    const [, closing, name, , selfClosing] = m;
+    if (!name) continue; // comment or processing instruction
+    if (closing) {
+      const open = stack.pop();
+      if (open !== name) throw new Error(`</${name}> closes <${open}>`);
+    } else if (!selfClosing) {
+      stack.push(name);
+    }
+  }
+  if (xml.slice(last).trim() !== "") throw new Error("text after the root element");
+  if (stack.length > 0) throw new Error(`unclosed elements: ${stack.join(", ")}`);
+}

@@ -1,0 +1,62 @@
+import { setupEngine } from "@convnets/core";
+import { describe, expect, it } from "vitest";
+import { UsageError } from "../src/context.js";
+import { findModel, isModelSpec, looksLikePath, specOf } from "../src/registry.js";
+import { EXAMPLE_MODEL, FUNCTION_MODEL, PACKAGE_DIR } from "./helpers.js";
+
+describe("finding models", () => {
+  it("refuses an unknown name with the known names and the closest one", async () => {
+    const error = await findModel("lenett", PACKAGE_DIR).catch((e) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).toContain('unknown model "lenett"');
+    expect(error.message).toContain('Did you mean "lenet"');
+    expect(error.message).toContain("lenet, lenet-bn, alexnet, vgg11, nin, googlenet, resnet18, resnet34, densenet");
+    expect(error.message).toContain("convnets train ./my-model.js");
+  });
+
+  it("names the package to add for a known network that is not installed", async () => {
+    const error = await findModel("fancynet", PACKAGE_DIR, { fancynet: "@convnets/fancynet" }).catch((e) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).toBe(
+      'model "fancynet" is in the package @convnets/fancynet, which is not installed here. Add it: npm install @convnets/fancynet',
+    );
+  });
+
+  it("finds a ModelSpec exported by the user's own module, by path relative to cwd", async () => {
+    const found = await findModel("./examples/my-model.js", PACKAGE_DIR);
+    expect(found.name).toBe("small-cnn");
+    expect(isModelSpec(found.spec)).toBe(true);
+    expect(found.source).toEqual({ kind: "module", path: EXAMPLE_MODEL, export: "smallCnn", builds: "spec" });
+    const byExport = await findModel(`${EXAMPLE_MODEL}#smallCnn`, "/");
+    expect(byExport.spec).toBe(found.spec);
+    const wrongExport = await findModel(`${EXAMPLE_MODEL}#nope`, "/").catch((e) => e);
+    expect(wrongExport.message).toContain('has no ModelSpec export named "nope" (ModelSpecs: smallCnn)');
+  });
+
+  it("wraps a module exporting a function that returns a tf.LayersModel, reading its input size", async () => {
+    await setupEngine("cpu");
+    const found = await findModel(FUNCTION_MODEL, "/");
+    expect(found.spec).toBeUndefined();
+    expect(found.name).toBe("tiny-function");
+    const spec = specOf(found);
+    expect(spec.defaults).toEqual({ inputSize: 28, lr: 0.1, batchSize: 256, epochs: 10 });
+    const model = spec.build({ inputShape: [28, 28, 1], numClasses: 10 });
+    expect(model.outputs[0]!.shape).toEqual([null, 10]);
+    model.dispose();
+  });
+
+  it("says what is wrong with a missing module", async () => {
+    const error = await findModel("./nowhere/model.js", PACKAGE_DIR).catch((e) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).toMatch(/model module \.\/nowhere\/model\.js not found/);
+  });
+
+  it("tells paths from names", () => {
+    expect(looksLikePath("./my-model.js")).toBe(true);
+    expect(looksLikePath("/abs/model.mjs")).toBe(true);
+    expect(looksLikePath("models/net.js#small")).toBe(true);
+    expect(looksLikePath("lenet")).toBe(false);
+    expect(looksLikePath("lenet-bn")).toBe(false);
+    expect(looksLikePath("@someone/net")).toBe(false);
+  });
+});
