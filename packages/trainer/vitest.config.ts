@@ -6,8 +6,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
-    // The JSON report is what .ci/run counts.
-    reporters: ["default", "json"],
-    outputFile: { json: "test-results.json" },
+    globalSetup: ["test/global-setup.ts"],
   },
 });

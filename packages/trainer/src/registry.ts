@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, extname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { BuildOptions, ModelSpec } from "@convnets/core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
@@ -95,6 +95,15 @@ export async function importPackage(specifier: string, cwd: string): Promise<Rec
   const key = `${cwd}\0${specifier}`;
   if (packageCache.has(key)) return packageCache.get(key);
   const path = resolvePackage(specifier, cwd);
+  if (!path) {
+    // Installed (its package.json is there) but its entry file is not: an unbuilt workspace package.
+    const manifest = resolvePackage(`${specifier}/package.json`, cwd);
+    if (manifest) {
+      throw new UsageError(
+        `${specifier} is installed (${dirname(manifest)}) but its entry file is missing; build it (pnpm build) or reinstall it`,
+      );
+    }
+  }
   const module = path ? await importFile(path) : undefined;
   packageCache.set(key, module);
   return module;
@@ -161,7 +170,8 @@ export async function findModel(
   }
   // Not a registry name: an installed package may still export it (vgg16 from @convnets/vgg).
   for (const pkg of new Set(Object.values(known))) {
-    const module = await importPackage(pkg, cwd);
+    // A package that cannot be loaded is reported when asked for by name, not while looking elsewhere.
+    const module = await importPackage(pkg, cwd).catch(() => undefined);
     const match = module && specExports(module).find(([, s]) => s.name === name);
     if (match) return { name, spec: match[1], source: { kind: "package", specifier: pkg, export: match[0] } };
   }

@@ -34,7 +34,7 @@ describe("finding models", () => {
   });
 
   it("wraps a module exporting a function that returns a tf.LayersModel, reading its input size", async () => {
-    await setupEngine("cpu");
+    await setupEngine();
     const found = await findModel(FUNCTION_MODEL, "/");
     expect(found.spec).toBeUndefined();
     expect(found.name).toBe("tiny-function");

@@ -12,38 +12,43 @@ export type VggBlockSpec = readonly [numConvs: number, channels: number];
 /** A VGG architecture: its blocks in order, the seed's `conv_arch`. */
 export type VggArch = readonly VggBlockSpec[];
 
+/** A frozen table, so a caller cannot change VGG-11 for everyone by editing it. */
+function table(...blocks: VggBlockSpec[]): VggArch {
+  return Object.freeze(blocks.map((block) => Object.freeze([...block]) as unknown as VggBlockSpec));
+}
+
 /** VGG-11 (configuration A of the paper), the seed's `conv_arch` (§3.2). */
-export const VGG11_ARCH: VggArch = Object.freeze([
+export const VGG11_ARCH: VggArch = table(
   [1, 64],
   [1, 128],
   [2, 256],
   [2, 512],
   [2, 512],
-]);
+);
 /** VGG-13 (configuration B). */
-export const VGG13_ARCH: VggArch = Object.freeze([
+export const VGG13_ARCH: VggArch = table(
   [2, 64],
   [2, 128],
   [2, 256],
   [2, 512],
   [2, 512],
-]);
+);
 /** VGG-16 (configuration D). */
-export const VGG16_ARCH: VggArch = Object.freeze([
+export const VGG16_ARCH: VggArch = table(
   [2, 64],
   [2, 128],
   [3, 256],
   [3, 512],
   [3, 512],
-]);
+);
 /** VGG-19 (configuration E). */
-export const VGG19_ARCH: VggArch = Object.freeze([
+export const VGG19_ARCH: VggArch = table(
   [2, 64],
   [2, 128],
   [4, 256],
   [4, 512],
   [4, 512],
-]);
+);
 
 export interface VggOptions extends BuildOptions {
   /**

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { batches, type ImageSet, type ModelSpec } from "@convnets/core";
+import { batches, ENGINE_PREFERENCES, type ImageSet, type ModelSpec } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
@@ -8,7 +8,6 @@ import { loadData, startEngine } from "../common.js";
 import { formatBytes, formatInt, formatTable, timestamp } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { findModel, specOf } from "../registry.js";
-import { ENGINE_PREFERENCES } from "@convnets/core";
 import { listModels } from "./list.js";
 import { displayPath } from "../run-dir.js";
 
@@ -127,8 +126,10 @@ export async function benchCommand(argv: string[], ctx: CliContext): Promise<num
   const batchSize = intOption("batch-size", values["batch-size"], 1, "examples per batch, e.g. 64");
   const inputSize = intOption("input-size", values["input-size"], 1, "the side images are resized to, e.g. 28");
   const timed = intOption("batches", values.batches, 1, "how many batches to time, e.g. 3") ?? 3;
-  const engines = (stringOption(values.backend) ?? "auto").split(",").map((e) => e.trim());
+  // Without --backend: the engine setupEngine picks (CONVNETS_BACKEND, else auto).
+  const engines: (string | undefined)[] = stringOption(values.backend)?.split(",").map((e) => e.trim()) ?? [undefined];
   for (const e of engines) {
+    if (e === undefined) continue;
     if (!(ENGINE_PREFERENCES as readonly string[]).includes(e)) {
       throw new UsageError(`--backend ${e}: unknown engine; use one or more of ${ENGINE_PREFERENCES.join(", ")}, comma-separated`);
     }

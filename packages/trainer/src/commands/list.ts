@@ -17,14 +17,29 @@ export interface ListedModel {
   seedSection?: string;
   minInputSize?: number;
   defaults?: ModelSpec["defaults"];
+  /** Why a known network's package is there but the network is not usable. */
+  problem?: string;
 }
 
 /** Every network of the installed packages, then the known ones whose package is missing. */
 export async function listModels(cwd: string): Promise<ListedModel[]> {
   const listed: ListedModel[] = [];
   for (const pkg of KNOWN_PACKAGES) {
-    const module = await importPackage(pkg, cwd);
-    const specs = module ? specExports(module).map(([, s]) => s) : [];
+    let module: Record<string, unknown> | undefined;
+    let problem: string | undefined;
+    try {
+      module = await importPackage(pkg, cwd);
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    // The seed's order (lenet before lenet-bn), then any further networks by name.
+    const rank = (name: string) => {
+      const i = Object.keys(KNOWN_MODELS).indexOf(name);
+      return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+    };
+    const specs = (module ? specExports(module).map(([, s]) => s) : []).sort(
+      (a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name),
+    );
     for (const spec of specs) {
       listed.push({
         name: spec.name,
@@ -37,7 +52,9 @@ export async function listModels(cwd: string): Promise<ListedModel[]> {
       });
     }
     for (const [name, home] of Object.entries(KNOWN_MODELS)) {
-      if (home === pkg && !specs.some((s) => s.name === name)) listed.push({ name, package: pkg, installed: false });
+      if (home === pkg && !specs.some((s) => s.name === name)) {
+        listed.push({ name, package: pkg, installed: false, problem: problem ?? (module ? `${pkg} does not export it` : undefined) });
+      }
     }
   }
   return listed;
@@ -84,10 +101,13 @@ export async function listCommand(argv: string[], ctx: CliContext): Promise<numb
   }
   if (missing.length > 0) {
     println(ctx.stdout);
-    println(ctx.stdout, "not installed:");
-    const byPackage = new Map<string, string[]>();
-    for (const m of missing) byPackage.set(m.package, [...(byPackage.get(m.package) ?? []), m.name]);
-    for (const [pkg, names] of byPackage) println(ctx.stdout, `  ${names.join(", ")}: npm install ${pkg}`);
+    println(ctx.stdout, "not available:");
+    const byPackage = new Map<string, ListedModel[]>();
+    for (const m of missing) byPackage.set(m.package, [...(byPackage.get(m.package) ?? []), m]);
+    for (const [pkg, models] of byPackage) {
+      const names = models.map((m) => m.name).join(", ");
+      println(ctx.stdout, `  ${names}: ${models[0]!.problem ?? `npm install ${pkg}`}`);
+    }
   }
   println(ctx.stdout);
   println(ctx.stdout, "Train one with: convnets train <model>   (or your own: convnets train ./my-model.js)");

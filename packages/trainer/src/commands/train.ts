@@ -119,8 +119,8 @@ interface Plan {
 function refuseSmallInput(spec: ModelSpec, inputSize: number): void {
   if (inputSize < spec.minInputSize) {
     throw new UsageError(
-      `--input-size ${inputSize}: ${spec.name} needs images of at least ${spec.minInputSize}×${spec.minInputSize} ` +
-        `(its layers shrink smaller ones to nothing); use --input-size ${spec.minInputSize} or more (its recipe uses ${spec.defaults.inputSize})`,
+      `--input-size ${inputSize}: ${spec.name} needs images of at least ${spec.minInputSize}×${spec.minInputSize}; ` +
+        `use --input-size ${spec.minInputSize} or more (its recipe uses ${spec.defaults.inputSize})`,
     );
   }
 }
@@ -292,7 +292,7 @@ async function runSession(args: SessionArgs): Promise<number> {
   println(out, `data: ${formatInt(data.train.count)} training and ${formatInt(data.test.count)} test images from ${data.dir}`);
   println(
     out,
-    `recipe: ${recipe.epochs} epochs, lr ${recipe.lr}, batch size ${recipe.batchSize}, input ${recipe.inputSize}×${recipe.inputSize}, seed ${seed}`,
+    `recipe: ${recipe.epochs} epoch${recipe.epochs === 1 ? "" : "s"}, lr ${recipe.lr}, batch size ${recipe.batchSize}, input ${recipe.inputSize}×${recipe.inputSize}, seed ${seed}`,
   );
   if (done > 0) println(out, `resuming ${shownDir} after epoch ${done} of ${recipe.epochs}`);
 
@@ -301,7 +301,7 @@ async function runSession(args: SessionArgs): Promise<number> {
     out,
     `estimated time: ${formatDuration(estimate.totalSeconds)} for ${recipe.epochs - done} epoch${recipe.epochs - done === 1 ? "" : "s"} ` +
       `(${formatInt(estimate.trainBatches)} batches at ${(estimate.trainBatchSeconds * 1000).toFixed(0)} ms, ` +
-      `then ${formatInt(estimate.testBatches)} test batches, per epoch; timed over ${estimate.timed} batches)`,
+      `then ${formatInt(estimate.testBatches)} test batches, per epoch; timed over ${estimate.timed} batch${estimate.timed === 1 ? "" : "es"})`,
   );
 
   const session: Session = {

@@ -1,0 +1,290 @@
+/**
+ * Micro-benchmark of the wasm training kernels (src/kernels): each candidate design for the LeNet and
+ * ResNet shapes, median milliseconds per call, then a LeNet training step in examples/sec with the
+ * built-in kernels versus ours. Every candidate is checked against the cpu backend before it is timed.
+ *
+ *   npx tsx bench/kernels.ts [--runs 7] [--steps 10]
+ */
+import "@tensorflow/tfjs-backend-cpu";
+import { parseArgs } from "node:util";
+import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { registerWasmTrainingKernels } from "../src/kernels/index.js";
+import { release, runKernel, type WasmBackend } from "../src/kernels/wasm.js";
+
+const { values } = parseArgs({
+  options: { runs: { type: "string", default: "7" }, steps: { type: "string", default: "10" } },
+});
+const runs = Number(values.runs);
+const steps = Number(values.steps);
+
+await tf.setBackend("wasm");
+await tf.ready();
+const backend = tf.backend() as WasmBackend;
+const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
+const engine = `wasm (${simd ? "simd" : "no simd"}, ${getThreadsCount()} thread${getThreadsCount() === 1 ? "" : "s"})`;
+const builtin = (name: string) => tf.getKernel(name, "wasm")?.kernelFunc;
+const builtinInput = builtin("Conv2DBackpropInput") as tf.KernelFunc;
+const builtinMatMul = builtin("BatchMatMul") as tf.KernelFunc;
+const builtinMaxPoolGrad = builtin("MaxPoolGrad") as tf.KernelFunc;
+registerWasmTrainingKernels();
+const ours = (name: string) => builtin(name) as tf.KernelFunc;
+
+console.log(`engine: ${engine}; median of ${runs} calls; tfjs ${tf.version_core}; node ${process.version}\n`);
+
+type Info = tf.TensorInfo;
+type Conv = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+function timeCall(call: () => Info): { ms: number; values: Float32Array } {
+  const first = call();
+  const values = backend.readSync(first.dataId) as Float32Array;
+  release(backend, first);
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const start = performance.now();
+    const out = call();
+    times.push(performance.now() - start);
+    release(backend, out);
+  }
+  return { ms: median(times), values };
+}
+
+/** max |a − b| / max |b|: the measure of test/kernels.test.ts. */
+function relativeError(actual: Float32Array, expected: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs((actual[i] as number) - (expected[i] as number)));
+    scale = Math.max(scale, Math.abs(expected[i] as number));
+  }
+  return diff / scale;
+}
+
+async function onCpu(kernel: string, inputs: Record<string, Info>, attrs: tf.NamedAttrMap): Promise<Float32Array> {
+  const copies = Object.fromEntries(
+    Object.entries(inputs).map(([name, t]) => [name, { data: backend.readSync(t.dataId), shape: t.shape, dtype: t.dtype }]),
+  );
+  await tf.setBackend("cpu");
+  const result = tf.tidy(() => {
+    const tensors = Object.fromEntries(
+      Object.entries(copies).map(([name, c]) => [name, tf.tensor(c.data as Float32Array, c.shape, c.dtype)]),
+    );
+    return (tf.engine().runKernel(kernel, tensors, attrs) as tf.Tensor).dataSync() as Float32Array;
+  });
+  await tf.setBackend("wasm");
+  return result;
+}
+
+async function compare(title: string, kernel: string, inputs: Record<string, Info>, attrs: tf.NamedAttrMap, candidates: Record<string, tf.KernelFunc>) {
+  const expected = await onCpu(kernel, inputs, attrs);
+  const cells: string[] = [];
+  for (const [name, func] of Object.entries(candidates)) {
+    const { ms, values: got } = timeCall(() => runKernel(backend, func, inputs, attrs));
+    const error = relativeError(got, expected);
+    cells.push(`${name} ${ms.toFixed(2)} ms${error > 1e-4 ? ` (WRONG: error ${error.toExponential(1)})` : ""}`);
+  }
+  console.log(`  ${title.padEnd(34)} ${cells.join(" | ")}`);
+}
+
+// ---- Candidate designs for Conv2DBackpropFilter that lost (the winner is src/kernels) ----
+
+function convInfo(x: Info, attrs: tf.NamedAttrMap): Conv {
+  const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  return tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad);
+}
+
+/** Plain JavaScript loops over the wasm heap (what the project started with). */
+const filterByLoops: tf.KernelFunc = ({ inputs, attrs }) => {
+  const { x, dy } = inputs as { x: Info; dy: Info };
+  const c = convInfo(x, attrs as tf.NamedAttrMap);
+  const out = backend.makeOutput(c.filterShape, "float32");
+  const X = backend.typedArrayFromHeap(x);
+  const D = backend.typedArrayFromHeap(dy);
+  const W = backend.typedArrayFromHeap(out);
+  W.fill(0);
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = c;
+  const { strideHeight: sh, strideWidth: sw } = c;
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      for (let ci = 0; ci < inChannels; ci++) {
+        const w0 = ((kh * filterWidth + kw) * inChannels + ci) * outChannels;
+        for (let b = 0; b < batchSize; b++) {
+          for (let oh = 0; oh < outHeight; oh++) {
+            const ih = oh * sh + kh - c.padInfo.top;
+            if (ih < 0 || ih >= inHeight) continue;
+            for (let ow = 0; ow < outWidth; ow++) {
+              const iw = ow * sw + kw - c.padInfo.left;
+              if (iw < 0 || iw >= inWidth) continue;
+              const xv = X[((b * inHeight + ih) * inWidth + iw) * inChannels + ci] as number;
+              const d0 = ((b * outHeight + oh) * outWidth + ow) * outChannels;
+              for (let co = 0; co < outChannels; co++) W[w0 + co] += xv * (D[d0 + co] as number);
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+};
+
+/** im2col written by JavaScript as [KH·KW·CI, N·OH·OW], times dy [N·OH·OW, CO] on XNNPACK (BatchMatMul). */
+const filterByIm2col: tf.KernelFunc = ({ inputs, attrs }) => {
+  const { x, dy } = inputs as { x: Info; dy: Info };
+  const c = convInfo(x, attrs as tf.NamedAttrMap);
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = c;
+  const rows = filterHeight * filterWidth * inChannels;
+  const pixels = batchSize * outHeight * outWidth;
+  const cols = backend.makeOutput([1, rows, pixels], "float32");
+  const C = backend.typedArrayFromHeap(cols);
+  const X = backend.typedArrayFromHeap(x);
+  let o = 0;
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      for (let ci = 0; ci < inChannels; ci++) {
+        for (let b = 0; b < batchSize; b++) {
+          for (let oh = 0; oh < outHeight; oh++) {
+            const ih = oh * c.strideHeight + kh - c.padInfo.top;
+            if (ih < 0 || ih >= inHeight) {
+              C.fill(0, o, o + outWidth);
+              o += outWidth;
+              continue;
+            }
+            const row = (b * inHeight + ih) * inWidth;
+            for (let ow = 0; ow < outWidth; ow++) {
+              const iw = ow * c.strideWidth + kw - c.padInfo.left;
+              C[o++] = iw >= 0 && iw < inWidth ? (X[(row + iw) * inChannels + ci] as number) : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  const dy3 = { dataId: dy.dataId, shape: [1, pixels, outChannels], dtype: dy.dtype };
+  const product = runKernel(backend, builtinMatMul, { a: cols, b: dy3 }, { transposeA: false, transposeB: false });
+  release(backend, cols);
+  return { dataId: product.dataId, shape: c.filterShape, dtype: "float32" };
+};
+
+// ---- Shapes ----
+
+const pad = (p: number) => [
+  [0, 0],
+  [p, p],
+  [p, p],
+  [0, 0],
+];
+const convCases: { title: string; x: number[]; filter: number[]; stride: number; pad: tf.NamedAttrMap["pad"] }[] = [
+  { title: "LeNet conv1 256×28×28×1 → 6, 5×5 same", x: [256, 28, 28, 1], filter: [5, 5, 1, 6], stride: 1, pad: "same" },
+  { title: "LeNet conv2 256×14×14×6 → 16, 5×5 valid", x: [256, 14, 14, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid" },
+  { title: "ResNet 32×24×24×64 → 64, 3×3 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 64], stride: 1, pad: pad(1) },
+  { title: "ResNet 32×24×24×64 → 128, 3×3 s2 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 128], stride: 2, pad: pad(1) },
+  { title: "ResNet 32×24×24×64 → 128, 1×1 s2", x: [32, 24, 24, 64], filter: [1, 1, 64, 128], stride: 2, pad: "valid" },
+];
+
+console.log("Conv2DBackpropFilter (dW), Conv2DBackpropInput (dx), forward Conv2D for scale:");
+for (const k of convCases) {
+  const info = tf.backend_util.computeConv2DInfo(k.x as [number, number, number, number], k.filter as [number, number, number, number], k.stride, 1, k.pad as "same");
+  const x = tf.randomNormal(k.x);
+  const dy = tf.randomNormal(info.outShape);
+  const w = tf.randomNormal(k.filter);
+  console.log(` ${k.title}`);
+  const conv = { strides: k.stride, pad: k.pad, dataFormat: "NHWC" };
+  const slowLoops = k.x[3] as number >= 64; // the loops take seconds on these
+  await compare("dW", "Conv2DBackpropFilter", { x, dy }, { ...conv, filterShape: k.filter }, {
+    ...(slowLoops ? {} : { "JS loops": filterByLoops }),
+    "im2col+BatchMatMul": filterByIm2col,
+    "as a convolution (chosen)": ours("Conv2DBackpropFilter"),
+  });
+  await compare("dx", "Conv2DBackpropInput", { dy, filter: w }, { ...conv, inputShape: k.x }, {
+    "built-in": builtinInput,
+    "as a convolution (chosen)": ours("Conv2DBackpropInput"),
+  });
+  await compare("forward", "Conv2D", { x, filter: w }, { ...conv, dilations: 1 }, { "built-in Conv2D": builtin("Conv2D") as tf.KernelFunc });
+  tf.dispose([x, dy, w]);
+}
+
+console.log("\nMaxPoolGrad:");
+for (const [title, shape, size, stride, p] of [
+  ["ResNet stem pool 32×48×48×64, 3×3 s2 pad 1", [32, 48, 48, 64], 3, 2, pad(1)],
+  ["AlexNet pool 32×54×54×96, 3×3 s2", [32, 54, 54, 96], 3, 2, "valid"],
+] as const) {
+  const input = tf.randomNormal(shape as unknown as number[]) as tf.Tensor4D;
+  const output = tf.maxPool(input, size, stride, p as "valid");
+  const dy = tf.randomNormal(output.shape);
+  await compare(title, "MaxPoolGrad", { dy, input, output }, { filterSize: size, strides: stride, pad: p as "valid" }, {
+    "built-in (incorrect)": builtinMaxPoolGrad,
+    "JS (chosen)": ours("MaxPoolGrad"),
+  });
+  tf.dispose([input, output, dy]);
+}
+
+console.log("\nBatchMatMul (LeNet's dense layers, batch 256):");
+for (const [m, k, n] of [
+  [256, 400, 120],
+  [256, 120, 84],
+  [256, 84, 10],
+]) {
+  const a = tf.randomNormal([m as number, k as number]);
+  const w = tf.randomNormal([k as number, n as number]);
+  const dy = tf.randomNormal([m as number, n as number]);
+  const both = { "built-in": builtinMatMul, "explicit transpose (chosen)": ours("BatchMatMul") };
+  await compare(`${m}×${k}·${k}×${n} forward`, "BatchMatMul", { a, b: w }, { transposeA: false, transposeB: false }, both);
+  await compare("  dx = dy·Wᵀ", "BatchMatMul", { a: dy, b: w }, { transposeA: false, transposeB: true }, both);
+  await compare("  dW = xᵀ·dy", "BatchMatMul", { a, b: dy }, { transposeA: true, transposeB: false }, both);
+  tf.dispose([a, w, dy]);
+}
+
+// ---- A whole LeNet training step ----
+
+function lenet() {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "sigmoid" }),
+      tfl.layers.averagePooling2d({ poolSize: 2, strides: 2 }),
+      tfl.layers.conv2d({ filters: 16, kernelSize: 5, activation: "sigmoid" }),
+      tfl.layers.averagePooling2d({ poolSize: 2, strides: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 120, activation: "sigmoid" }),
+      tfl.layers.dense({ units: 84, activation: "sigmoid" }),
+      tfl.layers.dense({ units: 10 }),
+    ],
+  });
+}
+
+function setKernel(name: string, kernelFunc: tf.KernelFunc) {
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc });
+}
+
+async function lenetExamplesPerSec(): Promise<number> {
+  const model = lenet();
+  const optimizer = tf.train.sgd(0.9);
+  const xs = tf.randomUniform([256, 28, 28, 1]);
+  const labels = tf.oneHot(tf.randomUniform([256], 0, 10, "int32"), 10);
+  const step = () =>
+    tf.tidy(() => {
+      optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar);
+    });
+  step();
+  const rates: number[] = [];
+  for (let r = 0; r < Math.max(3, Math.round(runs / 2)); r++) {
+    const start = performance.now();
+    for (let s = 0; s < steps; s++) step();
+    rates.push((steps * 256) / ((performance.now() - start) / 1000));
+  }
+  tf.dispose([xs, labels]);
+  model.dispose();
+  optimizer.dispose();
+  return median(rates);
+}
+
+console.log(`\nLeNet training step (batch 256, SGD, softmax cross-entropy; ${steps} steps per run, median run):`);
+const chosen = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "BatchMatMul", "MaxPoolGrad"].map((n) => [n, ours(n)] as const);
+setKernel("Conv2DBackpropFilter", filterByLoops);
+setKernel("Conv2DBackpropInput", builtinInput);
+setKernel("BatchMatMul", builtinMatMul);
+console.log(`  built-in kernels + JS-loop dW:           ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);
+for (const [name, func] of chosen) setKernel(name, func);
+console.log(`  registerWasmTrainingKernels (chosen):    ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);

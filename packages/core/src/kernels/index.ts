@@ -1,0 +1,78 @@
+import {
+  BatchMatMul,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  getKernel,
+  type KernelConfig,
+  type KernelFunc,
+  MaxPoolGrad,
+  registerKernel,
+  unregisterKernel,
+} from "@tensorflow/tfjs-core";
+import { batchMatMulConfig } from "./batch_mat_mul.js";
+import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.js";
+import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.js";
+import { maxPoolGradConfig } from "./max_pool_grad.js";
+
+/** Why convnets registers a kernel on the wasm backend. */
+export interface WasmTrainingKernel {
+  name: string;
+  /**
+   * Against tfjs-backend-wasm 4.22: `missing`, it has none and training throws; `incorrect`, its kernel gives
+   * wrong results; `faster`, its kernel is correct but a scalar loop many times slower than ours.
+   */
+  reason: "missing" | "incorrect" | "faster";
+}
+
+/**
+ * The kernels registerWasmTrainingKernels provides. Found by computing gradients on wasm for every op
+ * the seven networks use (conv2d in all their geometries, pooling, activations, dense, concat, add,
+ * mean, dropout, softmax cross-entropy, the from-scratch BatchNorm) and comparing them with the cpu
+ * backend: only Conv2DBackpropFilter is missing; MaxPoolGrad is wrong for windows whose inputs are all
+ * ≤ 0; Conv2DBackpropInput and transposed BatchMatMul are scalar loops that dominate a training step
+ * (see bench/kernels.ts).
+ */
+export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
+  { name: Conv2DBackpropFilter, reason: "missing" },
+  { name: MaxPoolGrad, reason: "incorrect" },
+  { name: Conv2DBackpropInput, reason: "faster" },
+  { name: BatchMatMul, reason: "faster" },
+];
+
+/** Kernel functions registered here, so that a second call neither re-registers nor wraps its own wrapper. */
+const ours = new WeakSet<KernelFunc>();
+
+function install(config: KernelConfig): void {
+  const current = getKernel(config.kernelName, "wasm");
+  if (current) unregisterKernel(config.kernelName, "wasm");
+  ours.add(config.kernelFunc);
+  registerKernel(config);
+}
+
+/**
+ * Registers on the 'wasm' backend every kernel it lacks for training the convnets networks, replaces its
+ * incorrect MaxPoolGrad, and replaces the two built-in kernels that would dominate a training step with
+ * faster ones built on the backend's own XNNPACK operators (those built-ins stay as fallbacks for cases
+ * ours do not cover). Idempotent: later calls change nothing. Returns the names of the kernels convnets
+ * provides on wasm (WASM_TRAINING_KERNELS). Works before or after the wasm backend is initialised.
+ */
+export function registerWasmTrainingKernels(): string[] {
+  const filter = getKernel(Conv2DBackpropFilter, "wasm");
+  if (!filter || !ours.has(filter.kernelFunc)) install(conv2DBackpropFilterConfig);
+
+  const maxPool = getKernel(MaxPoolGrad, "wasm");
+  if (!maxPool || !ours.has(maxPool.kernelFunc)) install(maxPoolGradConfig);
+
+  const input = getKernel(Conv2DBackpropInput, "wasm");
+  if (!input || !ours.has(input.kernelFunc)) {
+    install({ ...conv2DBackpropInputConfig(input?.kernelFunc), setupFunc: input?.setupFunc });
+  }
+
+  const matMul = getKernel(BatchMatMul, "wasm");
+  if (!matMul) {
+    throw new Error("the wasm backend has no BatchMatMul kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?");
+  }
+  if (!ours.has(matMul.kernelFunc)) install({ ...batchMatMulConfig(matMul.kernelFunc), setupFunc: matMul.setupFunc });
+
+  return WASM_TRAINING_KERNELS.map((k) => k.name);
+}

@@ -1,0 +1,46 @@
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from "@tensorflow/tfjs-core";
+
+/** The backend object tfjs hands to a wasm kernel. */
+export type WasmBackend = BackendWasm;
+
+/**
+ * Tuning shared by the kernels. `tempBytes`: temporaries above this size are split (over the batch) so
+ * that large networks stay far below wasm's 4 GB address space; XNNPACK copies and packs a
+ * convolution's filter, so a temporary used as a filter costs about three times its size while the
+ * operator is alive. Tests lower it to exercise the split.
+ */
+export const kernelLimits = { tempBytes: 64 * 2 ** 20 };
+
+/**
+ * Runs a wasm kernel directly on tensor infos, outside the engine: no tape, no tensor tracking, so the
+ * caller must `release` what it gets back. `kernel` is a kernel name or a kernel function kept aside.
+ */
+export function runKernel(
+  backend: WasmBackend,
+  kernel: string | KernelFunc,
+  inputs: Record<string, TensorInfo>,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
+  let kernelFunc: KernelFunc;
+  if (typeof kernel === "string") {
+    const config = getKernel(kernel, "wasm");
+    if (!config) throw new Error(`wasm kernel '${kernel}' is not registered; is @tensorflow/tfjs-backend-wasm loaded?`);
+    kernelFunc = config.kernelFunc;
+  } else {
+    kernelFunc = kernel;
+  }
+  const out = kernelFunc({ inputs, attrs, backend });
+  if (Array.isArray(out)) throw new Error(`wasm kernel '${String(kernel)}' returned ${out.length} outputs, expected one`);
+  return out;
+}
+
+/** Frees the wasm memory of temporaries made by `runKernel` or `backend.makeOutput`. */
+export function release(backend: WasmBackend, ...infos: TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+/** The same data under another shape (no copy; the caller releases it like any other result). */
+export function reshaped(backend: WasmBackend, x: TensorInfo, shape: number[]): TensorInfo {
+  return runKernel(backend, "Reshape", { x }, { shape });
+}

@@ -1,0 +1,11 @@
+import { loadFashionMnist, setupEngine, takeImages, train } from "@convnets/core";
+import { resnet18 } from "../src/index.js";
+await setupEngine("wasm");
+const mnist = await loadFashionMnist();
+const data = { train: takeImages(mnist.train, 256), test: takeImages(mnist.test, 32) };
+const lr = Number(process.argv[2]);
+const bs = Number(process.argv[3]);
+const model = resnet18({ inputShape: [32, 32, 1] });
+const losses: string[] = [];
+await train(model, data, { epochs: 2, lr, batchSize: bs, inputSize: 32, seed: 1, onBatch: (p) => { losses.push(p.loss.toFixed(2)); } });
+console.log(lr, bs, losses.join(" "));
