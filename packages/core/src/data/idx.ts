@@ -1,5 +1,6 @@
-import { readFile } from "node:fs/promises";
-import { gunzipSync } from "node:zlib";
+import { type FileHandle, open } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
 
 /** An IDX array of unsigned bytes (the only element type Fashion-MNIST and MNIST use). */
 export interface IdxArray {
@@ -32,42 +33,92 @@ export class IdxFormatError extends Error {
 /**
  * Reads an IDX file (gzip'd or raw; gzip is recognised by its magic bytes, not by the name).
  * Validates the magic number, the element type, and that the header's dimensions match the data length.
+ * Streams the file into one buffer of exactly the data's size: no compressed copy, no intermediate chunks
+ * kept (the training images are 47 MB; holding the .gz and a concatenated copy would double that).
  */
 export async function readIdx(file: string): Promise<IdxArray> {
-  let raw: Buffer;
+  let handle: FileHandle;
   try {
-    raw = await readFile(file);
+    handle = await open(file, "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new IdxFormatError(file, code === "ENOENT" ? "file not found" : `cannot read (${code ?? String(err)})`);
   }
-  return parseIdx(decompress(file, raw), file);
-}
-
-function decompress(file: string, raw: Buffer): Buffer {
-  const isGzip = raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
-  if (!isGzip) {
-    if (file.endsWith(".gz")) {
+  const magic = Buffer.alloc(2);
+  let stream: Readable;
+  try {
+    const { bytesRead } = await handle.read(magic, 0, 2, 0);
+    const isGzip = bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+    if (!isGzip && file.endsWith(".gz")) {
       throw new IdxFormatError(
         file,
         "named .gz but is not gzip data (no gzip magic bytes 1f 8b); the download may be incomplete or an HTML error page — delete it and fetch it again",
       );
     }
-    return raw;
-  }
-  try {
-    return gunzipSync(raw);
+    const raw = handle.createReadStream({ start: 0, autoClose: true });
+    stream = isGzip ? raw.pipe(createGunzip()) : raw;
+    raw.on("error", (err) => stream.destroy(err));
   } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  const reader = new IdxReader(file);
+  try {
+    for await (const chunk of stream) reader.push(chunk as Buffer);
+  } catch (err) {
+    if (err instanceof IdxFormatError) throw err;
     throw new IdxFormatError(
       file,
       `gzip data is corrupt or truncated (${(err as Error).message}); delete the file and fetch it again`,
     );
+  } finally {
+    stream.destroy();
+  }
+  return reader.finish();
+}
+
+/** Incremental parser: validates the header as soon as it has arrived, then fills an exactly-sized array. */
+class IdxReader {
+  private header = Buffer.alloc(0);
+  private dims: number[] | undefined;
+  private data: Uint8Array | undefined;
+  private received = 0;
+
+  constructor(private readonly file: string) {}
+
+  push(chunk: Buffer): void {
+    if (!this.dims) {
+      this.header = Buffer.concat([this.header, chunk]);
+      const parsed = parseHeader(this.header, this.file, false);
+      if (!parsed) return;
+      this.dims = parsed.dims;
+      this.data = new Uint8Array(parsed.dims.reduce((a, b) => a * b, 1));
+      chunk = this.header.subarray(parsed.headerLength);
+      this.header = Buffer.alloc(0);
+    }
+    const room = this.data!.length - this.received;
+    if (room > 0) this.data!.set(chunk.subarray(0, room), this.received);
+    this.received += chunk.length;
+  }
+
+  finish(): IdxArray {
+    if (!this.dims) {
+      parseHeader(this.header, this.file, true);
+      throw new IdxFormatError(this.file, "incomplete header");
+    }
+    checkLength(this.dims, this.received, this.file);
+    return { dims: this.dims, data: this.data! };
   }
 }
 
-/** Parses the bytes of an uncompressed IDX file. `file` is only used in error messages. */
-export function parseIdx(bytes: Uint8Array, file = "<buffer>"): IdxArray {
+/** Validates an IDX header; returns undefined when more bytes are needed and `complete` is false. */
+function parseHeader(
+  bytes: Uint8Array,
+  file: string,
+  complete: boolean,
+): { dims: number[]; headerLength: number } | undefined {
   if (bytes.length < 4) {
+    if (!complete) return undefined;
     throw new IdxFormatError(file, `only ${bytes.length} bytes; an IDX file starts with a 4-byte magic number`);
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
@@ -88,13 +139,17 @@ export function parseIdx(bytes: Uint8Array, file = "<buffer>"): IdxArray {
   if (rank < 1) throw new IdxFormatError(file, "header declares 0 dimensions");
   const headerLength = 4 + 4 * rank;
   if (bytes.length < headerLength) {
+    if (!complete) return undefined;
     throw new IdxFormatError(file, `truncated header: ${rank} dimensions need ${headerLength} bytes, file has ${bytes.length}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
+  return { dims, headerLength };
+}
+
+function checkLength(dims: number[], actual: number, file: string): void {
   const expected = dims.reduce((a, b) => a * b, 1);
-  const actual = bytes.length - headerLength;
   if (actual !== expected) {
     throw new IdxFormatError(
       file,
@@ -102,5 +157,11 @@ export function parseIdx(bytes: Uint8Array, file = "<buffer>"): IdxArray {
         (actual < expected ? " (truncated)" : " (trailing data)"),
     );
   }
+}
+
+/** Parses the bytes of an uncompressed IDX file. `file` is only used in error messages. */
+export function parseIdx(bytes: Uint8Array, file = "<buffer>"): IdxArray {
+  const { dims, headerLength } = parseHeader(bytes, file, true)!;
+  checkLength(dims, bytes.length - headerLength, file);
   return { dims, data: bytes.subarray(headerLength) };
 }
