@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   type Batch,
   batches,
+  initXavierUniform,
   type FashionMnist,
   loadFashionMnist,
   loadModel,
@@ -59,19 +60,22 @@ describe("alexnet on real Fashion-MNIST images", () => {
 
   it("lowers the loss in a few SGD steps at the smallest input size", () => {
     const model = alexnet({ inputShape: [ALEXNET_MIN_INPUT_SIZE, ALEXNET_MIN_INPUT_SIZE, 1] });
-    const batch = firstImages(data.train, 64, ALEXNET_MIN_INPUT_SIZE);
-    const optimizer = tf.train.sgd(alexnetSpec.defaults.lr);
+    const batch = firstImages(data.train, 16, ALEXNET_MIN_INPUT_SIZE);
+    // Ten times the recipe's lr (0.01), so that 4 steps on 16 images show the fall clearly; at the
+    // recipe's lr it is as steady but about ten times smaller. Seeded weights make the run repeatable.
+    const optimizer = tf.train.sgd(0.1);
+    initXavierUniform(model, 1);
     try {
       // Measured without dropout, so the comparison sees the weights, not the dropout mask.
       const before = tf.tidy(() => loss(model, batch, false).dataSync()[0]!);
-      for (let step = 0; step < 8; step++) {
+      for (let step = 0; step < 4; step++) {
         tf.tidy(() => {
           optimizer.minimize(() => loss(model, batch, true));
         });
       }
       const after = tf.tidy(() => loss(model, batch, false).dataSync()[0]!);
       expect(before).toBeGreaterThan(2); // ≈ ln 10 for an untrained 10-way classifier
-      expect(after).toBeLessThan(before - 0.1);
+      expect(after).toBeLessThan(before - 0.03);
     } finally {
       tf.dispose([batch.xs, batch.labels]);
       optimizer.dispose();

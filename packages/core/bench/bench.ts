@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { batches, type EnginePreference, loadFashionMnist, setupEngine, takeImages } from "../src/index.js";
+import { batches, type EnginePreference, loadFashionMnist, setupEngine, TrainStep, takeImages } from "../src/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -83,14 +83,11 @@ for (const engine of values.engines.split(",") as EnginePreference[]) {
     continue;
   }
   const model = lenet();
-  const optimizer = tf.train.sgd(0.9);
+  const step = new TrainStep(model, 0.9);
   const trainPerSec = await measure(async (xs, labels) => {
-    const loss = optimizer.minimize(
-      () => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
-      true,
-    )!;
+    const { loss, correct } = step.run(xs, labels);
     await loss.data();
-    loss.dispose();
+    tf.dispose([loss, correct]);
   });
   const inferPerSec = await measure(async (xs) => {
     const logits = model.predict(xs) as tf.Tensor;
@@ -99,7 +96,7 @@ for (const engine of values.engines.split(",") as EnginePreference[]) {
   });
   rows.push([description, trainPerSec.toFixed(0), inferPerSec.toFixed(0), mb(process.memoryUsage().rss)]);
   console.log(`${description}: train ${trainPerSec.toFixed(0)} examples/s, inference ${inferPerSec.toFixed(0)} examples/s`);
-  optimizer.dispose();
+  step.dispose();
   model.dispose();
 }
 

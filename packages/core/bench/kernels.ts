@@ -10,6 +10,8 @@ import { parseArgs } from "node:util";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { makeConv2DBackpropFilter } from "../src/kernels/conv2d_backprop_filter.js";
+import { makeConv2DBackpropInput } from "../src/kernels/conv2d_backprop_input.js";
 import { registerWasmTrainingKernels } from "../src/kernels/index.js";
 import { release, runKernel, type WasmBackend } from "../src/kernels/wasm.js";
 
@@ -28,6 +30,7 @@ const builtin = (name: string) => tf.getKernel(name, "wasm")?.kernelFunc;
 const builtinInput = builtin("Conv2DBackpropInput") as tf.KernelFunc;
 const builtinMatMul = builtin("BatchMatMul") as tf.KernelFunc;
 const builtinMaxPoolGrad = builtin("MaxPoolGrad") as tf.KernelFunc;
+const builtinAvgPoolGrad = builtin("AvgPoolGrad") as tf.KernelFunc;
 registerWasmTrainingKernels();
 const ours = (name: string) => builtin(name) as tf.KernelFunc;
 
@@ -167,6 +170,39 @@ const filterByIm2col: tf.KernelFunc = ({ inputs, attrs }) => {
   return { dataId: product.dataId, shape: c.filterShape, dtype: "float32" };
 };
 
+/** dx for stride s > 1 by inserting s−1 zeros between dy's pixels, then one stride-1 convolution. */
+const inputByZeroInsertion: tf.KernelFunc = ({ inputs, attrs }) => {
+  const { dy, filter } = inputs as { dy: Info; filter: Info };
+  const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const c = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad);
+  const [n, oh, ow, co] = dy.shape as [number, number, number, number];
+  const { strideHeight: sh, strideWidth: sw } = c;
+  const h = (oh - 1) * sh + 1;
+  const w = (ow - 1) * sw + 1;
+  const spread = backend.makeOutput([n, h, w, co], "float32");
+  const src = backend.typedArrayFromHeap(dy);
+  const dst = backend.typedArrayFromHeap(spread);
+  dst.fill(0);
+  for (let b = 0, from = 0; b < n; b++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0, to = (b * h + i * sh) * w * co; j < ow; j++, from += co, to += sw * co) dst.set(src.subarray(from, from + co), to);
+    }
+  }
+  const reversed = runKernel(backend, "Reverse", { x: filter }, { dims: [0, 1] });
+  const turned = runKernel(backend, "Transpose", { x: reversed }, { perm: [0, 1, 3, 2] });
+  const top = c.filterHeight - 1 - c.padInfo.top;
+  const left = c.filterWidth - 1 - c.padInfo.left;
+  const pad = [
+    [0, 0],
+    [top, c.inHeight + c.filterHeight - 1 - h - top],
+    [left, c.inWidth + c.filterWidth - 1 - w - left],
+    [0, 0],
+  ];
+  const dx = runKernel(backend, "Conv2D", { x: spread, filter: turned }, { strides: 1, dilations: 1, pad, dataFormat: "NHWC" });
+  release(backend, reversed, turned, spread);
+  return dx;
+};
+
 // ---- Shapes ----
 
 const pad = (p: number) => [
@@ -175,15 +211,18 @@ const pad = (p: number) => [
   [p, p],
   [0, 0],
 ];
-const convCases: { title: string; x: number[]; filter: number[]; stride: number; pad: tf.NamedAttrMap["pad"] }[] = [
+type Shape4 = [number, number, number, number];
+const convCases: { title: string; x: Shape4; filter: Shape4; stride: number; pad: "same" | "valid" | number[][] }[] = [
   { title: "LeNet conv1 256×28×28×1 → 6, 5×5 same", x: [256, 28, 28, 1], filter: [5, 5, 1, 6], stride: 1, pad: "same" },
   { title: "LeNet conv2 256×14×14×6 → 16, 5×5 valid", x: [256, 14, 14, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid" },
   { title: "ResNet 32×24×24×64 → 64, 3×3 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 64], stride: 1, pad: pad(1) },
   { title: "ResNet 32×24×24×64 → 128, 3×3 s2 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 128], stride: 2, pad: pad(1) },
   { title: "ResNet 32×24×24×64 → 128, 1×1 s2", x: [32, 24, 24, 64], filter: [1, 1, 64, 128], stride: 2, pad: "valid" },
+  { title: "GoogLeNet-like 32×12×12×192 → 64, 1×1", x: [32, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid" },
+  { title: "stem 32×96×96×1 → 64, 7×7 s2 pad 3", x: [32, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: pad(3) },
 ];
 
-console.log("Conv2DBackpropFilter (dW), Conv2DBackpropInput (dx), forward Conv2D for scale:");
+console.log("Conv2DBackpropFilter (dW) and Conv2DBackpropInput (dx); loops and built-ins skipped where they take seconds:");
 for (const k of convCases) {
   const info = tf.backend_util.computeConv2DInfo(k.x as [number, number, number, number], k.filter as [number, number, number, number], k.stride, 1, k.pad as "same");
   const x = tf.randomNormal(k.x);
@@ -191,17 +230,25 @@ for (const k of convCases) {
   const w = tf.randomNormal(k.filter);
   console.log(` ${k.title}`);
   const conv = { strides: k.stride, pad: k.pad, dataFormat: "NHWC" };
-  const slowLoops = k.x[3] as number >= 64; // the loops take seconds on these
+  const big = (k.x[0] as number) * (k.x[1] as number) * (k.x[2] as number) * (k.filter[2] as number) * (k.filter[3] as number) > 3e8;
+  const pointwise = k.filter[0] === 1 && k.filter[1] === 1;
+  const stride1 = k.stride === 1;
   await compare("dW", "Conv2DBackpropFilter", { x, dy }, { ...conv, filterShape: k.filter }, {
-    ...(slowLoops ? {} : { "JS loops": filterByLoops }),
+    ...(big ? {} : { "JS loops": filterByLoops }),
     "im2col+BatchMatMul": filterByIm2col,
-    "as a convolution (chosen)": ours("Conv2DBackpropFilter"),
+    convolution: makeConv2DBackpropFilter("convolution"),
+    ...(pointwise ? { BatchMatMul: makeConv2DBackpropFilter("matmul") } : {}),
+    "→ registered": ours("Conv2DBackpropFilter"),
   });
   await compare("dx", "Conv2DBackpropInput", { dy, filter: w }, { ...conv, inputShape: k.x }, {
-    "built-in": builtinInput,
-    "as a convolution (chosen)": ours("Conv2DBackpropInput"),
+    ...(big && !stride1 ? {} : { "built-in": builtinInput }),
+    ...(stride1 ? { convolution: makeConv2DBackpropInput(undefined, "convolution") } : {}),
+    ...(stride1 && k.filter[2] === 1 ? { depthwise: makeConv2DBackpropInput(undefined, "depthwise") } : {}),
+    ...(stride1 ? {} : { "zeros+convolution": inputByZeroInsertion }),
+    "BatchMatMul+col2im": makeConv2DBackpropInput(undefined, "matmul"),
+    "→ registered": ours("Conv2DBackpropInput"),
   });
-  await compare("forward", "Conv2D", { x, filter: w }, { ...conv, dilations: 1 }, { "built-in Conv2D": builtin("Conv2D") as tf.KernelFunc });
+  await compare("forward (for scale)", "Conv2D", { x, filter: w }, { ...conv, dilations: 1 }, { Conv2D: builtin("Conv2D") as tf.KernelFunc });
   tf.dispose([x, dy, w]);
 }
 
@@ -210,14 +257,28 @@ for (const [title, shape, size, stride, p] of [
   ["ResNet stem pool 32×48×48×64, 3×3 s2 pad 1", [32, 48, 48, 64], 3, 2, pad(1)],
   ["AlexNet pool 32×54×54×96, 3×3 s2", [32, 54, 54, 96], 3, 2, "valid"],
 ] as const) {
-  const input = tf.randomNormal(shape as unknown as number[]) as tf.Tensor4D;
+  const input = tf.randomNormal<tf.Rank.R4>([...shape]);
   const output = tf.maxPool(input, size, stride, p as "valid");
   const dy = tf.randomNormal(output.shape);
   await compare(title, "MaxPoolGrad", { dy, input, output }, { filterSize: size, strides: stride, pad: p as "valid" }, {
     "built-in (incorrect)": builtinMaxPoolGrad,
-    "JS (chosen)": ours("MaxPoolGrad"),
+    "→ registered": ours("MaxPoolGrad"),
   });
   tf.dispose([input, output, dy]);
+}
+
+console.log("\nAvgPoolGrad (LeNet, 2×2 stride 2):");
+for (const shape of [
+  [256, 28, 28, 6],
+  [256, 10, 10, 16],
+] as Shape4[]) {
+  const input = tf.randomNormal<tf.Rank.R4>(shape);
+  const dy = tf.randomNormal([shape[0] as number, (shape[1] as number) / 2, (shape[2] as number) / 2, shape[3] as number]);
+  await compare(shape.join("×"), "AvgPoolGrad", { dy, input }, { filterSize: 2, strides: 2, pad: "valid" }, {
+    "built-in": builtinAvgPoolGrad,
+    "→ registered": ours("AvgPoolGrad"),
+  });
+  tf.dispose([input, dy]);
 }
 
 console.log("\nBatchMatMul (LeNet's dense layers, batch 256):");
@@ -229,7 +290,7 @@ for (const [m, k, n] of [
   const a = tf.randomNormal([m as number, k as number]);
   const w = tf.randomNormal([k as number, n as number]);
   const dy = tf.randomNormal([m as number, n as number]);
-  const both = { "built-in": builtinMatMul, "explicit transpose (chosen)": ours("BatchMatMul") };
+  const both = { "built-in": builtinMatMul, "→ registered": ours("BatchMatMul") };
   await compare(`${m}×${k}·${k}×${n} forward`, "BatchMatMul", { a, b: w }, { transposeA: false, transposeB: false }, both);
   await compare("  dx = dy·Wᵀ", "BatchMatMul", { a: dy, b: w }, { transposeA: false, transposeB: true }, both);
   await compare("  dW = xᵀ·dy", "BatchMatMul", { a, b: dy }, { transposeA: true, transposeB: false }, both);
@@ -281,10 +342,11 @@ async function lenetExamplesPerSec(): Promise<number> {
 }
 
 console.log(`\nLeNet training step (batch 256, SGD, softmax cross-entropy; ${steps} steps per run, median run):`);
-const chosen = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "BatchMatMul", "MaxPoolGrad"].map((n) => [n, ours(n)] as const);
+const chosen = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "BatchMatMul", "AvgPoolGrad"].map((n) => [n, ours(n)] as const);
 setKernel("Conv2DBackpropFilter", filterByLoops);
 setKernel("Conv2DBackpropInput", builtinInput);
 setKernel("BatchMatMul", builtinMatMul);
+setKernel("AvgPoolGrad", builtinAvgPoolGrad);
 console.log(`  built-in kernels + JS-loop dW:           ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);
 for (const [name, func] of chosen) setKernel(name, func);
 console.log(`  registerWasmTrainingKernels (chosen):    ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);

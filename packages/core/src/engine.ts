@@ -1,4 +1,7 @@
 import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 
 /** Which engine (tfjs backend) to train on. `auto` picks the fastest one installed. */
@@ -18,6 +21,8 @@ export interface EngineInfo {
   /** Kernels convnets registered because the backend lacks them. */
   addedKernels: string[];
 }
+
+const require = createRequire(import.meta.url);
 
 const INSTALL_HINT: Record<Exclude<EnginePreference, "auto">, string> = {
   tensorflow:
@@ -72,11 +77,26 @@ async function importOptional(specifier: string): Promise<boolean> {
   }
 }
 
+/**
+ * Whether a tfjs-node package is installed with its native binding. Where its install script could not
+ * download libtensorflow (offline), the package is there without its `tfjs_binding.node` under `lib/napi-v8`; importing
+ * it would register ~150 kernels, print a warning for each, and then fail.
+ */
+function hasNativeBinding(pkg: string): boolean {
+  try {
+    const root = dirname(require.resolve(`${pkg}/package.json`));
+    const lib = join(root, "lib");
+    return readdirSync(lib).some((d) => d.startsWith("napi-v") && existsSync(join(lib, d, "tfjs_binding.node")));
+  } catch {
+    return false;
+  }
+}
+
 async function tryTensorflow(): Promise<EngineInfo | undefined> {
   let gpuPackage = true;
-  if (!(await importOptional("@tensorflow/tfjs-node-gpu"))) {
+  if (!hasNativeBinding("@tensorflow/tfjs-node-gpu") || !(await importOptional("@tensorflow/tfjs-node-gpu"))) {
     gpuPackage = false;
-    if (!(await importOptional("@tensorflow/tfjs-node"))) return undefined;
+    if (!hasNativeBinding("@tensorflow/tfjs-node") || !(await importOptional("@tensorflow/tfjs-node"))) return undefined;
   }
   if (!tf.findBackend("tensorflow") && !tf.findBackendFactory("tensorflow")) return undefined;
   if (!(await tf.setBackend("tensorflow"))) return undefined;
@@ -132,5 +152,7 @@ async function tryCpu(): Promise<EngineInfo | undefined> {
   if (!(await importOptional("@tensorflow/tfjs-backend-cpu"))) return undefined;
   if (!(await tf.setBackend("cpu"))) return undefined;
   await tf.ready();
+  // The cpu backend greets its first tensor with a banner recommending tfjs-node; our description says it.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return { backend: "cpu", description: "cpu (pure JavaScript, about 100× slower than wasm)", addedKernels: [] };
 }

@@ -21,6 +21,7 @@ export { loadModel, saveModel } from "./io.js";
 export { resolveInputShape, resolveNumClasses } from "./shapes.js";
 export type { Batch, BuildOptions, ModelSpec, Recipe } from "./spec.js";
 export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summary.js";
+export { type StepResult, TrainStep } from "./train-step.js";
 export {
   type BatchProgress,
   DivergedError,

@@ -4,6 +4,7 @@ import { batchCount, batches } from "./data/batches.js";
 import type { ImageSet } from "./data/fashion-mnist.js";
 import { evaluate } from "./evaluate.js";
 import { initXavierUniform } from "./init.js";
+import { TrainStep } from "./train-step.js";
 
 export interface TrainData {
   train: ImageSet;
@@ -105,10 +106,7 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
   const initialEpoch = options.initialEpoch ?? 0;
   const inputSize = options.inputSize ?? data.train.height;
   if (initialEpoch === 0 && options.initialize !== false) initXavierUniform(model, seed);
-  const numClasses = model.outputs[0]!.shape[1] as number;
-  const optimizer = tf.train.sgd(lr);
-  // Only this model's weights: minimize() would otherwise update every trainable variable alive.
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const step = new TrainStep(model, lr);
   const history: EpochMetrics[] = [];
   const totalBatches = batchCount(data.train, batchSize);
 
@@ -123,15 +121,10 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
       let start = performance.now();
       for (const { xs, labels, size } of batches(data.train, { batchSize, inputSize, shuffle: true, seed, epoch })) {
         batch++;
-        let batchCorrect: tf.Tensor | undefined;
-        const loss = optimizer.minimize(() => {
-          const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
-          batchCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32")));
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, numClasses), logits) as tf.Scalar;
-        }, true, variables)!;
+        const { loss, correct: batchCorrect } = step.run(xs, labels);
         const [lossValue] = await loss.data();
-        const [correctValue] = await batchCorrect!.data();
-        tf.dispose([xs, labels, loss, batchCorrect!]);
+        const [correctValue] = await batchCorrect.data();
+        tf.dispose([xs, labels, loss, batchCorrect]);
         seconds += (performance.now() - start) / 1000;
         if (!Number.isFinite(lossValue)) throw new DivergedError(epoch, batch, lossValue!, lr);
         lossSum += lossValue! * size;
@@ -170,7 +163,7 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
       if (signal?.aborted && epoch < epochs) return { history, aborted: true };
     }
   } finally {
-    optimizer.dispose();
+    step.dispose();
   }
   return { history, aborted: false };
 }

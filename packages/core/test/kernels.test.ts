@@ -88,7 +88,8 @@ interface Geometry {
 
 /** Every (kernel, stride, padding) of LeNet, AlexNet, VGG, NiN, GoogLeNet, ResNet and DenseNet, on small inputs. */
 const GEOMETRIES: Geometry[] = [
-  { name: "5×5 stride 1 same (LeNet conv1)", x: [3, 11, 9, 2], filter: [5, 5, 2, 4], stride: 1, pad: "same" },
+  { name: "5×5 stride 1 same, one channel (LeNet conv1)", x: [3, 12, 10, 1], filter: [5, 5, 1, 6], stride: 1, pad: "same" },
+  { name: "5×5 stride 1 same, two channels", x: [3, 11, 9, 2], filter: [5, 5, 2, 4], stride: 1, pad: "same" },
   { name: "5×5 stride 1 valid (LeNet conv2)", x: [3, 12, 10, 3], filter: [5, 5, 3, 5], stride: 1, pad: "valid" },
   { name: "11×11 stride 4 pad 1, rows left unread (AlexNet)", x: [2, 39, 35, 3], filter: [11, 11, 3, 4], stride: 4, pad: pad(1) },
   { name: "7×7 stride 2 pad 3, one channel (GoogLeNet/ResNet/DenseNet stem)", x: [3, 16, 13, 1], filter: [7, 7, 1, 6], stride: 2, pad: pad(3) },
@@ -97,6 +98,7 @@ const GEOMETRIES: Geometry[] = [
   { name: "5×5 numeric pad 2", x: [2, 9, 9, 3], filter: [5, 5, 3, 4], stride: 1, pad: 2 },
   { name: "3×3 pad 1 (VGG, ResNet, DenseNet)", x: [4, 9, 8, 5], filter: [3, 3, 5, 7], stride: 1, pad: pad(1) },
   { name: "3×3 stride 2 pad 1 (ResNet downsampling)", x: [4, 9, 10, 5], filter: [3, 3, 5, 6], stride: 2, pad: pad(1) },
+  { name: "3×3 stride 2 pad 1, more channels", x: [2, 8, 8, 16], filter: [3, 3, 16, 12], stride: 2, pad: pad(1) },
   { name: "3×3 stride 2 same, even input (TF's asymmetric padding)", x: [3, 8, 10, 4], filter: [3, 3, 4, 5], stride: 2, pad: "same" },
   { name: "1×1 stride 1 (NiN, GoogLeNet, DenseNet)", x: [4, 6, 5, 8], filter: [1, 1, 8, 3], stride: 1, pad: "valid" },
   { name: "1×1 stride 2 (ResNet shortcut)", x: [4, 7, 6, 5], filter: [1, 1, 5, 9], stride: 2, pad: "valid" },
@@ -116,7 +118,7 @@ describe("registerWasmTrainingKernels", () => {
     expect(wasmHadFilterGradient).toBe(false);
   });
 
-  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and two faster kernels, idempotently", () => {
+  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and three faster kernels, idempotently", () => {
     const kernelFuncs = () => WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.name, "wasm")?.kernelFunc);
     const first = kernelFuncs();
     expect(registerWasmTrainingKernels()).toEqual([
@@ -124,6 +126,7 @@ describe("registerWasmTrainingKernels", () => {
       "MaxPoolGrad",
       "Conv2DBackpropInput",
       "BatchMatMul",
+      "AvgPoolGrad",
     ]);
     expect(kernelFuncs()).toEqual(first);
     expect(first.every((f) => typeof f === "function")).toBe(true);
@@ -156,31 +159,37 @@ describe.each(GEOMETRIES)("conv2d $name", (g) => {
   });
 });
 
-describe("Conv2DBackpropFilter, batch split in chunks", () => {
+describe("batches split in chunks to bound temporaries", () => {
   const saved = kernelLimits.tempBytes;
+  beforeAll(() => {
+    kernelLimits.tempBytes = 1; // one example per chunk
+  });
   afterAll(() => {
     kernelLimits.tempBytes = saved;
   });
 
-  it("adds the partial sums of batch chunks exactly as one pass would", async () => {
-    const g = GEOMETRIES[8] as Geometry; // 3×3 stride 2 pad 1, dy [4, 5, 5, 6]: 600 bytes per example
+  const split = GEOMETRIES.filter((g) => g.stride > 1 && g.x[0] > 2);
+  it.each(split)("$name: dW and dx add up the chunks exactly as one pass would", async (g) => {
     const dyShape = outShape(g);
-    kernelLimits.tempBytes = 1300; // two examples per chunk
     const x = randomValues(size(g.x), 4);
-    const dy = randomValues(size(dyShape), 5);
-    await expectSameOnBothBackends(() =>
+    const w = randomValues(size(g.filter), 5);
+    const dy = randomValues(size(dyShape), 6);
+    const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const };
+    await expectSameOnBothBackends(() => [
       tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, {
-        strides: g.stride,
-        pad: g.pad,
-        dataFormat: "NHWC",
+        ...attrs,
         filterShape: g.filter,
       }) as tf.Tensor,
-    );
+      tf.engine().runKernel("Conv2DBackpropInput", { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, {
+        ...attrs,
+        inputShape: g.x,
+      }) as tf.Tensor,
+    ]);
   });
 });
 
-describe("Conv2DBackpropInput outside the fast path", () => {
-  it("a padding wider than the filter goes to the built-in kernel and still matches cpu", async () => {
+describe("Conv2DBackpropInput with a padding wider than the filter", () => {
+  it("(full correlation padding negative: the matrix-product path) matches cpu", async () => {
     const x: [number, number, number, number] = [2, 5, 5, 3];
     const filter: [number, number, number, number] = [3, 3, 3, 4];
     const g: Geometry = { name: "3×3 pad 3", x, filter, stride: 1, pad: pad(3) };
@@ -216,6 +225,24 @@ describe.each(POOLS)("max pooling $name", (p) => {
   it("MaxPoolGrad (dx) matches cpu", async () => {
     await expectSameOnBothBackends(() =>
       tf.grad((input) => tf.sum(tf.square(tf.maxPool(input as tf.Tensor4D, p.size, p.stride, p.pad))))(tf.tensor4d(x, p.x)),
+    );
+  });
+});
+
+/** LeNet's and DenseNet's 2×2 stride 2 (odd sizes leave a row unread), a 3×3 tiling, and two cases for the built-in. */
+const AVERAGE_POOLS: { name: string; x: [number, number, number, number]; size: number; stride: number; pad: Pad }[] = [
+  { name: "2×2 stride 2 (LeNet, DenseNet)", x: [3, 8, 6, 5], size: 2, stride: 2, pad: "valid" },
+  { name: "2×2 stride 2, odd sizes", x: [2, 7, 9, 3], size: 2, stride: 2, pad: "valid" },
+  { name: "3×3 stride 3", x: [2, 9, 6, 4], size: 3, stride: 3, pad: "valid" },
+  { name: "3×3 stride 2, overlapping (built-in kernel)", x: [2, 9, 8, 3], size: 3, stride: 2, pad: "valid" },
+  { name: "2×2 stride 2 same, padded (built-in kernel)", x: [2, 7, 7, 3], size: 2, stride: 2, pad: "same" },
+];
+
+describe.each(AVERAGE_POOLS)("average pooling $name", (p) => {
+  const x = randomValues(size(p.x), 13);
+  it("AvgPoolGrad (dx) matches cpu", async () => {
+    await expectSameOnBothBackends(() =>
+      tf.grad((input) => tf.sum(tf.square(tf.avgPool(input as tf.Tensor4D, p.size, p.stride, p.pad))))(tf.tensor4d(x, p.x)),
     );
   });
 });

@@ -2,12 +2,12 @@
  * Reproduces the seed's LeNet / LeNet-BN runs (d2l `train_ch6`, REFERENCE.md §2) on the whole of
  * Fashion-MNIST with the spec's recipe, and prints d2l's final lines. Run by hand, not in CI:
  *
- *     npx tsx scripts/reproduce.ts lenet|lenet-bn [--epochs N] [--backend wasm|cpu|tensorflow|auto]
+ *     npx tsx scripts/reproduce.ts lenet|lenet-bn [--epochs N] [--seed S] [--backend wasm|cpu|tensorflow|auto] [--save DIR]
  *
  * The backend defaults to wasm (CONVNETS_BACKEND is not consulted: the README's numbers are wasm's).
  */
 import { parseArgs } from "node:util";
-import { loadFashionMnist, setupEngine, train } from "@convnets/core";
+import { loadFashionMnist, saveModel, setupEngine, train } from "@convnets/core";
 import { lenetBNSpec, lenetSpec } from "../src/index.js";
 
 const SPECS = { lenet: lenetSpec, "lenet-bn": lenetBNSpec };
@@ -16,7 +16,12 @@ const BOOK_MEDIAN_TEST_ACC = { lenet: 0.806, "lenet-bn": 0.882 };
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { epochs: { type: "string" }, backend: { type: "string", default: "wasm" }, seed: { type: "string" } },
+  options: {
+    epochs: { type: "string" },
+    backend: { type: "string", default: "wasm" },
+    seed: { type: "string" },
+    save: { type: "string" },
+  },
 });
 const name = positionals[0];
 if (name !== "lenet" && name !== "lenet-bn") {
@@ -55,6 +60,10 @@ const examples = history.length * data.train.count;
 const seconds = history.reduce((s, m) => s + m.seconds, 0);
 console.log(`loss ${last.loss.toFixed(3)}, train acc ${last.trainAcc.toFixed(3)}, test acc ${last.testAcc.toFixed(3)}`);
 console.log(`${(examples / seconds).toFixed(1)} examples/sec on ${engine.description}`);
+if (values.save) {
+  await saveModel(model, values.save);
+  console.log(`model saved to ${values.save}`);
+}
 const median = BOOK_MEDIAN_TEST_ACC[name];
 if (last.testAcc < median - 0.1) {
   console.log(`warning: test acc ${last.testAcc.toFixed(3)} is far below the book's median ${median}: something is wrong`);

@@ -91,5 +91,5 @@ export async function openRun(runArg: string | undefined, command: string, cwd: 
   await findSource(run.model.source, cwd);
   const engine = await startEngine(backend);
   const { model, from, epoch } = await loadRunModel(dir);
-  return { dir, run, model, from: epoch !== undefined ? `${from} (after epoch ${epoch})` : from, engine };
+  return { dir, run, model, from: epoch !== undefined ? `checkpoint after epoch ${epoch}` : from, engine };
 }

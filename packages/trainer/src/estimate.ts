@@ -1,4 +1,4 @@
-import { type ImageSet, batches } from "@convnets/core";
+import { batches, type ImageSet, TrainStep } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 
@@ -43,24 +43,15 @@ export async function estimateRun(
 ): Promise<Estimate> {
   const { lr, batchSize, inputSize, seed } = options;
   const snapshot = model.getWeights().map((w) => w.clone());
-  const optimizer = tf.train.sgd(lr);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const numClasses = model.outputs[0]!.shape[1] as number;
+  const step = new TrainStep(model, lr);
   const times: number[] = [];
   const wanted = (options.timed ?? 3) + 1;
   try {
     let start = performance.now();
     for (const { xs, labels } of batches(data.train, { batchSize, inputSize, shuffle: true, seed, epoch: 1 })) {
-      const loss = optimizer.minimize(
-        () => {
-          const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, numClasses), logits) as tf.Scalar;
-        },
-        true,
-        variables,
-      )!;
+      const { loss, correct } = step.run(xs, labels);
       await loss.data();
-      tf.dispose([xs, labels, loss]);
+      tf.dispose([xs, labels, loss, correct]);
       times.push((performance.now() - start) / 1000);
       if (times.length >= wanted) break;
       start = performance.now();
@@ -68,7 +59,7 @@ export async function estimateRun(
   } finally {
     model.setWeights(snapshot);
     tf.dispose(snapshot);
-    optimizer.dispose();
+    step.dispose();
   }
   const trainBatchSeconds = median(times.length > 1 ? times.slice(1) : times);
 

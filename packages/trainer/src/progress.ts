@@ -26,13 +26,21 @@ export class Progress {
     if (p.batch < p.batches && now - this.lastDraw < 100) return;
     this.lastDraw = now;
     const left = (this.examplesPerEpoch - p.examples) / p.examplesPerSec;
-    const stats =
-      ` ${formatInt(p.examples)}/${formatInt(this.examplesPerEpoch)}` +
-      `  loss ${f3(p.meanLoss)}  acc ${f3(p.trainAcc)}` +
-      `  ${formatInt(p.examplesPerSec)} ex/s  ${formatDuration(left)} left`;
+    // Fixed-width figures, so the bar keeps its length while the numbers change.
+    const total = formatInt(this.examplesPerEpoch);
+    const parts = [
+      `${formatInt(p.examples).padStart(total.length)}/${total}`,
+      `loss ${f3(p.meanLoss)}`,
+      `acc ${f3(p.trainAcc)}`,
+      `${formatInt(p.examplesPerSec).padStart(6)} ex/s`,
+      `${formatDuration(left).padStart(6)} left`,
+    ];
     const label = `epoch ${this.epochLabel(p.epoch)} `;
-    const columns = this.out.columns ?? 80;
-    const width = Math.max(10, Math.min(40, columns - label.length - stats.length - 1));
+    const columns = this.out.columns || 80;
+    // Two spaces between the figures where they fit, one on narrow terminals; the bar takes what is left.
+    let stats = ` ${parts.join("  ")}`;
+    if (label.length + 10 + stats.length >= columns) stats = ` ${parts.join(" ")}`;
+    const width = Math.max(10, Math.min(40, columns - 1 - label.length - stats.length));
     const done = Math.round((width * p.examples) / this.examplesPerEpoch);
     const bar = "█".repeat(done) + "░".repeat(width - done);
     cursorTo(this.out, 0);

@@ -11,6 +11,12 @@ const STATUS_TEXT: Record<RunRecord["status"], string> = {
   failed: "failed",
 };
 
+function epochRange(from: number, to: number | undefined): string {
+  if (to === undefined) return `${from + 1}–?`;
+  if (to === from) return "none";
+  return to === from + 1 ? String(to) : `${from + 1}–${to}`;
+}
+
 /** `report.md`: the recipe, the engine, the timings, the final metrics and the chart of a run. */
 export function reportMarkdown(run: RunRecord, history: EpochMetrics[], runName: string): string {
   const { model, recipe } = run;
@@ -51,11 +57,12 @@ export function reportMarkdown(run: RunRecord, history: EpochMetrics[], runName:
     "## Engine and timings",
     "",
     markdownTable(
-      ["session", "engine", "epochs", "estimated", "took"],
+      ["session", "engine", "machine", "epochs", "estimated", "took"],
       run.sessions.map((s, i) => [
         String(i + 1),
         s.engine,
-        `${s.fromEpoch + 1}–${s.toEpoch ?? "?"}`,
+        s.host ?? "",
+        epochRange(s.fromEpoch, s.toEpoch),
         s.estimatedSeconds !== undefined ? formatDuration(s.estimatedSeconds) : "—",
         s.seconds !== undefined ? formatDuration(s.seconds) : "—",
       ]),

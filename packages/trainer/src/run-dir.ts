@@ -12,6 +12,8 @@ export interface Session {
   started: string;
   ended?: string;
   engine: string;
+  /** CPU model and count, and the Node version: what the timings were measured on. */
+  host?: string;
   /** Epochs done when the session started. */
   fromEpoch: number;
   /** Epochs done when it ended. */

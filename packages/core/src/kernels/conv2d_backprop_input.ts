@@ -6,25 +6,41 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { release, runKernel, type WasmBackend } from "./wasm.js";
+import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
+
+type ConvInfo = backend_util.Conv2DInfo;
 
 /**
- * dx of a 2-D convolution (NHWC) as a forward convolution on the wasm backend's XNNPACK kernel.
+ * dx of a 2-D convolution (NHWC) on the wasm backend's XNNPACK operators.
  *
  * tfjs-backend-wasm 4.22 has a Conv2DBackpropInput, but it is a scalar C++ loop that bench/kernels.ts
- * measures at 8–12× the time of the forward convolution (LeNet's second layer: ~55 ms per batch of
- * 256, more than a whole PyTorch training step). The gradient with respect to the input is the
- * "full" correlation of dy with the filter turned 180° and its channel axes swapped:
- *   dx[n, ih, iw, ci] = Σ dyₛ[n, ih + pt − (KH−1) + u, iw + pl − (KW−1) + v, co] · W[KH−1−u, KW−1−v, ci, co]
- * where dyₛ is dy with s−1 zeros inserted between its rows and columns when the stride s is above 1.
- * Negative padding (a forward padding wider than the filter) goes to the built-in kernel.
+ * measures at 5–12× the time of the forward convolution (LeNet's second layer: ~55 ms per batch of
+ * 256, more than a whole PyTorch training step). dx is the "full" correlation of dy with the filter
+ * turned 180° and its channel axes swapped:
+ *   dx[n, ih, iw, ci] = Σ_{kh, kw, co} dy[n, (ih + pt − kh)/s, (iw + pl − kw)/s, co] · W[kh, kw, ci, co]
+ * (terms with a fractional or out-of-range dy index are zero). Three ways to compute it, each the
+ * fastest in bench/kernels.ts where it is used:
+ *   stride 1, one input channel: a depthwise convolution of dy with each output channel's turned
+ *     filter, summed over the channels (a convolution with one output channel wastes most of XNNPACK's
+ *     register tile);
+ *   stride 1: one convolution of dy with the turned filter;
+ *   stride > 1: dcols = dy · Wᵀ on XNNPACK's matrix product, then col2im (each row of dcols added back
+ *     into the KH×KW window it came from), batch by batch within kernelLimits.tempBytes; inserting
+ *     s−1 zeros between dy's pixels and convolving instead costs s² times the work and memory.
+ * Other data formats and dtypes go to the built-in kernel.
  */
-export function makeConv2DBackpropInput(builtin: KernelFunc | undefined): KernelFunc {
+export function makeConv2DBackpropInput(builtin: KernelFunc | undefined, strategy: DxStrategy = "auto"): KernelFunc {
   return (args) => {
     const wasm = args.backend as WasmBackend;
     const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as Conv2DBackpropInputAttrs;
     const format = backend_util.convertConv2DDataFormat(dataFormat);
+    if (format !== "channelsLast" || dy.dtype !== "float32" || filter.dtype !== "float32") {
+      if (builtin) return builtin(args);
+      throw new Error(
+        `Conv2DBackpropInput on wasm: dataFormat '${dataFormat}' with dtypes ${dy.dtype}/${filter.dtype} is not supported; use NHWC float32`,
+      );
+    }
     const conv = backend_util.computeConv2DInfo(
       inputShape,
       filter.shape as [number, number, number, number],
@@ -35,66 +51,136 @@ export function makeConv2DBackpropInput(builtin: KernelFunc | undefined): Kernel
       false,
       format,
     );
-    const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = conv;
-    const top = filterHeight - 1 - conv.padInfo.top;
-    const left = filterWidth - 1 - conv.padInfo.left;
-    const bottom = inHeight - 1 + conv.padInfo.top - strideHeight * (outHeight - 1);
-    const right = inWidth - 1 + conv.padInfo.left - strideWidth * (outWidth - 1);
-    const supported =
-      format === "channelsLast" &&
-      dy.dtype === "float32" &&
-      filter.dtype === "float32" &&
-      Math.min(top, left, bottom, right) >= 0;
-    if (!supported) {
-      if (builtin) return builtin(args);
-      throw new Error(
-        `Conv2DBackpropInput on wasm: unsupported case (dataFormat '${dataFormat}', dtypes ${dy.dtype}/${filter.dtype}, padding ${JSON.stringify(pad)}); use NHWC float32 with padding at most filter size − 1`,
-      );
+    const pads = fullCorrelationPadding(conv);
+    const asConvolution = conv.strideHeight === 1 && conv.strideWidth === 1 && Math.min(...pads) >= 0;
+    const chosen =
+      strategy !== "auto" ? strategy : !asConvolution ? "matmul" : conv.inChannels === 1 ? "depthwise" : "convolution";
+    if (chosen !== "matmul" && !(asConvolution && (chosen === "convolution" || conv.inChannels === 1))) {
+      throw new Error(`Conv2DBackpropInput on wasm: strategy '${chosen}' cannot compute this geometry`);
     }
-    // W[kh, kw, ci, co] → W'[KH−1−kh, KW−1−kw, co, ci]
-    const reversed = runKernel(wasm, "Reverse", { x: filter }, { dims: [0, 1] });
-    const turned = runKernel(wasm, "Transpose", { x: reversed }, { perm: [0, 1, 3, 2] });
-    release(wasm, reversed);
-    const spread = strideHeight > 1 || strideWidth > 1 ? insertZeros(wasm, dy, strideHeight, strideWidth) : dy;
-    const dx = runKernel(
-      wasm,
-      "Conv2D",
-      { x: spread, filter: turned },
-      {
-        strides: 1,
-        dilations: 1,
-        pad: [
-          [0, 0],
-          [top, bottom],
-          [left, right],
-          [0, 0],
-        ],
-        dataFormat: "NHWC",
-      },
-    );
-    release(wasm, turned);
-    if (spread !== dy) release(wasm, spread);
-    return dx;
+    if (chosen === "depthwise") return byDepthwiseConvolution(wasm, dy, filter, pads);
+    if (chosen === "convolution") return byConvolution(wasm, dy, filter, pads);
+    return byMatMulCol2im(wasm, dy, filter, conv);
   };
 }
 
-/** dy [N, OH, OW, C] → [N, (OH−1)·sh + 1, (OW−1)·sw + 1, C] with dy's pixels at multiples of the stride. */
-function insertZeros(backend: WasmBackend, dy: TensorInfo, sh: number, sw: number): TensorInfo {
-  const [n, oh, ow, c] = dy.shape as [number, number, number, number];
-  const h = (oh - 1) * sh + 1;
-  const w = (ow - 1) * sw + 1;
-  const out = backend.makeOutput([n, h, w, c], "float32");
-  const src = backend.typedArrayFromHeap(dy);
-  const dst = backend.typedArrayFromHeap(out);
-  dst.fill(0);
-  let from = 0;
-  for (let b = 0; b < n; b++) {
-    for (let i = 0; i < oh; i++) {
-      let to = ((b * h + i * sh) * w) * c;
-      for (let j = 0; j < ow; j++, from += c, to += sw * c) dst.set(src.subarray(from, from + c), to);
+/**
+ * How dx is computed; `auto` (the registered kernel) picks per geometry as described above. The others
+ * exist for bench/kernels.ts: `depthwise` needs one input channel and stride 1, `convolution` stride 1.
+ */
+export type DxStrategy = "auto" | "depthwise" | "convolution" | "matmul";
+
+/** [top, bottom, left, right] padding of dy for the stride-1 full correlation that yields dx. */
+function fullCorrelationPadding(conv: ConvInfo): number[] {
+  const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, padInfo } = conv;
+  return [
+    filterHeight - 1 - padInfo.top,
+    inHeight - outHeight + padInfo.top,
+    filterWidth - 1 - padInfo.left,
+    inWidth - outWidth + padInfo.left,
+  ];
+}
+
+function explicitPad([top, bottom, left, right]: number[]) {
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+}
+
+/** W[kh, kw, ci, co] → W'[KH−1−kh, KW−1−kw, co, ci]: one convolution of dy gives dx. */
+function byConvolution(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, pads: number[]): TensorInfo {
+  const reversed = runKernel(backend, "Reverse", { x: filter }, { dims: [0, 1] });
+  const turned = runKernel(backend, "Transpose", { x: reversed }, { perm: [0, 1, 3, 2] });
+  release(backend, reversed);
+  const dx = runKernel(
+    backend,
+    "Conv2D",
+    { x: dy, filter: turned },
+    { strides: 1, dilations: 1, pad: explicitPad(pads), dataFormat: "NHWC" },
+  );
+  release(backend, turned);
+  return dx;
+}
+
+/** One input channel: dx = Σ_co (dy[..., co] ⋆ W'[..., 0, co]), a depthwise convolution then a channel sum. */
+function byDepthwiseConvolution(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, pads: number[]): TensorInfo {
+  const [kh, kw, , co] = filter.shape as [number, number, number, number];
+  // [KH, KW, 1, CO] reversed in space is the depthwise filter [KH, KW, CO, 1] (same memory order).
+  const reversed = runKernel(backend, "Reverse", { x: filter }, { dims: [0, 1] });
+  const perChannel = runKernel(
+    backend,
+    "DepthwiseConv2dNative",
+    { x: dy, filter: { ...reversed, shape: [kh, kw, co, 1] } },
+    { strides: 1, dilations: 1, pad: explicitPad(pads), dataFormat: "NHWC" },
+  );
+  release(backend, reversed);
+  const dx = runKernel(backend, "Sum", { x: perChannel }, { axis: [3], keepDims: true });
+  release(backend, perChannel);
+  return dx;
+}
+
+/** dcols = dy · Wᵀ ([pixels, CO] · [CO, KH·KW·CI]) on XNNPACK, then col2im into dx, batch by batch. */
+function byMatMulCol2im(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, conv: ConvInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
+  const { filterHeight, filterWidth, strideHeight, strideWidth } = conv;
+  const top = conv.padInfo.top;
+  const left = conv.padInfo.left;
+  const window = filterHeight * filterWidth * inChannels;
+  const filterT = runKernel(backend, "Transpose", { x: { ...filter, shape: [window, outChannels] } }, { perm: [1, 0] });
+  const dx = backend.makeOutput(conv.inShape, "float32");
+  backend.typedArrayFromHeap(dx).fill(0);
+  const pixelsPerExample = outHeight * outWidth;
+  const examplesPerChunk = Math.max(
+    1,
+    Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (pixelsPerExample * window * 4))),
+  );
+  for (let first = 0; first < batchSize; first += examplesPerChunk) {
+    const count = Math.min(examplesPerChunk, batchSize - first);
+    const pixels = count * pixelsPerExample;
+    let rows: TensorInfo = { ...dy, shape: [1, pixels, outChannels] };
+    if (count !== batchSize) {
+      rows = backend.makeOutput([1, pixels, outChannels], "float32");
+      const from = first * pixelsPerExample * outChannels;
+      backend.typedArrayFromHeap(rows).set(backend.typedArrayFromHeap(dy).subarray(from, from + pixels * outChannels));
     }
+    const cols = runKernel(
+      backend,
+      "BatchMatMul",
+      { a: rows, b: { ...filterT, shape: [1, outChannels, window] } },
+      { transposeA: false, transposeB: false },
+    );
+    if (rows.dataId !== dy.dataId) release(backend, rows);
+    // Views after the allocations above (growing the heap detaches older views).
+    const src = backend.typedArrayFromHeap(cols);
+    const dst = backend.typedArrayFromHeap(dx);
+    let row = 0;
+    for (let n = first; n < first + count; n++) {
+      for (let oh = 0; oh < outHeight; oh++) {
+        for (let ow = 0; ow < outWidth; ow++, row += window) {
+          let k = row;
+          for (let fh = 0; fh < filterHeight; fh++) {
+            const ih = oh * strideHeight + fh - top;
+            if (ih < 0 || ih >= inHeight) {
+              k += filterWidth * inChannels;
+              continue;
+            }
+            for (let fw = 0; fw < filterWidth; fw++, k += inChannels) {
+              const iw = ow * strideWidth + fw - left;
+              if (iw < 0 || iw >= inWidth) continue;
+              const pixel = ((n * inHeight + ih) * inWidth + iw) * inChannels;
+              for (let c = 0; c < inChannels; c++) dst[pixel + c] += src[k + c] as number;
+            }
+          }
+        }
+      }
+    }
+    release(backend, cols);
   }
-  return out;
+  release(backend, filterT);
+  return dx;
 }
 
 export function conv2DBackpropInputConfig(builtin: KernelFunc | undefined): KernelConfig {

@@ -1,4 +1,5 @@
 import {
+  AvgPoolGrad,
   BatchMatMul,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
@@ -9,6 +10,7 @@ import {
   registerKernel,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
+import { avgPoolGradConfig } from "./avg_pool_grad.js";
 import { batchMatMulConfig } from "./batch_mat_mul.js";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.js";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.js";
@@ -29,14 +31,15 @@ export interface WasmTrainingKernel {
  * the seven networks use (conv2d in all their geometries, pooling, activations, dense, concat, add,
  * mean, dropout, softmax cross-entropy, the from-scratch BatchNorm) and comparing them with the cpu
  * backend: only Conv2DBackpropFilter is missing; MaxPoolGrad is wrong for windows whose inputs are all
- * ≤ 0; Conv2DBackpropInput and transposed BatchMatMul are scalar loops that dominate a training step
- * (see bench/kernels.ts).
+ * ≤ 0; Conv2DBackpropInput, transposed BatchMatMul and AvgPoolGrad are scalar loops that dominate a
+ * training step (see bench/kernels.ts).
  */
 export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Conv2DBackpropFilter, reason: "missing" },
   { name: MaxPoolGrad, reason: "incorrect" },
   { name: Conv2DBackpropInput, reason: "faster" },
   { name: BatchMatMul, reason: "faster" },
+  { name: AvgPoolGrad, reason: "faster" },
 ];
 
 /** Kernel functions registered here, so that a second call neither re-registers nor wraps its own wrapper. */
@@ -51,10 +54,10 @@ function install(config: KernelConfig): void {
 
 /**
  * Registers on the 'wasm' backend every kernel it lacks for training the convnets networks, replaces its
- * incorrect MaxPoolGrad, and replaces the two built-in kernels that would dominate a training step with
- * faster ones built on the backend's own XNNPACK operators (those built-ins stay as fallbacks for cases
- * ours do not cover). Idempotent: later calls change nothing. Returns the names of the kernels convnets
- * provides on wasm (WASM_TRAINING_KERNELS). Works before or after the wasm backend is initialised.
+ * incorrect MaxPoolGrad, and replaces three built-in kernels that would dominate a training step with
+ * faster ones, mostly built on the backend's own XNNPACK operators (those built-ins stay as fallbacks
+ * for cases ours do not cover). Idempotent: later calls change nothing. Returns the names of the kernels
+ * convnets provides on wasm (WASM_TRAINING_KERNELS). Works before or after the wasm backend is initialised.
  */
 export function registerWasmTrainingKernels(): string[] {
   const filter = getKernel(Conv2DBackpropFilter, "wasm");
@@ -73,6 +76,11 @@ export function registerWasmTrainingKernels(): string[] {
     throw new Error("the wasm backend has no BatchMatMul kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?");
   }
   if (!ours.has(matMul.kernelFunc)) install({ ...batchMatMulConfig(matMul.kernelFunc), setupFunc: matMul.setupFunc });
+
+  const avgPool = getKernel(AvgPoolGrad, "wasm");
+  if (!avgPool || !ours.has(avgPool.kernelFunc)) {
+    install({ ...avgPoolGradConfig(avgPool?.kernelFunc), setupFunc: avgPool?.setupFunc });
+  }
 
   return WASM_TRAINING_KERNELS.map((k) => k.name);
 }

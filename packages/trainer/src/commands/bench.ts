@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { batches, ENGINE_PREFERENCES, type ImageSet, type ModelSpec } from "@convnets/core";
+import { batches, ENGINE_PREFERENCES, type ImageSet, type ModelSpec, TrainStep } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
@@ -59,18 +59,11 @@ async function benchModel(
   const model: LayersModel = spec.build({ inputShape: [inputSize, inputSize, 1], numClasses: 10 });
   const { xs, labels } = firstBatch(train, batchSize, inputSize);
   const size = xs.shape[0];
-  const optimizer = tf.train.sgd(spec.defaults.lr);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const numClasses = model.outputs[0]!.shape[1] as number;
+  const trainStep = new TrainStep(model, spec.defaults.lr);
   const step = async () => {
-    const loss = optimizer.minimize(
-      () =>
-        tf.losses.softmaxCrossEntropy(tf.oneHot(labels, numClasses), model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
-      true,
-      variables,
-    )!;
+    const { loss, correct } = trainStep.run(xs, labels);
     await loss.data();
-    loss.dispose();
+    tf.dispose([loss, correct]);
   };
   const infer = async () => {
     const predicted = tf.tidy(() => tf.argMax(model.predict(xs) as tf.Tensor, 1));
@@ -103,7 +96,7 @@ async function benchModel(
     };
   } finally {
     tf.dispose([xs, labels]);
-    optimizer.dispose();
+    trainStep.dispose();
     model.dispose();
   }
 }

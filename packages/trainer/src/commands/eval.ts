@@ -43,7 +43,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<numb
     const result = evaluate(model, data.test, { batchSize, inputSize: run.recipe.inputSize });
     const correct = result.confusion.reduce((sum, row, i) => sum + row[i]!, 0);
     const out = ctx.stdout;
-    println(out, `${run.model.name} from ${displayPath(dir, ctx.cwd)}/${opened.from}, on ${opened.engine.description}`);
+    println(out, `${run.model.name}: ${opened.from === RUN_FILES.model ? "final model" : opened.from} of run ${displayPath(dir, ctx.cwd)}, on ${opened.engine.description}`);
     println(out, `test acc ${f3(result.accuracy)} (${formatInt(correct)} of ${formatInt(result.count)} test images)`);
     println(out);
     const classNames = data.classNames;

@@ -6,7 +6,7 @@ import { checkBackend, loadData, openRun } from "../common.js";
 import { formatTable } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { type Prediction, predictionsPng, predictionsSvg } from "../picture.js";
-import { displayPath } from "../run-dir.js";
+import { displayPath, RUN_FILES } from "../run-dir.js";
 
 export const PREDICT_HELP = `convnets predict <run> [options]
 
@@ -59,7 +59,7 @@ export async function predictCommand(argv: string[], ctx: CliContext): Promise<n
       predictedLabel: data.classNames[predictions[i]!]!,
     }));
     const right = shown.filter((p) => p.trueLabel === p.predictedLabel).length;
-    println(ctx.stdout, `${run.model.name} from ${displayPath(dir, ctx.cwd)}/${opened.from}, on ${opened.engine.description}`);
+    println(ctx.stdout, `${run.model.name}: ${opened.from === RUN_FILES.model ? "final model" : opened.from} of run ${displayPath(dir, ctx.cwd)}, on ${opened.engine.description}`);
     println(
       ctx.stdout,
       formatTable(

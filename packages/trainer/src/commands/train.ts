@@ -1,3 +1,4 @@
+import os from "node:os";
 import { join, resolve } from "node:path";
 import {
   DivergedError,
@@ -207,6 +208,12 @@ export function collapsed(history: EpochMetrics[], stepsPerEpoch: number, numCla
   return last.trainAcc < 2 / numClasses && Math.abs(last.loss - Math.log(numClasses)) < 0.1;
 }
 
+/** `2 × Intel(R) Xeon(R) …, Node v20.19.0`: goes with the timings in report.md. */
+function hostDescription(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? "unknown CPU"}, Node ${process.version}`;
+}
+
 /** Smaller lr to suggest after a divergence. */
 const smallerLr = (lr: number) => Number((lr / 2).toPrecision(2));
 
@@ -222,7 +229,10 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<num
   const done = plan.checkpoint?.epoch ?? 0;
 
   if (plan.run && plan.run.status === "complete" && plan.recipe.epochs === done) {
-    println(ctx.stdout, `${shownDir} is already complete (${done} epochs); to train longer: --epochs ${done + 5}`);
+    println(
+      ctx.stdout,
+      `${shownDir} is already complete (${done} epochs); to train it longer: convnets train --resume ${shownDir} --epochs ${done + 5}`,
+    );
     const [metrics, speed] = d2lLines(plan.checkpoint!.history, plan.run.sessions.at(-1)?.engine ?? "?");
     println(ctx.stdout, metrics);
     println(ctx.stdout, speed);
@@ -307,6 +317,7 @@ async function runSession(args: SessionArgs): Promise<number> {
   const session: Session = {
     started: new Date().toISOString(),
     engine: engine.description,
+    host: hostDescription(),
     fromEpoch: done,
     estimatedSeconds: estimate.totalSeconds,
     status: "running",

@@ -1,0 +1,49 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
+
+/** Outputs of one step; the caller reads and disposes them. */
+export interface StepResult {
+  /** Mean softmax cross-entropy of the batch. */
+  loss: tf.Scalar;
+  /** Number of examples whose arg-max logit is the label (int32). */
+  correct: tf.Scalar;
+}
+
+/**
+ * One minibatch SGD step of d2l's `train_ch6`: softmax cross-entropy on the model's logits, gradients
+ * of this model's trainable weights only (a bare `optimizer.minimize` would update every trainable
+ * variable alive in the process), BatchNorm and dropout in training mode. The one place a training
+ * step is defined: the loop, the trainer's estimate and the benchmarks all time this.
+ */
+export class TrainStep {
+  readonly optimizer: tf.SGDOptimizer;
+  private readonly variables: tf.Variable[];
+  private readonly numClasses: number;
+
+  constructor(
+    private readonly model: LayersModel,
+    lr: number,
+  ) {
+    this.optimizer = tf.train.sgd(lr);
+    this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.numClasses = model.outputs[0]!.shape[1] as number;
+  }
+
+  run(xs: tf.Tensor4D, labels: tf.Tensor1D): StepResult {
+    let correct: tf.Scalar | undefined;
+    const loss = this.optimizer.minimize(
+      () => {
+        const logits = this.model.apply(xs, { training: true }) as tf.Tensor2D;
+        correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32"))) as tf.Scalar;
+        return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, this.numClasses), logits) as tf.Scalar;
+      },
+      true,
+      this.variables,
+    )!;
+    return { loss, correct: correct! };
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
