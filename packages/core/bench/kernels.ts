@@ -6,6 +6,7 @@
  *   npx tsx bench/kernels.ts [--runs 7] [--steps 10]
  */
 import "@tensorflow/tfjs-backend-cpu";
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
@@ -34,10 +35,13 @@ const builtinAvgPoolGrad = builtin("AvgPoolGrad") as tf.KernelFunc;
 registerWasmTrainingKernels();
 const ours = (name: string) => builtin(name) as tf.KernelFunc;
 
-console.log(`engine: ${engine}; median of ${runs} calls; tfjs ${tf.version_core}; node ${process.version}\n`);
+// Timings on a loaded machine are inflated: say how loaded it was.
+const load = () => `load average ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores`;
+console.log(`engine: ${engine}; median of ${runs} calls; tfjs ${tf.version_core}; node ${process.version}; ${load()}\n`);
 
 type Info = tf.TensorInfo;
 type Conv = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 function timeCall(call: () => Info): { ms: number; values: Float32Array } {
@@ -80,7 +84,13 @@ async function onCpu(kernel: string, inputs: Record<string, Info>, attrs: tf.Nam
   return result;
 }
 
-async function compare(title: string, kernel: string, inputs: Record<string, Info>, attrs: tf.NamedAttrMap, candidates: Record<string, tf.KernelFunc>) {
+async function compare(
+  title: string,
+  kernel: string,
+  inputs: Record<string, Info>,
+  attrs: tf.NamedAttrMap,
+  candidates: Record<string, tf.KernelFunc>,
+) {
   const expected = await onCpu(kernel, inputs, attrs);
   const cells: string[] = [];
   for (const [name, func] of Object.entries(candidates)) {
@@ -222,33 +232,36 @@ const convCases: { title: string; x: Shape4; filter: Shape4; stride: number; pad
   { title: "stem 32×96×96×1 → 64, 7×7 s2 pad 3", x: [32, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: pad(3) },
 ];
 
-console.log("Conv2DBackpropFilter (dW) and Conv2DBackpropInput (dx); loops and built-ins skipped where they take seconds:");
+console.log("Conv2DBackpropFilter (dW) and Conv2DBackpropInput (dx); slow candidates skipped where they take seconds:");
 for (const k of convCases) {
-  const info = tf.backend_util.computeConv2DInfo(k.x as [number, number, number, number], k.filter as [number, number, number, number], k.stride, 1, k.pad as "same");
+  const info = tf.backend_util.computeConv2DInfo(k.x, k.filter, k.stride, 1, k.pad as "same");
   const x = tf.randomNormal(k.x);
   const dy = tf.randomNormal(info.outShape);
   const w = tf.randomNormal(k.filter);
   console.log(` ${k.title}`);
   const conv = { strides: k.stride, pad: k.pad, dataFormat: "NHWC" };
-  const big = (k.x[0] as number) * (k.x[1] as number) * (k.x[2] as number) * (k.filter[2] as number) * (k.filter[3] as number) > 3e8;
+  // Multiply-adds of the forward convolution: the slow candidates are skipped above a few hundred million.
+  const macs = size(info.outShape) * k.filter[0] * k.filter[1] * k.filter[2];
   const pointwise = k.filter[0] === 1 && k.filter[1] === 1;
   const stride1 = k.stride === 1;
   await compare("dW", "Conv2DBackpropFilter", { x, dy }, { ...conv, filterShape: k.filter }, {
-    ...(big ? {} : { "JS loops": filterByLoops }),
+    ...(macs > 2e8 ? {} : { "JS loops": filterByLoops }),
     "im2col+BatchMatMul": filterByIm2col,
     convolution: makeConv2DBackpropFilter("convolution"),
     ...(pointwise ? { BatchMatMul: makeConv2DBackpropFilter("matmul") } : {}),
     "→ registered": ours("Conv2DBackpropFilter"),
   });
   await compare("dx", "Conv2DBackpropInput", { dy, filter: w }, { ...conv, inputShape: k.x }, {
-    ...(big && !stride1 ? {} : { "built-in": builtinInput }),
+    ...(macs > 3e8 ? {} : { "built-in": builtinInput }),
     ...(stride1 ? { convolution: makeConv2DBackpropInput(undefined, "convolution") } : {}),
     ...(stride1 && k.filter[2] === 1 ? { depthwise: makeConv2DBackpropInput(undefined, "depthwise") } : {}),
-    ...(stride1 ? {} : { "zeros+convolution": inputByZeroInsertion }),
+    ...(stride1 || macs * k.stride ** 2 > 1.5e9 ? {} : { "zeros+convolution": inputByZeroInsertion }),
     "BatchMatMul+col2im": makeConv2DBackpropInput(undefined, "matmul"),
     "→ registered": ours("Conv2DBackpropInput"),
   });
-  await compare("forward (for scale)", "Conv2D", { x, filter: w }, { ...conv, dilations: 1 }, { Conv2D: builtin("Conv2D") as tf.KernelFunc });
+  await compare("forward (for scale)", "Conv2D", { x, filter: w }, { ...conv, dilations: 1 }, {
+    Conv2D: builtin("Conv2D") as tf.KernelFunc,
+  });
   tf.dispose([x, dy, w]);
 }
 
@@ -350,3 +363,4 @@ setKernel("AvgPoolGrad", builtinAvgPoolGrad);
 console.log(`  built-in kernels + JS-loop dW:           ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);
 for (const [name, func] of chosen) setKernel(name, func);
 console.log(`  registerWasmTrainingKernels (chosen):    ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);
+console.log(`\n${load()}`);

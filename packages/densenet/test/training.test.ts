@@ -81,7 +81,7 @@ describe("densenet on the wasm engine", () => {
       const { history } = await train(model, data, { epochs: 3, lr: 0.1, batchSize: 32, inputSize, seed: 1 });
       expect(history).toHaveLength(3);
       expect(history.every((e) => Number.isFinite(e.loss))).toBe(true);
-      expect(history[2]!.loss).toBeLessThan(history[0]!.loss);
+      expect(history[2]!.loss).toBeLessThan(history[0]!.loss - 0.1);
 
       layers.forEach((layer, i) => {
         const [meanBefore, varianceBefore] = before[i]!;

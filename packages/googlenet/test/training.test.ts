@@ -69,10 +69,12 @@ describe("googlenet on the wasm engine", () => {
     it("lowers the loss", async () => {
       model = googlenet({ inputShape: [inputSize, inputSize, 1] });
       const data = { train: takeImages(mnist.train, 64), test: takeImages(mnist.test, 32) };
-      const { history } = await train(model, data, { epochs: 3, lr: 0.1, batchSize: 32, inputSize, seed: 1 });
+      // Without BatchNorm GoogLeNet leaves ln(10) ≈ 2.303 slowly (the book's first epochs are its worst):
+      // 12 steps of 16 at the recipe's lr 0.1 take it to ≈ 2.28, a fall well beyond float noise.
+      const { history } = await train(model, data, { epochs: 3, lr: 0.1, batchSize: 16, inputSize, seed: 1 });
       expect(history).toHaveLength(3);
       expect(history.every((e) => Number.isFinite(e.loss))).toBe(true);
-      expect(history[2]!.loss).toBeLessThan(history[0]!.loss);
+      expect(history[2]!.loss).toBeLessThan(history[0]!.loss - 0.01);
     });
 
     it("predicts the same numbers after saveModel and a fresh tf.loadLayersModel", async () => {

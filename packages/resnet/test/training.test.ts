@@ -78,10 +78,12 @@ describe("resnet18 on the wasm engine", () => {
       const layers = ["stage1_bn", "stage3_block1_bn1", "stage5_block2_bn2"];
       const before = layers.map((l) => movingStatistics(model, l));
       const data = { train: takeImages(mnist.train, 64), test: takeImages(mnist.test, 32) };
-      const { history } = await train(model, data, { epochs: 3, lr: 0.05, batchSize: 32, inputSize, seed: 1 });
+      // lr 0.01, not the recipe's 0.05: at 32×32 the last stage is 1×1 and, on batches of 32 instead of
+      // 256, 0.05 makes the first steps' loss jump around (it still trains, but not monotonically).
+      const { history } = await train(model, data, { epochs: 3, lr: 0.01, batchSize: 32, inputSize, seed: 1 });
       expect(history).toHaveLength(3);
       expect(history.every((e) => Number.isFinite(e.loss))).toBe(true);
-      expect(history[2]!.loss).toBeLessThan(history[0]!.loss);
+      expect(history[2]!.loss).toBeLessThan(history[0]!.loss - 0.1);
 
       layers.forEach((layer, i) => {
         const [meanBefore, varianceBefore] = before[i]!;

@@ -20,18 +20,21 @@ import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
  *   dilation s, stride 1, padding pt/pl (+ whatever the bottom/right needs)
  *   output [CI, KH, KW, CO], rearranged to the filter layout [KH, KW, CI, CO].
  * A 1×1 filter needs no convolution: dW = xₛᵀ·dy, one matrix product (xₛ: x at the strided pixels).
- * bench/kernels.ts measures these against im2col + BatchMatMul and plain JavaScript loops: the
- * convolution was fastest or level for every k > 1 shape there, with only two transposed copies as
- * temporaries (no KH·KW-times-larger im2col), and the product was fastest for 1×1.
+ * A strided filter over a single input channel (the stems, on grayscale images) is computed as
+ * im2col (KH·KW rows, one per filter tap, written by JavaScript) times dy on the matrix product: the
+ * dilated convolution above runs about half as fast there.
+ * bench/kernels.ts measures these against each other and plain JavaScript loops: each is used where it
+ * was fastest; the convolution, used for every other shape, needs only two transposed copies as
+ * temporaries (no KH·KW-times-larger im2col).
  * Batches whose dyᵀ would exceed kernelLimits.tempBytes are split and their partial sums added.
  */
 export const conv2DBackpropFilter: KernelFunc = makeConv2DBackpropFilter("auto");
 
 /**
- * How dW is computed; `auto` (the registered kernel) takes the matrix product for 1×1 filters and the
- * convolution otherwise. The others exist for bench/kernels.ts (`matmul` needs a 1×1 filter, no padding).
+ * How dW is computed; `auto` (the registered kernel) picks as described above. The others exist for
+ * bench/kernels.ts: `matmul` needs a 1×1 filter without padding, `im2col` a single input channel.
  */
-export type DwStrategy = "auto" | "convolution" | "matmul";
+export type DwStrategy = "auto" | "convolution" | "matmul" | "im2col";
 
 export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -41,7 +44,8 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
     const format = backend_util.convertConv2DDataFormat(dataFormat);
     if (format !== "channelsLast") {
       throw new Error(
-        `Conv2DBackpropFilter on wasm: dataFormat '${dataFormat}' is not supported; use NHWC (channelsLast), the tfjs-layers default`,
+        `Conv2DBackpropFilter on wasm: dataFormat '${dataFormat}' is not supported; ` +
+          "use NHWC (channelsLast), the tfjs-layers default",
       );
     }
     if (x.dtype !== "float32" || dy.dtype !== "float32") {
@@ -57,7 +61,7 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
       false,
       format,
     );
-    const { batchSize, inHeight, inWidth, outHeight, outWidth, outChannels } = conv;
+    const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
     const { filterHeight, filterWidth, strideHeight, strideWidth } = conv;
     const top = conv.padInfo.top;
     const left = conv.padInfo.left;
@@ -70,19 +74,34 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
     if (strategy === "matmul" && !pointwiseGeometry) {
       throw new Error("Conv2DBackpropFilter on wasm: strategy 'matmul' needs a 1×1 filter without padding");
     }
-    const pointwise = strategy === "matmul" || (strategy === "auto" && pointwiseGeometry);
+    if (strategy === "im2col" && inChannels !== 1) {
+      throw new Error("Conv2DBackpropFilter on wasm: strategy 'im2col' needs a single input channel");
+    }
+    const chosen =
+      strategy !== "auto"
+        ? strategy
+        : pointwiseGeometry
+          ? "matmul"
+          : inChannels === 1 && (strideHeight > 1 || strideWidth > 1)
+            ? "im2col"
+            : "convolution";
     const dW = wasm.makeOutput(filterShape, "float32");
+    // Temporaries per example: dy's transposed copy, or the im2col rows.
+    const rowsPerPixel = Math.max(outChannels, chosen === "im2col" ? filterHeight * filterWidth : 0);
     const examplesPerChunk = Math.max(
       1,
-      Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (outHeight * outWidth * outChannels * 4))),
+      Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (outHeight * outWidth * rowsPerPixel * 4))),
     );
     for (let first = 0; first < batchSize; first += examplesPerChunk) {
       const count = Math.min(examplesPerChunk, batchSize - first);
       const xPart = count === batchSize ? x : batchRange(wasm, x, first, count);
       const dyPart = count === batchSize ? dy : batchRange(wasm, dy, first, count);
-      const partial = pointwise
-        ? pointwisePartial(wasm, xPart, dyPart, strideHeight, strideWidth, outHeight, outWidth)
-        : convolutionPartial(wasm, xPart, dyPart, strideHeight, strideWidth, [top, bottom, left, right]);
+      const partial =
+        chosen === "matmul"
+          ? pointwisePartial(wasm, xPart, dyPart, strideHeight, strideWidth, outHeight, outWidth)
+          : chosen === "im2col"
+            ? im2colPartial(wasm, xPart, dyPart, conv)
+            : convolutionPartial(wasm, xPart, dyPart, strideHeight, strideWidth, [top, bottom, left, right]);
       if (xPart !== x) release(wasm, xPart);
       if (dyPart !== dy) release(wasm, dyPart);
       addToFilterLayout(wasm, partial, dW, first === 0);
@@ -136,9 +155,12 @@ function pointwisePartial(
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const co = dy.shape[3] as number;
   const pixels = n * outHeight * outWidth;
-  const strided = strideHeight === 1 && strideWidth === 1 && h === outHeight && w === outWidth ? x : stridedPixels(backend, x, strideHeight, strideWidth, outHeight, outWidth);
+  const everyPixel = strideHeight === 1 && strideWidth === 1 && h === outHeight && w === outWidth;
+  const strided = everyPixel ? x : stridedPixels(backend, x, strideHeight, strideWidth, outHeight, outWidth);
   const xT = runKernel(backend, "Transpose", { x: { ...strided, shape: [pixels, ci] } }, { perm: [1, 0] });
   if (strided !== x) release(backend, strided);
+  // XNNPACK packs the right operand and caches that per tensor id until the tensor is disposed; dy's
+  // data never changes and it is only ever viewed as [1, pixels, CO] here, so the cache stays right.
   const product = runKernel(
     backend,
     "BatchMatMul",
@@ -147,6 +169,50 @@ function pointwisePartial(
   );
   release(backend, xT);
   return { ...product, shape: [ci, 1, 1, co] };
+}
+
+/**
+ * One input channel: im2col [KH·KW, N·OH·OW] (row kh·KW + kw holds the input pixel each output pixel
+ * sees through tap (kh, kw), 0 in the padding) · dy [N·OH·OW, CO], shaped [1, KH, KW, CO].
+ */
+function im2colPartial(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, conv: backend_util.Conv2DInfo): TensorInfo {
+  const { inHeight, inWidth, outHeight, outWidth, outChannels, filterHeight, filterWidth } = conv;
+  const { strideHeight, strideWidth } = conv;
+  const examples = x.shape[0] as number;
+  const pixels = examples * outHeight * outWidth;
+  const taps = filterHeight * filterWidth;
+  const cols = backend.makeOutput([1, taps, pixels], "float32");
+  const image = backend.typedArrayFromHeap(x);
+  const rows = backend.typedArrayFromHeap(cols);
+  let to = 0;
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      for (let n = 0; n < examples; n++) {
+        for (let oh = 0; oh < outHeight; oh++) {
+          const ih = oh * strideHeight + kh - conv.padInfo.top;
+          if (ih < 0 || ih >= inHeight) {
+            rows.fill(0, to, to + outWidth);
+            to += outWidth;
+            continue;
+          }
+          const row = (n * inHeight + ih) * inWidth;
+          for (let ow = 0; ow < outWidth; ow++) {
+            const iw = ow * strideWidth + kw - conv.padInfo.left;
+            rows[to++] = iw >= 0 && iw < inWidth ? (image[row + iw] as number) : 0;
+          }
+        }
+      }
+    }
+  }
+  // dy as the packed right operand: see pointwisePartial on XNNPACK's cache.
+  const product = runKernel(
+    backend,
+    "BatchMatMul",
+    { a: cols, b: { ...dy, shape: [1, pixels, outChannels] } },
+    { transposeA: false, transposeB: false },
+  );
+  release(backend, cols);
+  return { ...product, shape: [1, filterHeight, filterWidth, outChannels] };
 }
 
 /** x[n, oh·sh, ow·sw, :] for every output pixel: [N·OH·OW, CI]. */

@@ -14,8 +14,8 @@ type ConvInfo = backend_util.Conv2DInfo;
  * dx of a 2-D convolution (NHWC) on the wasm backend's XNNPACK operators.
  *
  * tfjs-backend-wasm 4.22 has a Conv2DBackpropInput, but it is a scalar C++ loop that bench/kernels.ts
- * measures at 5–12× the time of the forward convolution (LeNet's second layer: ~55 ms per batch of
- * 256, more than a whole PyTorch training step). dx is the "full" correlation of dy with the filter
+ * measures at 7–15× the time of the forward convolution (LeNet's second layer: ~55 ms per batch of
+ * 256 on an idle machine, more than a whole PyTorch training step). dx is the "full" correlation of dy with the filter
  * turned 180° and its channel axes swapped:
  *   dx[n, ih, iw, ci] = Σ_{kh, kw, co} dy[n, (ih + pt − kh)/s, (iw + pl − kw)/s, co] · W[kh, kw, ci, co]
  * (terms with a fractional or out-of-range dy index are zero). Three ways to compute it, each the
@@ -38,7 +38,8 @@ export function makeConv2DBackpropInput(builtin: KernelFunc | undefined, strateg
     if (format !== "channelsLast" || dy.dtype !== "float32" || filter.dtype !== "float32") {
       if (builtin) return builtin(args);
       throw new Error(
-        `Conv2DBackpropInput on wasm: dataFormat '${dataFormat}' with dtypes ${dy.dtype}/${filter.dtype} is not supported; use NHWC float32`,
+        `Conv2DBackpropInput on wasm: dataFormat '${dataFormat}' with dtypes ${dy.dtype}/${filter.dtype} ` +
+          "is not supported; use NHWC float32",
       );
     }
     const conv = backend_util.computeConv2DInfo(

@@ -39,8 +39,3 @@ export function runKernel(
 export function release(backend: WasmBackend, ...infos: TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
 }
-
-/** The same data under another shape (no copy; the caller releases it like any other result). */
-export function reshaped(backend: WasmBackend, x: TensorInfo, shape: number[]): TensorInfo {
-  return runKernel(backend, "Reshape", { x }, { shape });
-}
