@@ -7,5 +7,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: "forks",
     globalSetup: ["test/global-setup.ts"],
+    // The JSON report is what .ci/run counts.
+    reporters: ["default", "json"],
+    outputFile: { json: "test-results.json" },
   },
 });
