@@ -1,0 +1,114 @@
+/**
+ * The packages as a user gets them: `pnpm pack` (which turns `workspace:^` into real versions), then plain
+ * npm in a fresh project under the system temp directory, with only what a user would install. Nothing may
+ * resolve back into this workspace.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const WORKSPACE = resolve(import.meta.dirname, "../../..");
+const root = realpathSync(mkdtempSync(join(tmpdir(), "convnets-consumer-")));
+const tarballs: Record<string, string> = {};
+
+function run(cmd: string, args: string[], cwd: string): string {
+  // A clean environment: no NODE_PATH or workspace bins that could reach back into the workspace.
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, FASHION_MNIST_DIR: process.env.FASHION_MNIST_DIR };
+  return execFileSync(cmd, args, { cwd, env: env as NodeJS.ProcessEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+function project(name: string, packages: string[], extra: string[]): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name, private: true, type: "module" }));
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...packages.map((p) => tarballs[p]!), ...extra], dir);
+  return dir;
+}
+
+/** Every @convnets and @tensorflow package the project resolves lies inside the project. */
+function assertSelfContained(dir: string): void {
+  for (const scope of ["@convnets", "@tensorflow"]) {
+    const scopeDir = join(dir, "node_modules", scope);
+    for (const pkg of readdirSync(scopeDir)) {
+      expect(realpathSync(join(scopeDir, pkg)).startsWith(dir)).toBe(true);
+    }
+  }
+  const lock = readFileSync(join(dir, "package-lock.json"), "utf8");
+  expect(lock).not.toContain(WORKSPACE);
+  expect(lock).not.toMatch(/"link": true/);
+}
+
+beforeAll(() => {
+  const dest = join(root, "tarballs");
+  mkdirSync(dest);
+  for (const pkg of ["core", "batchnorm", "resnet", "trainer"]) {
+    const out = run("npx", ["-y", "pnpm@12.4.2", "pack", "--pack-destination", dest], join(WORKSPACE, "packages", pkg));
+    const file = out.trim().split("\n").find((l) => l.endsWith(".tgz"))!.trim();
+    tarballs[pkg] = existsSync(file) ? file : join(dest, file);
+  }
+});
+
+describe("installed alone with npm, outside the workspace", () => {
+  it("tarballs carry real versions, not workspace: ranges, and only built files", () => {
+    const listing = run("tar", ["-tzf", tarballs.resnet!], root);
+    expect(listing).toMatch(/package\/dist\/index\.js/);
+    expect(listing).not.toMatch(/package\/(src|test)\//);
+    const manifest = JSON.parse(run("tar", ["-xzOf", tarballs.resnet!, "package/package.json"], root));
+    expect(manifest.dependencies["@convnets/core"]).toMatch(/^\^\d+\.\d+\.\d+$/);
+    expect(JSON.stringify(manifest)).not.toContain("workspace:");
+    expect(JSON.stringify(manifest)).not.toContain("catalog:");
+  });
+
+  it("@convnets/resnet: builds ResNet-18, predicts on a batch and saves it", () => {
+    const dir = project("uses-resnet", ["resnet", "batchnorm", "core"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    assertSelfContained(dir);
+    writeFileSync(
+      join(dir, "main.js"),
+      `import * as tf from "@tensorflow/tfjs-core";
+import { resnet18 } from "@convnets/resnet";
+import { loadModel, saveModel, setupEngine } from "@convnets/core";
+
+const engine = await setupEngine("wasm");
+const model = resnet18();
+const x = tf.randomUniform([2, 96, 96, 1], 0, 1, "float32", 7);
+const logits = model.predict(x);
+await saveModel(model, "saved");
+const again = await loadModel("saved");
+const diff = tf.max(tf.abs(tf.sub(again.predict(x), logits))).dataSync()[0];
+console.log(JSON.stringify({ engine: engine.description, shape: logits.shape, params: model.countParams(), diff,
+  resolved: import.meta.resolve("@convnets/resnet") }));
+`,
+    );
+    const result = JSON.parse(run("node", ["main.js"], dir).trim().split("\n").at(-1)!);
+    expect(result.engine).toMatch(/^wasm/);
+    expect(result.shape).toEqual([2, 10]);
+    expect(result.diff).toBe(0);
+    expect(result.resolved.startsWith(`file://${dir}/node_modules/`)).toBe(true);
+    expect(existsSync(join(dir, "saved", "model.json"))).toBe(true);
+    expect(existsSync(join(dir, "saved", "weights.bin"))).toBe(true);
+  });
+
+  it("@convnets/trainer: trains the user's own tiny model for one epoch on the real data", () => {
+    const dir = project("uses-trainer", ["trainer", "core"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    assertSelfContained(dir);
+    writeFileSync(
+      join(dir, "tiny.js"),
+      `import * as tfl from "@tensorflow/tfjs-layers";
+export default () => tfl.sequential({ layers: [
+  tfl.layers.flatten({ inputShape: [28, 28, 1] }),
+  tfl.layers.dense({ units: 32, activation: "relu" }),
+  tfl.layers.dense({ units: 10 }),
+] });
+`,
+    );
+    const out = run("npx", ["convnets", "train", "./tiny.js", "--epochs", "1", "--lr", "0.1", "--batch-size", "256", "--out", "run"], dir);
+    const final = out.match(/loss (\d\.\d+), train acc (\d\.\d+), test acc (\d\.\d+)/);
+    expect(final, out).not.toBeNull();
+    expect(Number(final![3])).toBeGreaterThan(0.7);
+    expect(out).toMatch(/examples\/sec on wasm/);
+    const history = JSON.parse(readFileSync(join(dir, "run", "history.json"), "utf8"));
+    expect(JSON.stringify(history)).toContain('"epoch":1');
+  });
+});
