@@ -8,26 +8,35 @@
  * on a machine shared with other work the CPU time is the better guess of the time it would take
  * alone, and the load average says how shared the machine was.
  *
- *   pnpm --filter @convnets/alexnet epoch-cost [--engine wasm] [--batches 3] [--batch-size 128] [--input-size 224]
+ *   pnpm --filter @convnets/alexnet epoch-cost [--backend wasm|tensorflow|cpu] [--batches 3] [--batch-size 128] [--input-size 224]
  */
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { loadFashionMnist, setupEngine, takeImages, train } from "@convnets/core";
 import { alexnetSpec as spec } from "../src/index.js";
 
+// pnpm forwards a `--` separator to the script; parseArgs would take everything after it as positional.
+const args = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
 const { values } = parseArgs({
+  args,
   options: {
-    engine: { type: "string", default: "wasm" },
+    backend: { type: "string" },
     batches: { type: "string", default: "3" },
     "batch-size": { type: "string", default: String(spec.defaults.batchSize) },
     "input-size": { type: "string", default: String(spec.defaults.inputSize) },
   },
 });
-const timedBatches = Number(values.batches);
-const batchSize = Number(values["batch-size"]);
-const inputSize = Number(values["input-size"]);
+function positiveInt(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+const timedBatches = positiveInt("batches", values.batches);
+const batchSize = positiveInt("batch-size", values["batch-size"]);
+const inputSize = positiveInt("input-size", values["input-size"]);
 
-const engine = await setupEngine(values.engine);
+// wasm unless told otherwise: the point is what an epoch costs without a GPU.
+const engine = await setupEngine(values.backend ?? process.env.CONVNETS_BACKEND ?? "wasm");
 const data = await loadFashionMnist();
 const model = spec.build({ inputShape: [inputSize, inputSize, 1] });
 console.log(`${spec.name} (${model.countParams().toLocaleString("en-US")} parameters) at ${inputSize}×${inputSize}, batch ${batchSize}, on ${engine.description}`);

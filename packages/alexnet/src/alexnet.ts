@@ -3,9 +3,11 @@ import {
   type ModelSpec,
   resolveInputShape,
   resolveNumClasses,
-} from "@convnets/core";
+  smallestInputSize,
+  type Window,
+  windowOutputSize,
+} from "@convnets/core/model";
 import { type LayersModel, layers, model, input as modelInput, type SymbolicTensor } from "@tensorflow/tfjs-layers";
-import { smallestInputSize, type Window, windowOutputSize } from "./windows.js";
 
 /** Options of {@link alexnet}: the common `numClasses` and `inputShape`. */
 export type AlexNetOptions = BuildOptions;

@@ -18,8 +18,17 @@ export { ENGINE_PREFERENCES, type EngineInfo, type EnginePreference, setupEngine
 export { type Evaluation, type EvaluateOptions, evaluate } from "./evaluate.js";
 export { initXavierUniform } from "./init.js";
 export { loadModel, saveModel } from "./io.js";
-export { resolveInputShape, resolveNumClasses } from "./shapes.js";
-export type { Batch, BuildOptions, ModelSpec, Recipe } from "./spec.js";
+export {
+  type Batch,
+  type BuildOptions,
+  type ModelSpec,
+  type Recipe,
+  resolveInputShape,
+  resolveNumClasses,
+  smallestInputSize,
+  type Window,
+  windowOutputSize,
+} from "./model.js";
 export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summary.js";
 export { type StepResult, TrainStep } from "./train-step.js";
 export {

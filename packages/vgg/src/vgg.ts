@@ -3,7 +3,7 @@ import {
   type ModelSpec,
   resolveInputShape,
   resolveNumClasses,
-} from "@convnets/core";
+} from "@convnets/core/model";
 import { type LayersModel, layers, model, input as modelInput, type SymbolicTensor } from "@tensorflow/tfjs-layers";
 
 /** One VGG block as the seed's `vgg_block(num_convs, in_channels, out_channels)` takes it. */

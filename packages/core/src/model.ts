@@ -1,0 +1,8 @@
+/**
+ * `@convnets/core/model`: what a network package needs to define a model — the ModelSpec contract, input
+ * checks and window arithmetic — and nothing that touches Node (no fs, no engine, no data), so network
+ * packages stay usable in a browser bundle.
+ */
+export { resolveInputShape, resolveNumClasses } from "./shapes.js";
+export type { Batch, BuildOptions, ModelSpec, Recipe } from "./spec.js";
+export { smallestInputSize, type Window, windowOutputSize } from "./windows.js";
