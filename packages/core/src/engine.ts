@@ -18,7 +18,7 @@ export interface EngineInfo {
   simd?: boolean;
   threads?: number;
   gpu?: string;
-  /** Kernels convnets registered because the backend lacks them. */
+  /** Kernels convnets registered on this backend: missing, incorrect or too slow in it (see WASM_TRAINING_KERNELS). */
   addedKernels: string[];
 }
 

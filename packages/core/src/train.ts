@@ -82,6 +82,22 @@ export class DivergedError extends Error {
   }
 }
 
+/**
+ * The wasm engine has a 4 GiB address space; a batch whose activations and gradients exceed it dies inside
+ * WebAssembly with "memory access out of bounds" or "Aborted()". Say what happened and what to change.
+ */
+function explainOutOfMemory(err: unknown, batchSize: number, inputSize: number): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  const wasm = tf.getBackend() === "wasm";
+  if (!wasm || !(err instanceof WebAssembly.RuntimeError || /out of memory|memory access out of bounds|Aborted\(|Cannot enlarge memory/i.test(message))) {
+    return err;
+  }
+  return new Error(
+    `the wasm engine ran out of memory (it can address at most 4 GiB) training batches of ${batchSize} at ${inputSize}×${inputSize}: ` +
+      `use a smaller batch size (e.g. ${Math.max(1, batchSize >> 2)}) or input size, or a GPU through @tensorflow/tfjs-node-gpu (${message})`,
+  );
+}
+
 function checkOptions(options: TrainOptions): void {
   const positiveInt = (name: string, v: number | undefined) => {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`${name} must be a positive integer, got ${v}`);
@@ -121,7 +137,14 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
       let start = performance.now();
       for (const { xs, labels, size } of batches(data.train, { batchSize, inputSize, shuffle: true, seed, epoch })) {
         batch++;
-        const { loss, correct: batchCorrect } = step.run(xs, labels);
+        let result: ReturnType<TrainStep["run"]>;
+        try {
+          result = step.run(xs, labels);
+        } catch (err) {
+          tf.dispose([xs, labels]);
+          throw explainOutOfMemory(err, batchSize, inputSize);
+        }
+        const { loss, correct: batchCorrect } = result;
         const [lossValue] = await loss.data();
         const [correctValue] = await batchCorrect.data();
         tf.dispose([xs, labels, loss, batchCorrect]);
