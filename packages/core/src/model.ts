@@ -1,8 +1,9 @@
 /**
  * `@convnets/core/model`: what a network package needs to define a model — the ModelSpec contract, input
- * checks and window arithmetic — and nothing that touches Node (no fs, no engine, no data), so network
+ * checks and window arithmetic — and nothing that touches Node (no fs, no engine, no data; only tfjs-layers), so network
  * packages stay usable in a browser bundle.
  */
+export { applyTo, conv, maxPool } from "./layers.js";
 export { resolveInputShape, resolveNumClasses } from "./shapes.js";
 export type { Batch, BuildOptions, ModelSpec, Recipe } from "./spec.js";
 export { smallestInputSize, type Window, windowOutputSize } from "./windows.js";

@@ -1,8 +1,7 @@
 import { batchNorm } from "@convnets/batchnorm";
-import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses } from "@convnets/core";
+import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, maxPool } from "@convnets/core/model";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
-import { applyTo, conv, maxPool } from "./layers.js";
 
 /** BatchNorm → ReLU, the pre-activation every DenseNet convolution starts with. */
 function bnRelu(x: SymbolicTensor, name: string): SymbolicTensor {

@@ -1,7 +1,6 @@
-import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses } from "@convnets/core";
+import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, maxPool } from "@convnets/core/model";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
-import { applyTo, conv, maxPool } from "./layers.js";
 
 /** Output channels of an Inception block's four paths, as the seed's `Inception(in, c1, c2, c3, c4)`. */
 export interface InceptionChannels {

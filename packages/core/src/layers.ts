@@ -1,3 +1,4 @@
+// Layer helpers for functional-API networks written after the seed's PyTorch code.
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { SymbolicTensor } from "@tensorflow/tfjs-layers";
 
@@ -47,8 +48,8 @@ export function conv(
 
 /**
  * `nn.MaxPool2d(kernel_size, stride, padding)`. PyTorch pads max pooling with −∞, the explicit
- * padding here is zeros: the same result, because every pooled tensor in this network comes out
- * of a ReLU (or a concatenation of ReLUs), so no value is below 0.
+ * padding here is zeros: the same result only when no input is below 0, i.e. after a ReLU (true of
+ * every padded max pool in GoogLeNet, ResNet and DenseNet). Do not use it with padding on signed inputs.
  */
 export function maxPool(
   x: SymbolicTensor,
