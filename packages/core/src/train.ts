@@ -89,7 +89,7 @@ export class DivergedError extends Error {
 function explainOutOfMemory(err: unknown, batchSize: number, inputSize: number): unknown {
   const message = err instanceof Error ? err.message : String(err);
   const wasm = tf.getBackend() === "wasm";
-  if (!wasm || !(err instanceof WebAssembly.RuntimeError || /out of memory|memory access out of bounds|Aborted\(|Cannot enlarge memory/i.test(message))) {
+  if (!wasm || !(err instanceof WebAssembly.RuntimeError || /out of memory|memory access out of bounds|Aborted\(|Cannot enlarge memory|Invalid typed array length|Array buffer allocation failed/i.test(message))) {
     return err;
   }
   return new Error(

@@ -1,0 +1,267 @@
+/**
+ * Training throughput of every network on wasm next to PyTorch on the same CPU (issue 7).
+ *
+ *   pnpm bench                                    # from the repository root: builds, then this
+ *   pnpm --filter @convnets/trainer bench:compare [--networks lenet,resnet18] [--runs 3] [--batches N]
+ *       [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch]
+ *       [--torch-reference PATH] [--python /usr/bin/python3]
+ *
+ * For each row, PyTorch (torch_reference.py `bench`, --threads 1: tfjs's wasm backend runs one thread
+ * in Node) and then ours (train-ours.ts, a child process per network so its peak resident memory is its
+ * own) train the same examples at the same input size and batch size: one warm-up pass, then --runs
+ * timed passes; each side reports the median examples/sec of its passes. The table's "load" is the
+ * 1-minute load average when the row finished (the benchmark's own process counts 1): the machine may
+ * be shared, and both sides slow down under load.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { formatTable, markdownTable } from "../src/format.js";
+import { type BenchRow, NETWORK_NAMES, ROWS } from "./networks.js";
+import type { OursResult } from "./train-ours.js";
+
+interface TorchResult {
+  examplesPerSec?: number;
+  peakRssBytes?: number;
+  version?: string;
+  threads?: number;
+  error?: string;
+}
+
+interface CompareRow {
+  network: string;
+  inputSize: number;
+  batchSize: number;
+  examplesPerPass: number;
+  runs: number;
+  note?: string;
+  /** 1-minute load averages just before and just after the pair ran (the benchmark itself adds 1). */
+  loadBefore: number;
+  loadAfter: number;
+  torch?: TorchResult;
+  ours: OursResult;
+  /** ours / PyTorch examples/sec. */
+  ratio?: number;
+}
+
+const { values } = parseArgs({
+  options: {
+    networks: { type: "string" },
+    runs: { type: "string", default: "3" },
+    batches: { type: "string" },
+    "batch-size": { type: "string" },
+    "input-size": { type: "string" },
+    json: { type: "string" },
+    markdown: { type: "boolean", default: false },
+    "no-torch": { type: "boolean", default: false },
+    "torch-reference": { type: "string" },
+    python: { type: "string", default: "/usr/bin/python3" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+const here = import.meta.dirname;
+const repoRoot = resolve(here, "../../..");
+if (values.help) {
+  console.log(
+    "bench:compare [--networks a,b] [--runs R] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch] [--torch-reference PATH] [--python PATH]",
+  );
+  process.exit(0);
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${value}: must be a positive integer`);
+  return n;
+}
+const runs = positiveInt("runs", values.runs)!;
+const batchesOverride = positiveInt("batches", values.batches);
+const batchSizeOverride = positiveInt("batch-size", values["batch-size"]);
+const inputSizeOverride = positiveInt("input-size", values["input-size"]);
+
+const wanted = values.networks?.split(",").map((n) => n.trim().toLowerCase());
+for (const name of wanted ?? []) {
+  if (!NETWORK_NAMES.includes(name)) throw new Error(`--networks: unknown network "${name}"; use any of ${NETWORK_NAMES.join(", ")}`);
+}
+const rows: BenchRow[] = [];
+for (const row of ROWS.filter((r) => !wanted || wanted.includes(r.spec.name))) {
+  const r: BenchRow = {
+    ...row,
+    inputSize: inputSizeOverride ?? row.inputSize,
+    batchSize: batchSizeOverride ?? row.batchSize,
+    batches: batchesOverride ?? row.batches,
+  };
+  if (inputSizeOverride !== undefined && inputSizeOverride < r.spec.minInputSize) {
+    throw new Error(`--input-size ${inputSizeOverride}: ${r.spec.name} needs at least ${r.spec.minInputSize}`);
+  }
+  // An override can make two rows of a network the same; measure it once.
+  if (!rows.some((o) => o.spec.name === r.spec.name && o.inputSize === r.inputSize && o.batchSize === r.batchSize)) rows.push(r);
+}
+
+/** torch_reference.py: --torch-reference, else $TORCH_REFERENCE, else the shared copy beside the repository. */
+function findTorchReference(): string | undefined {
+  const given = values["torch-reference"] ?? process.env.TORCH_REFERENCE;
+  if (given !== undefined && !existsSync(given)) throw new Error(`torch_reference.py not found at ${given}: give its path with --torch-reference`);
+  const beside = join(repoRoot, "../shared/bench/torch_reference.py");
+  return given ?? (existsSync(beside) ? beside : undefined);
+}
+const torchReference = values["no-torch"] ? undefined : findTorchReference();
+if (!values["no-torch"] && !torchReference) {
+  console.error("PyTorch side skipped: torch_reference.py not found; pass --torch-reference PATH or set TORCH_REFERENCE");
+}
+
+function runTorch(row: BenchRow, rowRuns: number): TorchResult {
+  const args = [
+    join(here, "torch_peer.py"),
+    torchReference!,
+    "bench",
+    row.torchName,
+    "--examples",
+    String(row.batches * row.batchSize),
+    "--input-size",
+    String(row.inputSize),
+    "--batch-size",
+    String(row.batchSize),
+    "--threads",
+    "1",
+    "--runs",
+    String(rowRuns),
+  ];
+  const child = spawnSync(values.python, args, { encoding: "utf8", maxBuffer: 16 * 2 ** 20 });
+  const out = child.stdout ?? "";
+  const rate = out.match(/threads (\d+): ([\d.]+) examples\/sec .*torch ([^)]+)\)/);
+  const rss = out.match(/peak_rss_bytes (\d+)/);
+  if (child.status !== 0 || !rate) {
+    const why = child.error?.message ?? (child.stderr || out).trim().split("\n").slice(-1)[0] ?? `exit ${child.status}`;
+    return { error: `${values.python} ${args.slice(1, 4).join(" ")}: ${why}` };
+  }
+  return { examplesPerSec: Number(rate[2]), threads: Number(rate[1]), version: rate[3], peakRssBytes: rss ? Number(rss[1]) : undefined };
+}
+
+function runOurs(row: BenchRow, rowRuns: number): OursResult {
+  const args = [
+    ...process.execArgv, // tsx's loader
+    join(here, "train-ours.ts"),
+    row.spec.name,
+    "--input-size",
+    String(row.inputSize),
+    "--batch-size",
+    String(row.batchSize),
+    "--batches",
+    String(row.batches),
+    "--runs",
+    String(rowRuns),
+  ];
+  const child = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 16 * 2 ** 20 });
+  const line = (child.stdout ?? "")
+    .trim()
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith("{"));
+  if (line) return JSON.parse(line) as OursResult;
+  const why = (child.stderr ?? "")
+    .trim()
+    .split("\n")
+    .reverse()
+    .find((l) => /Error|error/.test(l))
+    ?.slice(0, 300);
+  return {
+    network: row.spec.name,
+    inputSize: row.inputSize,
+    batchSize: row.batchSize,
+    examples: row.batches * row.batchSize,
+    engine: "wasm",
+    passRates: [],
+    peakRssBytes: 0,
+    error: why ?? `train-ours.ts exited with ${child.status ?? child.signal}`,
+  };
+}
+
+const gb = (bytes: number | undefined) => (bytes ? `${(bytes / 1e9).toFixed(2)} GB` : "–");
+const rate = (r: number | undefined) => (r === undefined ? "–" : r >= 100 ? r.toFixed(0) : r.toFixed(1));
+
+const results: CompareRow[] = [];
+const started = Date.now();
+for (const row of rows) {
+  const rowRuns = row.runs ?? runs;
+  const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
+  const loadBefore = loadavg()[0]!;
+  console.error(`${what} (load ${loadBefore.toFixed(2)})…`);
+  const torch = torchReference ? runTorch(row, rowRuns) : undefined;
+  if (torch?.error) console.error(`  PyTorch failed: ${torch.error}`);
+  const ours = runOurs(row, rowRuns);
+  if (ours.error) console.error(`  ours failed: ${ours.error}`);
+  const ratio = ours.examplesPerSec && torch?.examplesPerSec ? ours.examplesPerSec / torch.examplesPerSec : undefined;
+  console.error(`  PyTorch ${rate(torch?.examplesPerSec)}, ours ${rate(ours.examplesPerSec)} examples/s`);
+  results.push({
+    network: row.spec.name,
+    inputSize: row.inputSize,
+    batchSize: row.batchSize,
+    examplesPerPass: row.batches * row.batchSize,
+    runs: rowRuns,
+    note: row.note,
+    loadBefore,
+    loadAfter: loadavg()[0]!,
+    torch,
+    ours,
+    ratio,
+  });
+}
+
+const header = ["network", "input", "batch", "ours ex/s", "PyTorch ex/s", "ratio", "our peak RSS", "PyTorch peak RSS", "load", "engine", "note"];
+const cells = results.map((r) => [
+  r.network,
+  `${r.inputSize}×${r.inputSize}`,
+  String(r.batchSize),
+  r.ours.error ? "failed" : rate(r.ours.examplesPerSec),
+  rate(r.torch?.examplesPerSec),
+  r.ratio === undefined ? "–" : r.ratio.toFixed(2),
+  gb(r.ours.peakRssBytes),
+  gb(r.torch?.peakRssBytes),
+  r.loadAfter.toFixed(2),
+  r.ours.engine,
+  [r.note, r.ours.error].filter(Boolean).join("; "),
+]);
+const align = ["left", "right", "right", "right", "right", "right", "right", "right", "right", "left", "left"] as const;
+const cpu = cpus()[0]?.model ?? "unknown CPU";
+const torchVersion = results.find((r) => r.torch?.version)?.torch?.version;
+console.log(values.markdown ? markdownTable(header, cells, [...align]) : formatTable(header, cells, [...align]));
+console.log(
+  `\nMedian examples/sec of the timed passes after one warm-up pass; load = 1-minute load average after the row; PyTorch ${torchVersion ?? "(not run)"} with 1 thread; ` +
+    `${cpus().length} × ${cpu}, Node ${process.version}; took ${((Date.now() - started) / 60000).toFixed(1)} min.`,
+);
+
+// The issue's targets, as measured in this run.
+const ratioOf = (name: string, batch?: number) =>
+  results.find((r) => r.network === name && (batch === undefined || r.batchSize === batch))?.ratio;
+const targets: [string, boolean | undefined][] = [
+  ["LeNet ≥ 1.0", ratioOf("lenet") === undefined ? undefined : ratioOf("lenet")! >= 1],
+  ["LeNet-BN ≥ 1.0", ratioOf("lenet-bn") === undefined ? undefined : ratioOf("lenet-bn")! >= 1],
+  ["ResNet-18 96×96 ≥ 0.9", ratioOf("resnet18") === undefined ? undefined : ratioOf("resnet18")! >= 0.9],
+  ["no network below 0.5", results.every((r) => r.ratio === undefined) ? undefined : results.every((r) => r.ratio === undefined || r.ratio >= 0.5)],
+];
+const memoryRow = results.find((r) => r.network === "resnet18" && r.batchSize === 256 && r.inputSize === 96);
+if (memoryRow) targets.push(["ResNet-18 batch 256 96×96 peak RSS < 4 GB", !memoryRow.ours.error && memoryRow.ours.peakRssBytes < 4e9]);
+console.log(
+  `targets: ${targets.map(([what, met]) => `${what}: ${met === undefined ? "not measured" : met ? "met" : "NOT met"}`).join("; ")}`,
+);
+
+if (values.json) {
+  const path = resolve(process.env.INIT_CWD ?? process.cwd(), values.json);
+  await mkdir(dirname(path), { recursive: true });
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpu, cores: cpus().length, node: process.version },
+    engine: results[0]?.ours.engine,
+    torch: { version: torchVersion, threads: 1, reference: torchReference },
+    runs,
+    rows: results,
+    targets: Object.fromEntries(targets),
+  };
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`JSON: ${path}`);
+}
