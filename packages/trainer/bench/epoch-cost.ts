@@ -5,38 +5,57 @@
  * Wall-clock time is what a user waits; the process's CPU time is printed beside it, because on a
  * machine shared with other jobs the wall clock includes time the engine (one thread) spent waiting.
  *
- *   npx tsx scripts/epoch-cost.ts [--model resnet18] [--batch-size 256] [--batches 5] [--backend wasm]
+ * One script for every network (it used to be copied into each network package):
+ *
+ *   pnpm --filter @convnets/trainer epoch-cost <model> [--batch-size N] [--input-size N] [--batches 5]
+ *     [--backend wasm|tensorflow|cpu] [--width-divisor N (vgg11 only)]
  */
 import { parseArgs } from "node:util";
 import { loadFashionMnist, type ModelSpec, setupEngine, takeImages, train } from "@convnets/core";
-import { resnet18Spec, resnet34Spec } from "../src/index.js";
+import { alexnetSpec } from "@convnets/alexnet";
+import { densenetSpec } from "@convnets/densenet";
+import { googlenetSpec } from "@convnets/googlenet";
+import { lenetBNSpec, lenetSpec } from "@convnets/lenet";
+import { ninSpec } from "@convnets/nin";
+import { resnet18Spec, resnet34Spec } from "@convnets/resnet";
+import { vgg11Spec } from "@convnets/vgg";
 
-const SPECS: Record<string, ModelSpec> = { resnet18: resnet18Spec, resnet34: resnet34Spec };
+const SPECS: Record<string, ModelSpec<any>> = Object.fromEntries(
+  [lenetSpec, lenetBNSpec, alexnetSpec, vgg11Spec, ninSpec, googlenetSpec, resnet18Spec, resnet34Spec, densenetSpec].map(
+    (s) => [s.name, s],
+  ),
+);
 const TRAIN_EXAMPLES = 60_000;
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
-    model: { type: "string", default: Object.keys(SPECS)[0] },
+    model: { type: "string" },
     "batch-size": { type: "string" },
+    "input-size": { type: "string" },
+    "width-divisor": { type: "string" },
     batches: { type: "string", default: "5" },
     backend: { type: "string", default: "wasm" },
   },
 });
-const spec = SPECS[values.model!];
-if (!spec) throw new Error(`--model: unknown model "${values.model}"; use one of ${Object.keys(SPECS).join(", ")}`);
-const { inputSize, lr } = spec.defaults;
+const name = values.model ?? positionals[0];
+const spec = name ? SPECS[name] : undefined;
+if (!spec) throw new Error(`model: unknown or missing "${name ?? ""}"; use one of ${Object.keys(SPECS).join(", ")}`);
+const { lr } = spec.defaults;
+const inputSize = Number(values["input-size"] ?? spec.defaults.inputSize);
 const batchSize = Number(values["batch-size"] ?? spec.defaults.batchSize);
 const timedBatches = Number(values.batches);
 
 const engine = await setupEngine(values.backend);
 const mnist = await loadFashionMnist();
-const model = spec.build();
+const widthDivisor = values["width-divisor"] === undefined ? undefined : Number(values["width-divisor"]);
+const model = spec.build({ inputShape: [inputSize, inputSize, 1], ...(widthDivisor ? { widthDivisor } : {}) });
 const data = {
   train: takeImages(mnist.train, batchSize * (timedBatches + 1)),
   test: takeImages(mnist.test, 1),
 };
 console.log(
-  `${spec.name} at ${inputSize}×${inputSize}, batch ${batchSize} (recipe: ${spec.defaults.batchSize}), on ${engine.description}`,
+  `${spec.name}${widthDivisor ? `, channels ÷ ${widthDivisor}` : ""} (${model.countParams().toLocaleString("en-US")} parameters) at ${inputSize}×${inputSize}, batch ${batchSize} (recipe: ${spec.defaults.batchSize}), on ${engine.description}`,
 );
 
 const seconds: number[] = [];
