@@ -124,7 +124,7 @@ describe("registerWasmTrainingKernels", () => {
     expect(wasmHadFilterGradient).toBe(false);
   });
 
-  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and three faster kernels, idempotently", () => {
+  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and four faster kernels, idempotently", () => {
     const kernelFuncs = () => WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.name, "wasm")?.kernelFunc);
     const first = kernelFuncs();
     expect(registerWasmTrainingKernels()).toEqual([
@@ -133,9 +133,34 @@ describe("registerWasmTrainingKernels", () => {
       "Conv2DBackpropInput",
       "BatchMatMul",
       "AvgPoolGrad",
+      "Identity",
     ]);
     expect(kernelFuncs()).toEqual(first);
     expect(first.every((f) => typeof f === "function")).toBe(true);
+  });
+});
+
+describe("Identity", () => {
+  it("shares its input's data, which outlives whichever of the two is disposed first", async () => {
+    await tf.setBackend("wasm");
+    const dataIds = tf.backend().numDataIds();
+    const x = tf.tensor([1, -2, 3.5, 4], [2, 2]);
+    const y = tf.engine().runKernel("Identity", { x }) as tf.Tensor;
+    expect(tf.backend().numDataIds()).toBe(dataIds + 1); // one buffer, two references
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, -2, 3.5, 4]);
+    expect(y.shape).toEqual([2, 2]);
+    y.dispose();
+    expect(tf.backend().numDataIds()).toBe(dataIds);
+  });
+
+  it("gradients through ops that pass dy unchanged match cpu", async () => {
+    const values = randomValues(24, 7);
+    await expectSameOnBothBackends(() =>
+      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.reshape(x, [4, 6]), 1), tf.reshape(tf.clone(x), [4, 6]))))(
+        tf.tensor(values, [2, 3, 4]),
+      ),
+    );
   });
 });
 

@@ -4,6 +4,7 @@ import {
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   getKernel,
+  Identity,
   type KernelConfig,
   type KernelFunc,
   MaxPoolGrad,
@@ -14,6 +15,7 @@ import { avgPoolGradConfig } from "./avg_pool_grad.js";
 import { batchMatMulConfig } from "./batch_mat_mul.js";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.js";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.js";
+import { identityConfig } from "./identity.js";
 import { maxPoolGradConfig } from "./max_pool_grad.js";
 
 /** Why convnets registers a kernel on the wasm backend. */
@@ -21,7 +23,8 @@ export interface WasmTrainingKernel {
   name: string;
   /**
    * Against tfjs-backend-wasm 4.22: `missing`, it has none and training throws; `incorrect`, its kernel gives
-   * wrong results; `faster`, its kernel is correct but a scalar loop many times slower than ours.
+   * wrong results; `faster`, its kernel is correct but a scalar loop many times slower than ours (Identity:
+   * it copies the data where sharing it is enough).
    */
   reason: "missing" | "incorrect" | "faster";
 }
@@ -32,7 +35,7 @@ export interface WasmTrainingKernel {
  * mean, dropout, softmax cross-entropy, the from-scratch BatchNorm) and comparing them with the cpu
  * backend: only Conv2DBackpropFilter is missing; MaxPoolGrad is wrong for windows whose inputs are all
  * ≤ 0; Conv2DBackpropInput, transposed BatchMatMul and AvgPoolGrad are scalar loops that dominate a
- * training step (see bench/kernels.ts).
+ * training step (see bench/kernels.ts); Identity copies what it could share.
  */
 export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Conv2DBackpropFilter, reason: "missing" },
@@ -40,6 +43,7 @@ export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Conv2DBackpropInput, reason: "faster" },
   { name: BatchMatMul, reason: "faster" },
   { name: AvgPoolGrad, reason: "faster" },
+  { name: Identity, reason: "faster" },
 ];
 
 /** Kernel functions registered here, so that a second call neither re-registers nor wraps its own wrapper. */
@@ -80,6 +84,11 @@ export function registerWasmTrainingKernels(): string[] {
   const avgPool = getKernel(AvgPoolGrad, "wasm");
   if (!avgPool || !ours.has(avgPool.kernelFunc)) {
     install({ ...avgPoolGradConfig(avgPool?.kernelFunc), setupFunc: avgPool?.setupFunc });
+  }
+
+  const identity = getKernel(Identity, "wasm");
+  if (!identity || !ours.has(identity.kernelFunc)) {
+    install({ ...identityConfig(identity?.kernelFunc), setupFunc: identity?.setupFunc });
   }
 
   return WASM_TRAINING_KERNELS.map((k) => k.name);
