@@ -126,7 +126,7 @@ describe("registerWasmTrainingKernels", () => {
     expect(wasmHadFilterGradient).toBe(false);
   });
 
-  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and four faster kernels, idempotently", () => {
+  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and six faster kernels, idempotently", () => {
     const kernelFuncs = () => WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.name, "wasm")?.kernelFunc);
     const first = kernelFuncs();
     expect(registerWasmTrainingKernels()).toEqual([
@@ -136,6 +136,8 @@ describe("registerWasmTrainingKernels", () => {
       "BatchMatMul",
       "AvgPoolGrad",
       "Identity",
+      "Sum",
+      "Mean",
     ]);
     expect(kernelFuncs()).toEqual(first);
     expect(first.every((f) => typeof f === "function")).toBe(true);
@@ -163,6 +165,34 @@ describe("Identity", () => {
         tf.tensor(values, [2, 3, 4]),
       ),
     );
+  });
+});
+
+describe("Sum and Mean", () => {
+  const cases: { shape: number[]; axis: number[] | number; keepDims: boolean }[] = [
+    { shape: [7, 9, 11, 6], axis: [0, 1, 2], keepDims: false }, // a bias gradient
+    { shape: [5, 4, 3, 16], axis: [0, 1, 2], keepDims: true }, // BatchNorm's statistics
+    { shape: [1, 6, 5, 3], axis: [2, 0, 1], keepDims: false }, // one example, unsorted axes
+    { shape: [33, 10], axis: 0, keepDims: false }, // a dense layer's bias gradient
+    { shape: [4, 3, 8], axis: [0, 1], keepDims: true },
+    { shape: [6, 5, 4, 3], axis: [1, 2], keepDims: false }, // not the leading axes: the built-in kernel
+    { shape: [6, 5], axis: 1, keepDims: false },
+  ];
+  it.each(cases)("over $axis of $shape (keepDims $keepDims) match cpu", async ({ shape, axis, keepDims }) => {
+    const values = randomValues(size(shape), 11);
+    await expectSameOnBothBackends(() => {
+      const x = tf.tensor(values, shape);
+      return [tf.sum(x, axis, keepDims), tf.mean(x, axis, keepDims)];
+    });
+  });
+
+  it("keep the built-in kernel's shapes and integer sums", async () => {
+    await tf.setBackend("wasm");
+    const x = tf.tensor([1, 2, 3, 4, 5, 6], [3, 2], "int32");
+    const s = tf.sum(x, 0);
+    expect(s.dtype).toBe("int32");
+    expect(Array.from(s.dataSync())).toEqual([9, 12]);
+    expect(tf.sum(tf.ones([2, 3, 4]), [0, 1], true).shape).toEqual([1, 1, 4]);
   });
 });
 

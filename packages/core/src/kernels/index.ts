@@ -8,7 +8,9 @@ import {
   type KernelConfig,
   type KernelFunc,
   MaxPoolGrad,
+  Mean,
   registerKernel,
+  Sum,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { avgPoolGradConfig } from "./avg_pool_grad.js";
@@ -17,6 +19,7 @@ import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.js";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { identityConfig } from "./identity.js";
 import { maxPoolGradConfig } from "./max_pool_grad.js";
+import { reductionConfig } from "./reduce.js";
 
 /** Why convnets registers a kernel on the wasm backend. */
 export interface WasmTrainingKernel {
@@ -35,7 +38,8 @@ export interface WasmTrainingKernel {
  * mean, dropout, softmax cross-entropy, the from-scratch BatchNorm) and comparing them with the cpu
  * backend: only Conv2DBackpropFilter is missing; MaxPoolGrad is wrong for windows whose inputs are all
  * ≤ 0; Conv2DBackpropInput, transposed BatchMatMul and AvgPoolGrad are scalar loops that dominate a
- * training step (see bench/kernels.ts); Identity copies what it could share.
+ * training step (see bench/kernels.ts), as are Sum and Mean over all axes but the last; Identity copies
+ * what it could share.
  */
 export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Conv2DBackpropFilter, reason: "missing" },
@@ -44,6 +48,8 @@ export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: BatchMatMul, reason: "faster" },
   { name: AvgPoolGrad, reason: "faster" },
   { name: Identity, reason: "faster" },
+  { name: Sum, reason: "faster" },
+  { name: Mean, reason: "faster" },
 ];
 
 /** Kernel functions registered here, so that a second call neither re-registers nor wraps its own wrapper. */
@@ -89,6 +95,14 @@ export function registerWasmTrainingKernels(): string[] {
   const identity = getKernel(Identity, "wasm");
   if (!identity || !ours.has(identity.kernelFunc)) {
     install({ ...identityConfig(identity?.kernelFunc), setupFunc: identity?.setupFunc });
+  }
+
+  for (const kind of ["Sum", "Mean"] as const) {
+    const reduction = getKernel(kind, "wasm");
+    if (!reduction) throw new Error(`the wasm backend has no ${kind} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
+    if (!ours.has(reduction.kernelFunc)) {
+      install({ ...reductionConfig(kind, reduction.kernelFunc), setupFunc: reduction.setupFunc });
+    }
   }
 
   return WASM_TRAINING_KERNELS.map((k) => k.name);
