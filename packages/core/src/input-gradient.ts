@@ -23,11 +23,13 @@ const unfused = new WeakSet<layers.Layer>();
  * with `tf.fused.conv2d`, also in training; that op's gradient computes dx, dW and db together, so
  * the first convolution of LeNet, LeNet-BN, ResNet, DenseNet and GoogLeNet pays for a dx nobody
  * uses: 10 of LeNet's 74 ms per step on wasm (Conv2DBackpropInput [256,28,28,6] → [256,28,28,1]).
+ * (With relu or elu, tf.fused.conv2d computes conv2d, a broadcast bias Add and the activation apart
+ * while taking gradients; that skips dx already, but the Add is slow on wasm for few channels.)
  * A gradient registered per kernel gives one function per input, and tfjs skips those of inputs no
  * trainable weight leads to. So for every Conv2D of `model` that only the input (through weightless
  * layers such as ZeroPadding2D) feeds, training-mode calls (`training: true`) run the same
  * FusedConv2D kernel (bias fused, linear) directly, differentiated by registerFusedConv2DGradient,
- * then the activation. Inference is untouched; weights, outputs and saved models are unchanged.
+ * then the activation as its own op. Inference is untouched; weights, outputs and saved models are unchanged.
  * (Computing conv2d and adding the bias apart would do too, but a broadcast Add over 6 channels
  * costs wasm 3.6 ms per LeNet step, a third of what skipping dx saves.)
  * Returns the names of the layers changed.
@@ -48,9 +50,7 @@ export function skipInputGradient(model: LayersModel): string[] {
   for (const layer of model.layers) {
     if (layer.getClassName() !== "Conv2D" || unfused.has(layer)) continue;
     const conv = layer as unknown as Conv2DInternals;
-    const activation = conv.activation.getClassName();
-    // relu and elu already run unfused in training (tf.fused.conv2d falls back when taking gradients).
-    if (activation === "relu" || activation === "elu" || conv.dataFormat !== "channelsLast") continue;
+    if (conv.dataFormat !== "channelsLast") continue;
     if (!layer.inboundNodes.flatMap((node) => node.inboundLayers).every(isConstant)) continue;
     registerFusedConv2DGradient();
     const fusedCall = conv.call.bind(conv);

@@ -4,20 +4,20 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { setupEngine, skipInputGradient } from "../src/index.js";
 
-/** Input → padding → conv (sigmoid: computed fused-linear + sigmoid) → conv (linear) → dense. */
-function smallNet(): tfl.LayersModel {
+/** Input → padding → conv (relu, or sigmoid: computed fused-linear + sigmoid) → conv (linear) → dense. */
+function smallNet(activation: "sigmoid" | "relu" = "sigmoid"): tfl.LayersModel {
   const input = tfl.input({ shape: [9, 8, 1] });
   const padded = tfl.layers.zeroPadding2d({ padding: 1 }).apply(input);
-  const first = tfl.layers.conv2d({ name: "first", filters: 4, kernelSize: 3, activation: "sigmoid" }).apply(padded);
+  const first = tfl.layers.conv2d({ name: "first", filters: 4, kernelSize: 3, activation }).apply(padded);
   const second = tfl.layers.conv2d({ name: "second", filters: 3, kernelSize: 3, strides: 2 }).apply(first);
   const logits = tfl.layers.dense({ units: 5 }).apply(tfl.layers.flatten().apply(second));
   return tfl.model({ inputs: input, outputs: logits as tfl.SymbolicTensor });
 }
 
 /** Two models with the same weights; `skipInputGradient` applied to the first. */
-function pair(): [tfl.LayersModel, tfl.LayersModel, string[]] {
-  const patched = smallNet();
-  const plain = smallNet();
+function pair(activation: "sigmoid" | "relu" = "sigmoid"): [tfl.LayersModel, tfl.LayersModel, string[]] {
+  const patched = smallNet(activation);
+  const plain = smallNet(activation);
   plain.setWeights(patched.getWeights());
   return [patched, plain, skipInputGradient(patched)];
 }
@@ -45,8 +45,8 @@ describe.each(["wasm", "cpu"])("skipInputGradient on %s", (backend) => {
     expect(skipInputGradient(patched)).toEqual([]);
   });
 
-  it("weight gradients equal those of the unchanged model", () => {
-    const [patched, plain] = pair();
+  it.each(["sigmoid", "relu"] as const)("weight gradients equal those of the unchanged model (%s)", (activation) => {
+    const [patched, plain] = pair(activation);
     const x = images();
     const ours = tf.variableGrads(() => loss(patched, x), patched.trainableWeights.map((w) => w.read() as tf.Variable));
     const theirs = tf.variableGrads(() => loss(plain, x), plain.trainableWeights.map((w) => w.read() as tf.Variable));
