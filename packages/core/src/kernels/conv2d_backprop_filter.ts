@@ -7,6 +7,7 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
+import { swapOuterAndInnerAxes, swapOuterAxes } from "./layout.js";
 import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
 
 /**
@@ -120,8 +121,10 @@ function convolutionPartial(
   strideWidth: number,
   [top, bottom, left, right]: number[],
 ): TensorInfo {
-  const xT = runKernel(backend, "Transpose", { x }, { perm: [3, 1, 2, 0] });
-  const dyT = runKernel(backend, "Transpose", { x: dy }, { perm: [1, 2, 0, 3] });
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const [, oh, ow, co] = dy.shape as [number, number, number, number];
+  const xT = { ...swapOuterAndInnerAxes(backend, x, [n, h * w, ci]), shape: [ci, h, w, n] };
+  const dyT = { ...swapOuterAxes(backend, dy, [n, oh * ow, co]), shape: [oh, ow, n, co] };
   const partial = runKernel(
     backend,
     "Conv2D",
@@ -157,7 +160,7 @@ function pointwisePartial(
   const pixels = n * outHeight * outWidth;
   const everyPixel = strideHeight === 1 && strideWidth === 1 && h === outHeight && w === outWidth;
   const strided = everyPixel ? x : stridedPixels(backend, x, strideHeight, strideWidth, outHeight, outWidth);
-  const xT = runKernel(backend, "Transpose", { x: { ...strided, shape: [pixels, ci] } }, { perm: [1, 0] });
+  const xT = swapOuterAndInnerAxes(backend, strided, [pixels, 1, ci]);
   if (strided !== x) release(backend, strided);
   // XNNPACK packs the right operand and caches that per tensor id until the tensor is disposed; dy's
   // data never changes and it is only ever viewed as [1, pixels, CO] here, so the cache stays right.
