@@ -126,7 +126,7 @@ describe("registerWasmTrainingKernels", () => {
     expect(wasmHadFilterGradient).toBe(false);
   });
 
-  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and six faster kernels, idempotently", () => {
+  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and ten faster kernels, idempotently", () => {
     const kernelFuncs = () => WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.name, "wasm")?.kernelFunc);
     const first = kernelFuncs();
     expect(registerWasmTrainingKernels()).toEqual([
@@ -138,6 +138,10 @@ describe("registerWasmTrainingKernels", () => {
       "Identity",
       "Sum",
       "Mean",
+      "Add",
+      "Sub",
+      "Multiply",
+      "RealDiv",
     ]);
     expect(kernelFuncs()).toEqual(first);
     expect(first.every((f) => typeof f === "function")).toBe(true);
@@ -193,6 +197,37 @@ describe("Sum and Mean", () => {
     expect(s.dtype).toBe("int32");
     expect(Array.from(s.dataSync())).toEqual([9, 12]);
     expect(tf.sum(tf.ones([2, 3, 4]), [0, 1], true).shape).toEqual([1, 1, 4]);
+  });
+});
+
+describe("per-channel broadcasts", () => {
+  const cases: { full: number[]; vector: number[] }[] = [
+    { full: [16, 7, 7, 6], vector: [6] }, // LeNet-BN's conv1 statistics
+    { full: [8, 5, 5, 16], vector: [1, 1, 1, 16] },
+    { full: [40, 12], vector: [12] }, // after a dense layer
+    { full: [13, 3], vector: [3] }, // 13 rows: no whole repeat, the built-in kernel
+    { full: [2, 3, 64], vector: [64] }, // wide rows: the built-in kernel
+  ];
+  const ops = { add: tf.add, sub: tf.sub, mul: tf.mul, div: tf.div };
+  it.each(cases)("$full with $vector, either side, match cpu", async ({ full, vector }) => {
+    const x = randomValues(size(full), 21);
+    const v = randomValues(size(vector), 22).map((e) => e + 2); // away from 0 for div
+    await expectSameOnBothBackends(() =>
+      Object.values(ops).flatMap((op) => [
+        op(tf.tensor(x, full), tf.tensor(v, vector)),
+        op(tf.tensor(v, vector), tf.add(tf.tensor(x, full), 3)),
+      ]),
+    );
+  });
+
+  it("gives the built-in kernel's result bit for bit, with the full shape", async () => {
+    await tf.setBackend("wasm");
+    const x = tf.tensor(randomValues(size([6, 5, 4, 6]), 23), [6, 5, 4, 6]);
+    const v = tf.tensor(randomValues(6, 24), [6]);
+    const ours = tf.mul(x, v);
+    const builtin = tf.mul(x, tf.tile(tf.reshape(v, [1, 1, 1, 6]), [6, 5, 4, 1])); // no broadcast
+    expect(ours.shape).toEqual([6, 5, 4, 6]);
+    expect(Array.from(ours.dataSync())).toEqual(Array.from(builtin.dataSync()));
   });
 });
 

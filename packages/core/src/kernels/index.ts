@@ -1,4 +1,5 @@
 import {
+  Add,
   AvgPoolGrad,
   BatchMatMul,
   Conv2DBackpropFilter,
@@ -8,13 +9,17 @@ import {
   type KernelConfig,
   type KernelFunc,
   MaxPoolGrad,
+  Multiply,
   Mean,
+  RealDiv,
   registerKernel,
+  Sub,
   Sum,
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { avgPoolGradConfig } from "./avg_pool_grad.js";
 import { batchMatMulConfig } from "./batch_mat_mul.js";
+import { CHANNEL_BROADCAST_KERNELS, channelBroadcastConfig } from "./broadcast.js";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.js";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { identityConfig } from "./identity.js";
@@ -38,8 +43,8 @@ export interface WasmTrainingKernel {
  * mean, dropout, softmax cross-entropy, the from-scratch BatchNorm) and comparing them with the cpu
  * backend: only Conv2DBackpropFilter is missing; MaxPoolGrad is wrong for windows whose inputs are all
  * ≤ 0; Conv2DBackpropInput, transposed BatchMatMul and AvgPoolGrad are scalar loops that dominate a
- * training step (see bench/kernels.ts), as are Sum and Mean over all axes but the last; Identity copies
- * what it could share.
+ * training step (see bench/kernels.ts), as are Sum and Mean over all axes but the last and Add, Sub,
+ * Multiply and RealDiv by a per-channel vector of few channels; Identity copies what it could share.
  */
 export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Conv2DBackpropFilter, reason: "missing" },
@@ -50,6 +55,10 @@ export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Identity, reason: "faster" },
   { name: Sum, reason: "faster" },
   { name: Mean, reason: "faster" },
+  { name: Add, reason: "faster" },
+  { name: Sub, reason: "faster" },
+  { name: Multiply, reason: "faster" },
+  { name: RealDiv, reason: "faster" },
 ];
 
 /** Kernel functions registered here, so that a second call neither re-registers nor wraps its own wrapper. */
@@ -103,6 +112,12 @@ export function registerWasmTrainingKernels(): string[] {
     if (!ours.has(reduction.kernelFunc)) {
       install({ ...reductionConfig(kind, reduction.kernelFunc), setupFunc: reduction.setupFunc });
     }
+  }
+
+  for (const name of CHANNEL_BROADCAST_KERNELS) {
+    const binary = getKernel(name, "wasm");
+    if (!binary) throw new Error(`the wasm backend has no ${name} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
+    if (!ours.has(binary.kernelFunc)) install({ ...channelBroadcastConfig(name, binary.kernelFunc), setupFunc: binary.setupFunc });
   }
 
   return WASM_TRAINING_KERNELS.map((k) => k.name);
