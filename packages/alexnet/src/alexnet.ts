@@ -1,6 +1,9 @@
 import {
+  applyTo,
   type BuildOptions,
+  convRelu,
   type ModelSpec,
+  maxPool,
   resolveInputShape,
   resolveNumClasses,
   smallestInputSize,
@@ -49,51 +52,34 @@ export function alexnet(options?: AlexNetOptions): LayersModel {
 
   const images = modelInput({ shape: inputShape, name: "images" });
   // PyTorch's Conv2d(kernel 11, stride 4, padding 1) pads one pixel on every side; tfjs's "same"
-  // pads to ceil(n / 4) instead (56, not 54, at 224), so pad explicitly and convolve "valid".
-  let x = apply(layers.zeroPadding2d({ padding: 1, name: "conv1_pad" }), images);
-  x = convRelu(x, "conv1", 96, 11, 4, "valid");
-  x = maxPool(x, "pool1");
-  x = convRelu(x, "conv2", 256, 5, 1, "same");
-  x = maxPool(x, "pool2");
-  x = convRelu(x, "conv3", 384, 3, 1, "same");
-  x = convRelu(x, "conv4", 384, 3, 1, "same");
-  x = convRelu(x, "conv5", 256, 3, 1, "same");
-  x = maxPool(x, "pool3");
-  x = apply(layers.flatten({ name: "flatten" }), x);
+  // pads to ceil(n / 4) instead (56, not 54, at 224), so convRelu pads explicitly (conv1_pad) and
+  // convolves "valid". The 5×5 and 3×3 convolutions (padding 2 and 1, stride 1) are tfjs's "same".
+  let x = convRelu(images, "conv1", { filters: 96, kernelSize: 11, strides: 4, pad: 1 });
+  x = maxPool(x, "pool1", POOL);
+  x = convRelu(x, "conv2", { filters: 256, kernelSize: 5, pad: 2 });
+  x = maxPool(x, "pool2", POOL);
+  x = convRelu(x, "conv3", { filters: 384, kernelSize: 3, pad: 1 });
+  x = convRelu(x, "conv4", { filters: 384, kernelSize: 3, pad: 1 });
+  x = convRelu(x, "conv5", { filters: 256, kernelSize: 3, pad: 1 });
+  x = maxPool(x, "pool3", POOL);
+  x = applyTo(layers.flatten({ name: "flatten" }), x);
   x = denseReluDropout(x, "fc1", 4096);
   x = denseReluDropout(x, "fc2", 4096);
-  const logits = apply(layers.dense({ units: numClasses, ...INIT, name: "fc3" }), x);
+  const logits = applyTo(layers.dense({ units: numClasses, ...INIT, name: "fc3" }), x);
   return model({ inputs: images, outputs: logits, name: "alexnet" });
 }
+
+/** The seed's `nn.MaxPool2d(kernel_size=3, stride=2)`. */
+const POOL = { poolSize: 3, strides: 2, pad: 0 } as const;
 
 /** Xavier-uniform kernels and zero biases, as d2l's `init_weights` sets them. */
 const INIT = { kernelInitializer: "glorotUniform", biasInitializer: "zeros" } as const;
 
-function apply(layer: { apply(x: SymbolicTensor): unknown }, x: SymbolicTensor): SymbolicTensor {
-  return layer.apply(x) as SymbolicTensor;
-}
-
-function convRelu(
-  x: SymbolicTensor,
-  name: string,
-  filters: number,
-  kernelSize: number,
-  strides: number,
-  padding: "valid" | "same",
-): SymbolicTensor {
-  const y = apply(layers.conv2d({ filters, kernelSize, strides, padding, ...INIT, name }), x);
-  return apply(layers.reLU({ name: `${name}_relu` }), y);
-}
-
-function maxPool(x: SymbolicTensor, name: string): SymbolicTensor {
-  return apply(layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name }), x);
-}
-
 /** Linear → ReLU → Dropout(0.5), the seed's hidden classifier layer. */
 function denseReluDropout(x: SymbolicTensor, name: string, units: number): SymbolicTensor {
-  let y = apply(layers.dense({ units, ...INIT, name }), x);
-  y = apply(layers.reLU({ name: `${name}_relu` }), y);
-  return apply(layers.dropout({ rate: 0.5, name: `${name}_dropout` }), y);
+  let y = applyTo(layers.dense({ units, ...INIT, name }), x);
+  y = applyTo(layers.reLU({ name: `${name}_relu` }), y);
+  return applyTo(layers.dropout({ rate: 0.5, name: `${name}_dropout` }), y);
 }
 
 /** AlexNet with the seed's recipe: lr 0.01, batch 128, images resized to 224, 10 epochs. */

@@ -1,36 +1,15 @@
 import { setupEngine, summary } from "@convnets/core";
+import { paramCount, type SeedWalkOptions, seedWalk } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { type LayersModel, models } from "@tensorflow/tfjs-layers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALEXNET_MIN_INPUT_SIZE, alexnet, alexnetFeatureSize, alexnetSpec } from "../src/index.js";
 
-/** Trainable parameters counted from the weights themselves, as PyTorch's `p.numel()` sum. */
-function trainableParams(model: LayersModel): number {
-  return model.trainableWeights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * b!, 1), 0);
-}
-
-/** PyTorch's class name for each tfjs layer the seed's walk prints. */
-const TORCH_NAME: Record<string, string> = {
-  Conv2D: "Conv2d",
-  ReLU: "ReLU",
-  MaxPooling2D: "MaxPool2d",
-  Flatten: "Flatten",
-  Dense: "Linear",
-  Dropout: "Dropout",
-};
-
 /**
- * The model's shape walk as the seed prints it: PyTorch class names, channels first. The explicit
- * zero padding is PyTorch's Conv2d(padding=1), which prints no line of its own.
+ * The lines of the seed's printed shape walk: every layer but the explicit zero padding, which is
+ * PyTorch's Conv2d(padding=1) and prints no line of its own.
  */
-function seedWalk(model: LayersModel): [string, number[]][] {
-  return summary(model)
-    .layers.filter((l) => l.type !== "ZeroPadding2D")
-    .map((l) => {
-      const s = l.outputShape;
-      return [TORCH_NAME[l.type] ?? l.type, s.length === 3 ? [s[2]!, s[0]!, s[1]!] : s];
-    });
-}
+const SEED_LINES: SeedWalkOptions = { keep: (l) => l.type !== "ZeroPadding2D" };
 
 /** The seed's printed walk at 224×224 (§3.1; REFERENCE.md §1), batch dimension dropped. */
 const SEED_WALK_224: [string, number[]][] = [
@@ -70,13 +49,13 @@ afterAll(() => full?.dispose());
 
 describe("alexnet() at the default 224×224×1", () => {
   it("has the seed's 46,764,746 trainable parameters and nothing else", () => {
-    expect(trainableParams(full)).toBe(46_764_746);
+    expect(paramCount(full.trainableWeights)).toBe(46_764_746);
     expect(full.countParams()).toBe(46_764_746);
   });
 
   it("walks the seed's printed layer shapes", () => {
     expect(full.inputs[0]!.shape).toEqual([null, 224, 224, 1]);
-    expect(seedWalk(full)).toEqual(SEED_WALK_224);
+    expect(seedWalk(full, SEED_LINES)).toEqual(SEED_WALK_224);
   });
 
   it("names its layers by role", () => {
@@ -119,9 +98,9 @@ describe("alexnet() at the default 224×224×1", () => {
     const json = JSON.parse(full.toJSON(null, true) as string);
     const rebuilt = await models.modelFromJSON(json);
     try {
-      expect(seedWalk(rebuilt)).toEqual(SEED_WALK_224);
+      expect(seedWalk(rebuilt, SEED_LINES)).toEqual(SEED_WALK_224);
       expect(rebuilt.layers.map((l) => l.name)).toEqual(full.layers.map((l) => l.name));
-      expect(trainableParams(rebuilt)).toBe(46_764_746);
+      expect(paramCount(rebuilt.trainableWeights)).toBe(46_764_746);
     } finally {
       rebuilt.dispose();
     }

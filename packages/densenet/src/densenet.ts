@@ -1,5 +1,5 @@
 import { batchNorm } from "@convnets/batchnorm";
-import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, maxPool } from "@convnets/core/model";
+import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, globalAvgPoolClassifier, maxPool } from "@convnets/core/model";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
 
@@ -112,12 +112,8 @@ export function densenet(options?: DenseNetOptions): LayersModel {
     }
   });
   x = bnRelu(x, "final");
-  // nn.AdaptiveAvgPool2d((1, 1)) + nn.Flatten(): tfjs's global pooling already drops the 1×1.
-  x = applyTo(tfl.layers.globalAveragePooling2d({ name: "global_avg" }), x);
-  const logits = applyTo(
-    tfl.layers.dense({ units: numClasses, kernelInitializer: "glorotUniform", biasInitializer: "zeros", name: "fc" }),
-    x,
-  );
+  // nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten() and nn.Linear(…, numClasses).
+  const logits = globalAvgPoolClassifier(x, numClasses, "global_avg");
   return tfl.model({ inputs: input, outputs: logits, name: "densenet" });
 }
 

@@ -1,4 +1,4 @@
-import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, maxPool } from "@convnets/core/model";
+import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, globalAvgPoolClassifier, maxPool } from "@convnets/core/model";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
 
@@ -124,12 +124,8 @@ export function googlenet(options?: GoogLeNetOptions): LayersModel {
     });
     if (stage !== "b5") x = maxPool(x, `${stage}_pool`, { poolSize: 3, strides: 2, pad: 1 });
   }
-  // nn.AdaptiveAvgPool2d((1, 1)) + nn.Flatten(): tfjs's global pooling already drops the 1×1.
-  x = applyTo(tfl.layers.globalAveragePooling2d({ name: "b5_global_avg" }), x);
-  const logits = applyTo(
-    tfl.layers.dense({ units: numClasses, kernelInitializer: "glorotUniform", biasInitializer: "zeros", name: "fc" }),
-    x,
-  );
+  // nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten() and nn.Linear(…, numClasses).
+  const logits = globalAvgPoolClassifier(x, numClasses, "b5_global_avg");
   return tfl.model({ inputs: input, outputs: logits, name: "googlenet" });
 }
 

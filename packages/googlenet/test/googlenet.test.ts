@@ -1,4 +1,5 @@
 import "@tensorflow/tfjs-backend-cpu";
+import { outputShape, paramCount } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -9,25 +10,17 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
-function trainableParams(model: tfl.LayersModel): number {
-  return model.trainableWeights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * b!, 1), 0);
-}
-
-function outputShape(model: tfl.LayersModel, layer: string): unknown {
-  return model.getLayer(layer).outputShape;
-}
-
 describe("googlenet parameters (REFERENCE.md §1)", () => {
   it("has 5,977,530 trainable parameters with the 7×7 stem", () => {
     const model = googlenet();
-    expect(trainableParams(model)).toBe(5_977_530);
+    expect(paramCount(model.trainableWeights)).toBe(5_977_530);
     expect(model.nonTrainableWeights).toHaveLength(0);
     model.dispose();
   });
 
   it("has 5,974,458 trainable parameters with the seed code's 1×1 stem", () => {
     const model = googlenet({ stemKernelSize: 1 });
-    expect(trainableParams(model)).toBe(5_974_458);
+    expect(paramCount(model.trainableWeights)).toBe(5_974_458);
     model.dispose();
   });
 });
@@ -100,7 +93,7 @@ describe("inception()", () => {
     );
     // Conv2d(192,64,1) + Conv2d(192,96,1) + Conv2d(96,128,3) + Conv2d(192,16,1) + Conv2d(16,32,5) + Conv2d(192,32,1)
     const expected = 192 * 64 + 64 + (192 * 96 + 96) + (96 * 128 * 9 + 128) + (192 * 16 + 16) + (16 * 32 * 25 + 32) + (192 * 32 + 32);
-    expect(trainableParams(model)).toBe(expected);
+    expect(paramCount(model.trainableWeights)).toBe(expected);
     model.dispose();
   });
 });
@@ -165,7 +158,7 @@ describe("googlenetSpec", () => {
     expect(googlenetSpec.defaults).toEqual({ inputSize: 96, lr: 0.1, batchSize: 128, epochs: 10 });
     const model = googlenetSpec.build();
     expect(model.inputs[0].shape).toEqual([null, 96, 96, 1]);
-    expect(trainableParams(model)).toBe(5_977_530);
+    expect(paramCount(model.trainableWeights)).toBe(5_977_530);
     model.dispose();
   });
 });

@@ -1,48 +1,18 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  batches,
-  type EngineInfo,
-  type FashionMnist,
-  loadFashionMnist,
-  loadModel,
-  saveModel,
-  setupEngine,
-  takeImages,
-  train,
-} from "@convnets/core";
+import { type EngineInfo, type FashionMnist, loadFashionMnist, setupEngine, takeImages, train } from "@convnets/core";
+import { firstImages, maxAbsDifference, saveAndReload } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { googlenet } from "../src/index.js";
 
 // Real engine (wasm, with core's training kernels) on real Fashion-MNIST images.
 let engine: EngineInfo;
 let mnist: FashionMnist;
-let scratch: string;
 
 beforeAll(async () => {
   engine = await setupEngine("wasm");
   mnist = await loadFashionMnist();
-  scratch = await mkdtemp(join(tmpdir(), "convnets-googlenet-"));
 });
-
-afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true });
-});
-
-/** The first `count` test images at `inputSize`, as one batch. */
-function testImages(count: number, inputSize: number): tf.Tensor4D {
-  const { value } = batches(takeImages(mnist.test, count), { batchSize: count, inputSize }).next();
-  if (!value) throw new Error("no test images");
-  value.labels.dispose();
-  return value.xs;
-}
-
-function maxAbsDifference(a: Float32Array, b: Float32Array): number {
-  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
-}
 
 describe("googlenet on the wasm engine", () => {
   it("runs on wasm", () => {
@@ -51,14 +21,14 @@ describe("googlenet on the wasm engine", () => {
 
   it("predicts logits for a batch of 2 at the default 96×96", () => {
     const model = googlenet();
-    const xs = testImages(2, 96);
+    const { xs, labels } = firstImages(mnist.test, 2, 96);
     const logits = model.predict(xs) as tf.Tensor;
     expect(logits.shape).toEqual([2, 10]);
     const values = logits.dataSync();
     expect(values.every(Number.isFinite)).toBe(true);
     // Two different images give different logits.
-    expect(maxAbsDifference(values.slice(0, 10) as Float32Array, values.slice(10) as Float32Array)).toBeGreaterThan(1e-6);
-    tf.dispose([xs, logits]);
+    expect(maxAbsDifference(values.slice(0, 10), values.slice(10))).toBeGreaterThan(1e-6);
+    tf.dispose([xs, labels, logits]);
     model.dispose();
   });
 
@@ -78,17 +48,13 @@ describe("googlenet on the wasm engine", () => {
     });
 
     it("predicts the same numbers after saveModel and a fresh tf.loadLayersModel", async () => {
-      const dir = join(scratch, "googlenet");
-      await saveModel(model, dir);
-      const loaded = await loadModel(dir);
+      const { xs, labels } = firstImages(mnist.test, 4, inputSize);
+      const { loaded, expected, actual } = await saveAndReload(model, xs);
       expect(loaded).not.toBe(model);
       expect(loaded.layers.map((l) => l.name)).toEqual(model.layers.map((l) => l.name));
-      const xs = testImages(4, inputSize);
-      const expected = (model.predict(xs) as tf.Tensor).dataSync() as Float32Array;
-      const actual = (loaded.predict(xs) as tf.Tensor).dataSync() as Float32Array;
       expect(actual).toHaveLength(40);
       expect(maxAbsDifference(actual, expected)).toBeLessThan(1e-6);
-      xs.dispose();
+      tf.dispose([xs, labels]);
       loaded.dispose();
       model.dispose();
     });

@@ -1,6 +1,9 @@
 import {
+  applyTo,
   type BuildOptions,
+  convRelu,
   type ModelSpec,
+  maxPool,
   resolveInputShape,
   resolveNumClasses,
   smallestInputSize,
@@ -14,9 +17,6 @@ export type NinOptions = BuildOptions;
 
 /** The seed trains NiN on Fashion-MNIST resized to 224×224 (seed §3.3). */
 const DEFAULT_INPUT_SIZE = 224;
-
-/** Xavier-uniform kernels and zero biases, as d2l's `init_weights` sets them. */
-const INIT = { kernelInitializer: "glorotUniform", biasInitializer: "zeros" } as const;
 
 /** The seed's `nin_block` arguments, less the input channels (tfjs infers them). */
 export interface NinBlockOptions {
@@ -48,16 +48,11 @@ export function ninBlock(x: SymbolicTensor, options: NinBlockOptions, name: stri
     }
   }
   // PyTorch pads symmetrically by `padding`. tfjs's "same" equals that only at stride 1 with
-  // 2·padding = kernel − 1 (the 5×5/2 and 3×3/1 blocks); otherwise pad explicitly, convolve "valid".
-  let tfPadding: "valid" | "same" = "valid";
-  if (padding > 0 && strides === 1 && 2 * padding === kernelSize - 1) {
-    tfPadding = "same";
-  } else if (padding > 0) {
-    x = apply(layers.zeroPadding2d({ padding, name: `${name}_pad` }), x);
-  }
-  x = conv(x, `${name}_conv1`, filters, kernelSize, strides, tfPadding);
-  x = conv(x, `${name}_conv2`, filters, 1, 1, "valid");
-  return conv(x, `${name}_conv3`, filters, 1, 1, "valid");
+  // 2·padding = kernel − 1 (the 5×5/2 and 3×3/1 blocks); otherwise convRelu pads explicitly, in a
+  // layer named `${name}_pad`, and convolves "valid".
+  x = convRelu(x, `${name}_conv1`, { filters, kernelSize, strides, pad: padding, padName: `${name}_pad` });
+  x = convRelu(x, `${name}_conv2`, { filters, kernelSize: 1 });
+  return convRelu(x, `${name}_conv3`, { filters, kernelSize: 1 });
 }
 
 /**
@@ -94,17 +89,20 @@ export function nin(options?: NinOptions): LayersModel {
 
   const images = modelInput({ shape: inputShape, name: "images" });
   let x = ninBlock(images, { filters: 96, kernelSize: 11, strides: 4, padding: 0 }, "block1");
-  x = maxPool(x, "pool1");
+  x = maxPool(x, "pool1", POOL);
   x = ninBlock(x, { filters: 256, kernelSize: 5, strides: 1, padding: 2 }, "block2");
-  x = maxPool(x, "pool2");
+  x = maxPool(x, "pool2", POOL);
   x = ninBlock(x, { filters: 384, kernelSize: 3, strides: 1, padding: 1 }, "block3");
-  x = maxPool(x, "pool3");
-  x = apply(layers.dropout({ rate: 0.5, name: "dropout" }), x);
+  x = maxPool(x, "pool3", POOL);
+  x = applyTo(layers.dropout({ rate: 0.5, name: "dropout" }), x);
   x = ninBlock(x, { filters: numClasses, kernelSize: 3, strides: 1, padding: 1 }, "block4");
   // PyTorch's AdaptiveAvgPool2d((1, 1)) + Flatten in one layer: tfjs's global pool drops the 1×1.
-  const logits = apply(layers.globalAveragePooling2d({ name: "global_avg_pool" }), x);
+  const logits = applyTo(layers.globalAveragePooling2d({ name: "global_avg_pool" }), x);
   return model({ inputs: images, outputs: logits, name: "nin" });
 }
+
+/** The seed's `nn.MaxPool2d(3, stride=2)` between the blocks. */
+const POOL = { poolSize: 3, strides: 2, pad: 0 } as const;
 
 /** NiN with the seed's recipe: lr 0.1, batch 128, images resized to 224, 10 epochs. */
 export const ninSpec: ModelSpec<NinOptions> = {
@@ -116,23 +114,3 @@ export const ninSpec: ModelSpec<NinOptions> = {
   minInputSize: NIN_MIN_INPUT_SIZE,
   build: (options) => nin(options),
 };
-
-function conv(
-  x: SymbolicTensor,
-  name: string,
-  filters: number,
-  kernelSize: number,
-  strides: number,
-  padding: "valid" | "same",
-): SymbolicTensor {
-  const y = apply(layers.conv2d({ filters, kernelSize, strides, padding, ...INIT, name }), x);
-  return apply(layers.reLU({ name: `${name}_relu` }), y);
-}
-
-function maxPool(x: SymbolicTensor, name: string): SymbolicTensor {
-  return apply(layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name }), x);
-}
-
-function apply(layer: { apply(x: SymbolicTensor): unknown }, x: SymbolicTensor): SymbolicTensor {
-  return layer.apply(x) as SymbolicTensor;
-}

@@ -1,33 +1,23 @@
 import { setupEngine, summary } from "@convnets/core";
+import { paramCount, type SeedWalkOptions, seedWalk } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { input, type LayersModel, model, models } from "@tensorflow/tfjs-layers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NIN_MIN_INPUT_SIZE, nin, ninBlock, ninFeatureSize, ninSpec } from "../src/index.js";
 
-/** Trainable parameters counted from the weights themselves, as PyTorch's `p.numel()` sum. */
-function trainableParams(m: LayersModel): number {
-  return m.trainableWeights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * b!, 1), 0);
-}
-
+/** The PyTorch layers of the seed's NiN that are one tfjs layer here (see SEED_WALK_224). */
 const TORCH_NAME: Record<string, string> = {
-  MaxPooling2D: "MaxPool2d",
-  Dropout: "Dropout",
   GlobalAveragePooling2D: "AdaptiveAvgPool2d+Flatten",
 };
 
 /**
- * The model's shape walk as the seed prints it (§3.3): one `Sequential` line per NiN block (the
- * output of its last ReLU), then the pools and dropout; PyTorch names, channels first.
+ * The lines of the seed's printed shape walk (§3.3): one `Sequential` line per NiN block (the output of
+ * its last ReLU), then the pools and dropout.
  */
-function seedWalk(m: LayersModel): [string, number[]][] {
-  return summary(m)
-    .layers.filter((l) => !l.name.startsWith("block") || l.name.endsWith("_conv3_relu"))
-    .map((l) => {
-      const s = l.outputShape;
-      const type = l.name.startsWith("block") ? "Sequential" : (TORCH_NAME[l.type] ?? l.type);
-      return [type, s.length === 3 ? [s[2]!, s[0]!, s[1]!] : s];
-    });
-}
+const SEED_LINES: SeedWalkOptions = {
+  keep: (l) => !l.name.startsWith("block") || l.name.endsWith("_conv3_relu"),
+  rename: (l) => (l.name.startsWith("block") ? "Sequential" : TORCH_NAME[l.type]),
+};
 
 /**
  * REFERENCE.md §1's NiN walk at 224×224. The seed's AdaptiveAvgPool2d((1, 1)) (10×1×1) and
@@ -58,13 +48,13 @@ afterAll(() => full?.dispose());
 
 describe("nin() at the default 224×224×1", () => {
   it("has the seed's 1,992,166 trainable parameters and nothing else", () => {
-    expect(trainableParams(full)).toBe(1_992_166);
+    expect(paramCount(full.trainableWeights)).toBe(1_992_166);
     expect(full.countParams()).toBe(1_992_166);
   });
 
   it("walks the seed's printed shapes", () => {
     expect(full.inputs[0]!.shape).toEqual([null, 224, 224, 1]);
-    expect(seedWalk(full)).toEqual(SEED_WALK_224);
+    expect(seedWalk(full, SEED_LINES)).toEqual(SEED_WALK_224);
   });
 
   it("has no dense layer: the classes are the last block's channels, averaged", () => {
@@ -97,9 +87,9 @@ describe("nin() at the default 224×224×1", () => {
     const json = JSON.parse(full.toJSON(null, true) as string);
     const rebuilt = await models.modelFromJSON(json);
     try {
-      expect(seedWalk(rebuilt)).toEqual(SEED_WALK_224);
+      expect(seedWalk(rebuilt, SEED_LINES)).toEqual(SEED_WALK_224);
       expect(rebuilt.layers.map((l) => l.name)).toEqual(full.layers.map((l) => l.name));
-      expect(trainableParams(rebuilt)).toBe(1_992_166);
+      expect(paramCount(rebuilt.trainableWeights)).toBe(1_992_166);
     } finally {
       rebuilt.dispose();
     }
@@ -124,7 +114,7 @@ describe("ninBlock", () => {
         ["b_conv3_relu", "ReLU", [20, 20, 6]],
       ]);
       // PyTorch: (2·5·5 + 1)·6 for the 5×5, (6 + 1)·6 for each 1×1
-      expect(trainableParams(m)).toBe(51 * 6 + 2 * 7 * 6);
+      expect(paramCount(m.trainableWeights)).toBe(51 * 6 + 2 * 7 * 6);
     } finally {
       m.dispose();
     }
@@ -201,7 +191,7 @@ describe("ninSpec", () => {
     const m = ninSpec.build({ inputShape: [ninSpec.minInputSize, ninSpec.minInputSize, 1] });
     try {
       expect(m.name).toBe("nin");
-      expect(trainableParams(m)).toBe(1_992_166); // no dense layer: independent of the input size
+      expect(paramCount(m.trainableWeights)).toBe(1_992_166); // no dense layer: independent of the input size
     } finally {
       m.dispose();
     }

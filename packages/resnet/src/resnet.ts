@@ -1,5 +1,5 @@
 import { batchNorm } from "@convnets/batchnorm";
-import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, maxPool } from "@convnets/core/model";
+import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, globalAvgPoolClassifier, maxPool } from "@convnets/core/model";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
 
@@ -115,12 +115,8 @@ export function resnet(stages: readonly number[], options?: ResNetOptions): Laye
   stages.forEach((numResiduals, i) => {
     x = resnetBlock(x, { filters: 64 * 2 ** i, numResiduals, firstBlock: i === 0 }, `stage${i + 2}`);
   });
-  // nn.AdaptiveAvgPool2d((1, 1)) + nn.Flatten(): tfjs's global pooling already drops the 1×1.
-  x = applyTo(tfl.layers.globalAveragePooling2d({ name: "global_avg" }), x);
-  const logits = applyTo(
-    tfl.layers.dense({ units: numClasses, kernelInitializer: "glorotUniform", biasInitializer: "zeros", name: "fc" }),
-    x,
-  );
+  // nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten() and nn.Linear(…, numClasses).
+  const logits = globalAvgPoolClassifier(x, numClasses, "global_avg");
   return tfl.model({ inputs: input, outputs: logits, name: modelName });
 }
 

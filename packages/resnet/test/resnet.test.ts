@@ -1,4 +1,5 @@
 import "@tensorflow/tfjs-backend-cpu";
+import { outputShape, paramCount } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -8,14 +9,6 @@ import { residual, resnet, resnet18, resnet18Spec, resnet34, resnet34Spec, resne
 beforeAll(async () => {
   await tf.setBackend("cpu");
 });
-
-function paramCount(weights: tfl.LayerVariable[]): number {
-  return weights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * b!, 1), 0);
-}
-
-function outputShape(model: tfl.LayersModel, layer: string): unknown {
-  return model.getLayer(layer).outputShape;
-}
 
 describe("resnet parameters (REFERENCE.md §1)", () => {
   it("resnet18 has 11,178,378 trainable parameters; moving statistics are not trainable", () => {

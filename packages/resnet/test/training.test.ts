@@ -1,17 +1,8 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  batches,
-  type EngineInfo,
-  type FashionMnist,
-  loadFashionMnist,
-  loadModel,
-  saveModel,
-  setupEngine,
-  takeImages,
-  train,
-} from "@convnets/core";
+import { type EngineInfo, type FashionMnist, loadFashionMnist, setupEngine, takeImages, train } from "@convnets/core";
+import { firstImages, maxAbsDifference, saveAndReload } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,23 +23,11 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-/** The first `count` test images at `inputSize`, as one batch. */
-function testImages(count: number, inputSize: number): tf.Tensor4D {
-  const { value } = batches(takeImages(mnist.test, count), { batchSize: count, inputSize }).next();
-  if (!value) throw new Error("no test images");
-  value.labels.dispose();
-  return value.xs;
-}
-
 /** [moving mean, moving variance] of a ConvnetsBatchNorm layer, copied out. */
 function movingStatistics(model: LayersModel, layer: string): Float32Array[] {
   const weights = model.getLayer(layer).getWeights();
   expect(weights.map((w) => w.shape)).toHaveLength(4); // gamma, beta, moving mean, moving variance
   return weights.slice(2).map((w) => w.dataSync() as Float32Array);
-}
-
-function maxAbsDifference(a: Float32Array, b: Float32Array): number {
-  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 }
 
 describe("resnet18 on the wasm engine", () => {
@@ -58,14 +37,14 @@ describe("resnet18 on the wasm engine", () => {
 
   it("predicts logits for a batch of 2 at the default 96×96", () => {
     const model = resnet18();
-    const xs = testImages(2, 96);
+    const { xs, labels } = firstImages(mnist.test, 2, 96);
     const logits = model.predict(xs) as tf.Tensor;
     expect(logits.shape).toEqual([2, 10]);
     const values = logits.dataSync();
     expect(values.every(Number.isFinite)).toBe(true);
     // Two different images give different logits.
-    expect(maxAbsDifference(values.slice(0, 10) as Float32Array, values.slice(10) as Float32Array)).toBeGreaterThan(1e-6);
-    tf.dispose([xs, logits]);
+    expect(maxAbsDifference(values.slice(0, 10), values.slice(10))).toBeGreaterThan(1e-6);
+    tf.dispose([xs, labels, logits]);
     model.dispose();
   });
 
@@ -98,11 +77,11 @@ describe("resnet18 on the wasm engine", () => {
 
     it("predicts the same numbers after saveModel and a fresh tf.loadLayersModel", async () => {
       const dir = join(scratch, "resnet18");
-      await saveModel(model, dir);
+      const { xs, labels } = firstImages(mnist.test, 4, inputSize);
+      const { loaded, expected, actual } = await saveAndReload(model, xs, dir);
       const topology = JSON.parse(await readFile(join(dir, "model.json"), "utf8")).modelTopology;
       expect(JSON.stringify(topology)).toContain('"class_name":"ConvnetsBatchNorm"');
 
-      const loaded = await loadModel(dir);
       expect(loaded).not.toBe(model);
       expect(loaded.layers.map((l) => l.name)).toEqual(model.layers.map((l) => l.name));
       // The moving statistics are saved with the model, not re-initialised on load.
@@ -111,12 +90,9 @@ describe("resnet18 on the wasm engine", () => {
       expect(mean).toEqual(savedMean);
       expect(variance).toEqual(savedVariance);
 
-      const xs = testImages(4, inputSize);
-      const expected = (model.predict(xs) as tf.Tensor).dataSync() as Float32Array;
-      const actual = (loaded.predict(xs) as tf.Tensor).dataSync() as Float32Array;
       expect(actual).toHaveLength(40);
       expect(maxAbsDifference(actual, expected)).toBeLessThan(1e-6);
-      xs.dispose();
+      tf.dispose([xs, labels]);
       loaded.dispose();
       model.dispose();
     });

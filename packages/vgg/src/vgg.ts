@@ -1,6 +1,9 @@
 import {
+  applyTo,
   type BuildOptions,
+  convRelu,
   type ModelSpec,
+  maxPool,
   resolveInputShape,
   resolveNumClasses,
 } from "@convnets/core/model";
@@ -86,11 +89,9 @@ export function vggFeatureSize(convArch: VggArch, inputSize: number): number {
  */
 export function vggBlock(x: SymbolicTensor, numConvs: number, channels: number, name: string): SymbolicTensor {
   for (let i = 1; i <= numConvs; i++) {
-    const conv = `${name}_conv${i}`;
-    x = apply(layers.conv2d({ filters: channels, kernelSize: 3, padding: "same", ...INIT, name: conv }), x);
-    x = apply(layers.reLU({ name: `${conv}_relu` }), x);
+    x = convRelu(x, `${name}_conv${i}`, { filters: channels, kernelSize: 3, pad: 1 });
   }
-  return apply(layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${name}_pool` }), x);
+  return maxPool(x, `${name}_pool`, { poolSize: 2, strides: 2, pad: 0 });
 }
 
 /**
@@ -114,13 +115,13 @@ function buildVgg(modelName: string, convArch: VggArch, options: VggOptions | un
   convArch.forEach(([numConvs, channels], i) => {
     x = vggBlock(x, numConvs, Math.floor(channels / widthDivisor), `block${i + 1}`);
   });
-  x = apply(layers.flatten({ name: "flatten" }), x);
+  x = applyTo(layers.flatten({ name: "flatten" }), x);
   for (const name of ["fc1", "fc2"]) {
-    x = apply(layers.dense({ units: 4096, ...INIT, name }), x);
-    x = apply(layers.reLU({ name: `${name}_relu` }), x);
-    x = apply(layers.dropout({ rate: 0.5, name: `${name}_dropout` }), x);
+    x = applyTo(layers.dense({ units: 4096, ...INIT, name }), x);
+    x = applyTo(layers.reLU({ name: `${name}_relu` }), x);
+    x = applyTo(layers.dropout({ rate: 0.5, name: `${name}_dropout` }), x);
   }
-  const logits = apply(layers.dense({ units: numClasses, ...INIT, name: "fc3" }), x);
+  const logits = applyTo(layers.dense({ units: numClasses, ...INIT, name: "fc3" }), x);
   return model({ inputs: images, outputs: logits, name: modelName });
 }
 
@@ -184,8 +185,4 @@ function resolveWidthDivisor(modelName: string, convArch: VggArch, widthDivisor 
     );
   }
   return widthDivisor;
-}
-
-function apply(layer: { apply(x: SymbolicTensor): unknown }, x: SymbolicTensor): SymbolicTensor {
-  return layer.apply(x) as SymbolicTensor;
 }

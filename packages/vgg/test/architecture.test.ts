@@ -1,4 +1,5 @@
 import { setupEngine, summary } from "@convnets/core";
+import { paramCount, type SeedWalkOptions, seedWalk } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { type LayersModel, models } from "@tensorflow/tfjs-layers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,31 +18,14 @@ import {
   vggMinInputSize,
 } from "../src/index.js";
 
-/** Trainable parameters counted from the weights themselves, as PyTorch's `p.numel()` sum. */
-function trainableParams(model: LayersModel): number {
-  return model.trainableWeights.reduce((n, w) => n + w.shape.reduce((a: number, b) => a * b!, 1), 0);
-}
-
-const TORCH_NAME: Record<string, string> = {
-  Flatten: "Flatten",
-  Dense: "Linear",
-  ReLU: "ReLU",
-  Dropout: "Dropout",
-};
-
 /**
- * The model's shape walk as the seed prints it (§3.2): one `Sequential` line per VGG block (the
- * output of its pool), then the classifier layers; PyTorch class names, channels first.
+ * The lines of the seed's printed shape walk (§3.2): one `Sequential` line per VGG block (the output of
+ * its pool), then the classifier layers.
  */
-function seedWalk(model: LayersModel): [string, number[]][] {
-  return summary(model)
-    .layers.filter((l) => !l.name.startsWith("block") || l.name.endsWith("_pool"))
-    .map((l) => {
-      const s = l.outputShape;
-      const type = l.name.startsWith("block") ? "Sequential" : (TORCH_NAME[l.type] ?? l.type);
-      return [type, s.length === 3 ? [s[2]!, s[0]!, s[1]!] : s];
-    });
-}
+const SEED_LINES: SeedWalkOptions = {
+  keep: (l) => !l.name.startsWith("block") || l.name.endsWith("_pool"),
+  rename: (l) => (l.name.startsWith("block") ? "Sequential" : undefined),
+};
 
 const CLASSIFIER_WALK: [string, number[]][] = [
   ["Linear", [4096]],
@@ -88,13 +72,13 @@ afterAll(() => full?.dispose());
 
 describe("vgg11() at the default 224×224×1", () => {
   it("has the seed's 128,806,154 trainable parameters and nothing else", () => {
-    expect(trainableParams(full)).toBe(128_806_154);
+    expect(paramCount(full.trainableWeights)).toBe(128_806_154);
     expect(full.countParams()).toBe(128_806_154);
   });
 
   it("walks the seed's printed block shapes", () => {
     expect(full.inputs[0]!.shape).toEqual([null, 224, 224, 1]);
-    expect(seedWalk(full)).toEqual(SEED_WALK_224);
+    expect(seedWalk(full, SEED_LINES)).toEqual(SEED_WALK_224);
   });
 
   it("builds each block from the table: 3×3 convolutions with ReLU, then a 2×2/2 max-pool", () => {
@@ -144,9 +128,9 @@ describe("vgg11() at the default 224×224×1", () => {
     const json = JSON.parse(full.toJSON(null, true) as string);
     const rebuilt = await models.modelFromJSON(json);
     try {
-      expect(seedWalk(rebuilt)).toEqual(SEED_WALK_224);
+      expect(seedWalk(rebuilt, SEED_LINES)).toEqual(SEED_WALK_224);
       expect(rebuilt.layers.map((l) => l.name)).toEqual(full.layers.map((l) => l.name));
-      expect(trainableParams(rebuilt)).toBe(128_806_154);
+      expect(paramCount(rebuilt.trainableWeights)).toBe(128_806_154);
     } finally {
       rebuilt.dispose();
     }
@@ -157,8 +141,8 @@ describe("widthDivisor", () => {
   it("with 4 gives the book's VGG-11: 43,093,322 parameters and quarter-width blocks", () => {
     const m = vgg11({ widthDivisor: 4 });
     try {
-      expect(trainableParams(m)).toBe(43_093_322);
-      expect(seedWalk(m)).toEqual(QUARTER_WALK_224);
+      expect(paramCount(m.trainableWeights)).toBe(43_093_322);
+      expect(seedWalk(m, SEED_LINES)).toEqual(QUARTER_WALK_224);
     } finally {
       m.dispose();
     }
@@ -189,7 +173,7 @@ describe("the 13/16/19 tables", () => {
     const m = build({ inputShape: [224, 224, 3], numClasses: 1000 });
     try {
       expect(m.name).toBe(name);
-      expect(trainableParams(m)).toBe(params);
+      expect(paramCount(m.trainableWeights)).toBe(params);
       expect(m.layers.filter((l) => l.getClassName() === "Conv2D")).toHaveLength(convs);
       expect(arch.reduce((n, [numConvs]) => n + numConvs, 0)).toBe(convs);
       expect(m.getLayer("block5_pool").outputShape).toEqual([null, 7, 7, 512]);
