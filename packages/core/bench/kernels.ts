@@ -15,6 +15,7 @@ import { makeConv2DBackpropFilter } from "../src/kernels/conv2d_backprop_filter.
 import { makeConv2DBackpropInput } from "../src/kernels/conv2d_backprop_input.js";
 import { registerWasmTrainingKernels } from "../src/kernels/index.js";
 import { release, runKernel, type WasmBackend } from "../src/kernels/wasm.js";
+import { wasmSimd } from "../src/kernels/wasm_simd.js";
 
 const { values } = parseArgs({
   options: { runs: { type: "string", default: "7" }, steps: { type: "string", default: "10" } },
@@ -32,6 +33,8 @@ const builtinInput = builtin("Conv2DBackpropInput") as tf.KernelFunc;
 const builtinMatMul = builtin("BatchMatMul") as tf.KernelFunc;
 const builtinMaxPoolGrad = builtin("MaxPoolGrad") as tf.KernelFunc;
 const builtinAvgPoolGrad = builtin("AvgPoolGrad") as tf.KernelFunc;
+const builtinSplitV = builtin("SplitV") as tf.KernelFunc;
+const builtinSlice = builtin("Slice") as tf.KernelFunc;
 registerWasmTrainingKernels();
 const ours = (name: string) => builtin(name) as tf.KernelFunc;
 
@@ -265,19 +268,101 @@ for (const k of convCases) {
   tf.dispose([x, dy, w]);
 }
 
-console.log("\nMaxPoolGrad:");
+/** Our MaxPoolGrad on its JavaScript loop (the registered kernel before the WebAssembly SIMD loop). */
+const maxPoolGradByJsLoop: tf.KernelFunc = (args) => {
+  wasmSimd.enabled = false;
+  try {
+    return ours("MaxPoolGrad")(args);
+  } finally {
+    wasmSimd.enabled = true;
+  }
+};
+
+console.log("\nMaxPoolGrad (GoogLeNet's on ReLU outputs, many ties at 0; the forward MaxPool for scale):");
 for (const [title, shape, size, stride, p] of [
   ["ResNet stem pool 32×48×48×64, 3×3 s2 pad 1", [32, 48, 48, 64], 3, 2, pad(1)],
   ["AlexNet pool 32×54×54×96, 3×3 s2", [32, 54, 54, 96], 3, 2, "valid"],
+  ["GoogLeNet 32×50×50×64 → 24², 3×3 s2", [32, 50, 50, 64], 3, 2, "valid"],
+  ["GoogLeNet 32×26×26×192 → 12², 3×3 s2", [32, 26, 26, 192], 3, 2, "valid"],
+  ["GoogLeNet 32×14×14×480 → 6², 3×3 s2", [32, 14, 14, 480], 3, 2, "valid"],
+  ["GoogLeNet 32×12×12×256, 3×3 s1 same", [32, 12, 12, 256], 3, 1, "same"],
+  ["GoogLeNet 32×6×6×512, 3×3 s1 same", [32, 6, 6, 512], 3, 1, "same"],
 ] as const) {
-  const input = tf.randomNormal<tf.Rank.R4>([...shape]);
+  const normal = tf.randomNormal<tf.Rank.R4>([...shape]);
+  const input = title.startsWith("GoogLeNet") ? tf.relu(normal) : normal;
   const output = tf.maxPool(input, size, stride, p as "valid");
   const dy = tf.randomNormal(output.shape);
-  await compare(title, "MaxPoolGrad", { dy, input, output }, { filterSize: size, strides: stride, pad: p as "valid" }, {
+  const attrs = { filterSize: size, strides: stride, pad: p as "valid" };
+  await compare(title, "MaxPoolGrad", { dy, input, output }, attrs, {
     "built-in (incorrect)": builtinMaxPoolGrad,
-    "→ registered": ours("MaxPoolGrad"),
+    "JS loop": maxPoolGradByJsLoop,
+    "→ registered (SIMD)": ours("MaxPoolGrad"),
   });
-  tf.dispose([input, output, dy]);
+  await compare("  forward", "MaxPool", { x: input }, attrs, { MaxPool: builtin("MaxPool") as tf.KernelFunc });
+  tf.dispose([normal, input, output, dy]);
+}
+
+/** compare() for kernels with several outputs (SplitV): each output against cpu, all released. */
+async function compareOutputs(
+  title: string,
+  kernel: string,
+  x: Info,
+  attrs: tf.NamedAttrMap,
+  candidates: Record<string, tf.KernelFunc>,
+) {
+  const data = backend.readSync(x.dataId) as Float32Array;
+  await tf.setBackend("cpu");
+  const expected = tf.tidy(() =>
+    (tf.engine().runKernel(kernel, { x: tf.tensor(data, x.shape) }, attrs) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array),
+  );
+  await tf.setBackend("wasm");
+  const cells: string[] = [];
+  for (const [name, func] of Object.entries(candidates)) {
+    const call = () => func({ inputs: { x }, attrs, backend }) as Info[];
+    const first = call();
+    const error = Math.max(...first.map((t, i) => relativeError(backend.readSync(t.dataId) as Float32Array, expected[i] as Float32Array)));
+    release(backend, ...first);
+    const times: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const start = performance.now();
+      const outs = call();
+      times.push(performance.now() - start);
+      release(backend, ...outs);
+    }
+    cells.push(`${name} ${median(times).toFixed(2)} ms${error > 1e-4 ? ` (WRONG: error ${error.toExponential(1)})` : ""}`);
+  }
+  console.log(`  ${title.padEnd(34)} ${cells.join(" | ")}`);
+}
+
+console.log("\nSplitV (the gradient of GoogLeNet's channel concats):");
+for (const [shape, sizes] of [
+  [[32, 12, 12, 480], [128, 192, 96, 64]],
+  [[32, 12, 12, 256], [64, 128, 32, 32]],
+  [[32, 6, 6, 832], [256, 320, 128, 128]],
+  [[32, 3, 3, 1024], [384, 384, 128, 128]],
+] as const) {
+  const x = tf.randomNormal([...shape]);
+  await compareOutputs(`${shape.join("×")} → ${sizes.join("/")}`, "SplitV", x, { numOrSizeSplits: [...sizes], axis: 3 }, {
+    "built-in": builtinSplitV,
+    "→ registered": ours("SplitV"),
+  });
+  x.dispose();
+}
+
+console.log("\nSlice (the gradient of GoogLeNet's explicit zero padding before its pools: a crop):");
+for (const [shape, begin, extent] of [
+  [[32, 50, 50, 64], [0, 1, 1, 0], [32, 48, 48, 64]],
+  [[32, 26, 26, 192], [0, 1, 1, 0], [32, 24, 24, 192]],
+  [[32, 14, 14, 480], [0, 1, 1, 0], [32, 12, 12, 480]],
+  [[32, 50, 50, 64], [0, 0, 0, 16], [32, 50, 50, 32]],
+] as const) {
+  const x = tf.randomNormal([...shape]);
+  const title = `${shape.join("×")} → ${extent.join("×")}${begin[3] ? " (channels)" : ""}`;
+  await compare(title, "Slice", { x }, { begin: [...begin], size: [...extent] }, {
+    "built-in": builtinSlice,
+    "→ registered": ours("Slice"),
+  });
+  x.dispose();
 }
 
 console.log("\nAvgPoolGrad (LeNet, 2×2 stride 2):");

@@ -12,7 +12,8 @@ import "@tensorflow/tfjs-layers";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
-import { kernelLimits } from "../src/kernels/wasm.js";
+import { kernelLimits, type WasmBackend } from "../src/kernels/wasm.js";
+import { assembledModuleForTests, wasmSimd, wasmSimdKernels } from "../src/kernels/wasm_simd.js";
 
 const TOLERANCE = 1e-4;
 
@@ -126,7 +127,7 @@ describe("registerWasmTrainingKernels", () => {
     expect(wasmHadFilterGradient).toBe(false);
   });
 
-  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and ten faster kernels, idempotently", () => {
+  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and twelve faster kernels, idempotently", () => {
     const kernelFuncs = () => WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.name, "wasm")?.kernelFunc);
     const first = kernelFuncs();
     expect(registerWasmTrainingKernels()).toEqual([
@@ -142,6 +143,8 @@ describe("registerWasmTrainingKernels", () => {
       "Sub",
       "Multiply",
       "RealDiv",
+      "SplitV",
+      "Slice",
     ]);
     expect(kernelFuncs()).toEqual(first);
     expect(first.every((f) => typeof f === "function")).toBe(true);
@@ -368,6 +371,189 @@ describe("tfjs-backend-wasm's own MaxPoolGrad (the reason it is replaced)", () =
     backend.disposeData(dx.dataId);
     tf.dispose([input, output, gradient]);
     expect(relativeError(actual, expected as Float32Array)).toBeGreaterThan(0.5);
+  });
+});
+
+/**
+ * MaxPoolGrad called directly with a random dy (through tf.grad, dy is the pooled value, 0 on ReLU's
+ * ties, so where a tie's gradient went would not show), against cpu, once on the WebAssembly SIMD
+ * loop and once on the JavaScript loop, which must give the same bits.
+ */
+describe("MaxPoolGrad: the SIMD and JavaScript loops", () => {
+  type Window = number | [number, number];
+  const CASES: { name: string; x: [number, number, number, number]; size: Window; stride: Window; pad: Pad }[] = [
+    { name: "3×3 stride 1 same (GoogLeNet)", x: [2, 6, 7, 8], size: 3, stride: 1, pad: "same" },
+    { name: "3×3 stride 2 valid", x: [2, 9, 11, 12], size: 3, stride: 2, pad: "valid" },
+    { name: "3×3 stride 2 same, even input", x: [2, 8, 8, 4], size: 3, stride: 2, pad: "same" },
+    { name: "3×3 stride 2 pad 1", x: [2, 8, 9, 16], size: 3, stride: 2, pad: pad(1) },
+    { name: "asymmetric explicit padding", x: [2, 6, 7, 8], size: 3, stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+    { name: "2×2 stride 2 valid", x: [3, 8, 6, 4], size: 2, stride: 2, pad: "valid" },
+    { name: "non-square 3×2 window, strides 1×2", x: [2, 7, 9, 8], size: [3, 2], stride: [1, 2], pad: "same" },
+    { name: "5×5 window wider than the input, same", x: [1, 3, 4, 4], size: 5, stride: 1, pad: "same" },
+    { name: "6 channels (JavaScript loop only)", x: [2, 7, 6, 6], size: 3, stride: 2, pad: "same" },
+  ];
+  const INPUTS: { kind: string; values: (n: number, seed: number) => Float32Array }[] = [
+    { kind: "random of both signs", values: (n, seed) => randomValues(n, seed) },
+    { kind: "all zeros (every window a tie)", values: (n) => new Float32Array(n) },
+    { kind: "ReLU outputs (ties at 0)", values: (n, seed) => randomValues(n, seed).map((v) => Math.max(0, v)) },
+    { kind: "all negative (windows partly in padding)", values: (n, seed) => randomValues(n, seed).map((v) => v - 2) },
+    { kind: "few distinct values (ties everywhere)", values: (n, seed) => randomValues(n, seed).map((v) => Math.round(v * 2)) },
+  ];
+
+  function maxPoolGradOf(x: Float32Array, dy: Float32Array, c: (typeof CASES)[number]): tf.Tensor {
+    const input = tf.tensor4d(x, c.x);
+    const output = tf.maxPool(input, c.size, c.stride, c.pad);
+    return tf.engine().runKernel(
+      "MaxPoolGrad",
+      { dy: tf.tensor(dy, output.shape), input, output },
+      { filterSize: c.size, strides: c.stride, pad: c.pad },
+    ) as tf.Tensor;
+  }
+
+  afterAll(() => {
+    wasmSimd.enabled = true;
+  });
+
+  it("the SIMD module assembles and runs on this engine's wasm backend", async () => {
+    expect(WebAssembly.validate(assembledModuleForTests())).toBe(true);
+    await tf.setBackend("wasm");
+    expect(wasmSimdKernels(tf.backend() as WasmBackend)).toBeDefined();
+  });
+
+  describe.each(CASES)("$name", (c) => {
+    it.each(INPUTS)("$kind: matches cpu, and both loops agree bit for bit", async ({ values }) => {
+      const n = size(c.x);
+      const x = values(n, 21);
+      const outShape = tf.tidy(() => tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape);
+      const dy = randomValues(size(outShape), 22).map((v) => v + 1.5); // positive: nothing cancels
+      const [expected] = await on("cpu", () => maxPoolGradOf(x, dy, c));
+      wasmSimd.enabled = true;
+      const [simd] = await on("wasm", () => maxPoolGradOf(x, dy, c));
+      wasmSimd.enabled = false;
+      const [loop] = await on("wasm", () => maxPoolGradOf(x, dy, c));
+      wasmSimd.enabled = true;
+      expect(relativeError(simd as Float32Array, expected as Float32Array)).toBeLessThanOrEqual(TOLERANCE);
+      expect(relativeError(loop as Float32Array, expected as Float32Array)).toBeLessThanOrEqual(TOLERANCE);
+      expect(Array.from(simd as Float32Array)).toEqual(Array.from(loop as Float32Array));
+    });
+  });
+
+  it("drops the gradient of an all-NaN window and never sends dy to a NaN", async () => {
+    // One image 2×4, one 2×2 window per half: left all NaN, right NaN then 1 then NaN then 0.
+    const c = { name: "NaN", x: [1, 2, 4, 4] as [number, number, number, number], size: 2, stride: 2, pad: "valid" as Pad };
+    const x = new Float32Array(32).fill(Number.NaN);
+    for (let ch = 0; ch < 4; ch++) {
+      x[(0 * 4 + 3) * 4 + ch] = 1; // (0, 3)
+      x[(1 * 4 + 2) * 4 + ch] = 0; // (1, 2)
+    }
+    const dy = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const [expected] = await on("cpu", () => maxPoolGradOf(x, dy, c));
+    for (const enabled of [true, false]) {
+      wasmSimd.enabled = enabled;
+      const [actual] = await on("wasm", () => maxPoolGradOf(x, dy, c));
+      expect(Array.from(actual as Float32Array)).toEqual(Array.from(expected as Float32Array));
+      expect(Array.from((actual as Float32Array).slice(12, 16))).toEqual([5, 6, 7, 8]); // the right window's 1
+    }
+    wasmSimd.enabled = true;
+  });
+});
+
+/**
+ * Values of any dtype made directly (tfjs-backend-wasm 4.22's Cast to bool keeps the low byte of the
+ * truncated integer: −2.5 becomes 254, 0.2 false).
+ */
+function typedTensor(shape: number[], dtype: tf.DataType, seed: number): tf.Tensor {
+  const values = randomValues(size(shape), seed);
+  if (dtype === "bool") return tf.tensor(Array.from(values, (v) => v > 0), shape, "bool");
+  if (dtype === "int32") return tf.tensor(Int32Array.from(values, (v) => Math.round(v * 1000)), shape, "int32");
+  return tf.tensor(values, shape, dtype);
+}
+
+/** Exact equality of every output on both backends (copies: nothing to round), any dtype. */
+async function expectIdenticalOnBothBackends(compute: () => tf.Tensor | tf.Tensor[]): Promise<void> {
+  const expected = await on("cpu", compute);
+  const actual = await on("wasm", compute);
+  expect(actual.map((a) => Array.from(a))).toEqual(expected.map((e) => Array.from(e)));
+}
+
+describe("SplitV", () => {
+  const cases: { shape: number[]; sizes: number[] | number; axis: number; dtype: tf.DataType }[] = [
+    { shape: [3, 4, 4, 30], sizes: [8, 12, 6, 4], axis: 3, dtype: "float32" }, // GoogLeNet's concat gradient
+    { shape: [3, 4, 4, 30], sizes: [8, -1, 4], axis: -1, dtype: "float32" },
+    { shape: [3, 5, 4, 6], sizes: [2, 3], axis: 1, dtype: "float32" },
+    { shape: [4, 5, 6], sizes: 3, axis: 2, dtype: "int32" },
+    { shape: [6, 5, 4], sizes: [1, 0, 5], axis: 0, dtype: "float32" },
+    { shape: [6, 7], sizes: [3, 4], axis: 1, dtype: "bool" },
+    { shape: [10], sizes: [3, 7], axis: 0, dtype: "float32" },
+  ];
+  it.each(cases)("$sizes of $shape along $axis ($dtype) matches cpu exactly", async ({ shape, sizes, axis, dtype }) => {
+    await expectIdenticalOnBothBackends(() => tf.split(typedTensor(shape, dtype, 31), sizes, axis));
+  });
+
+  it("the gradient of a channel concat matches cpu", async () => {
+    const parts = [8, 12, 4].map((c, i) => randomValues(2 * 3 * 3 * c, 40 + i));
+    await expectSameOnBothBackends(() =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.square(tf.concat([a, b, c], 3))))(
+        parts.map((p, i) => tf.tensor4d(p, [2, 3, 3, [8, 12, 4][i] as number])),
+      ),
+    );
+  });
+
+  it("leaves strings to the built-in kernel", async () => {
+    await tf.setBackend("wasm");
+    // tf.split takes numeric tensors only: the kernel directly.
+    const x = tf.tensor(["a", "b", "c", "d", "e", "f"], [2, 3]);
+    const [a, b] = tf.engine().runKernel("SplitV", { x }, { numOrSizeSplits: [1, 2], axis: 1 }) as [tf.Tensor, tf.Tensor];
+    expect(a.arraySync()).toEqual([["a"], ["d"]]);
+    expect(b.arraySync()).toEqual([
+      ["b", "c"],
+      ["e", "f"],
+    ]);
+    tf.dispose([x, a, b]);
+  });
+});
+
+describe("Slice", () => {
+  const cases: { shape: number[]; begin: number[]; size: number[]; dtype: tf.DataType }[] = [
+    { shape: [3, 7, 8, 5], begin: [0, 1, 1, 0], size: [3, 5, 6, 5], dtype: "float32" }, // the gradient of pad 1
+    { shape: [3, 7, 8, 5], begin: [0, 3, 3, 0], size: [-1, 2, 2, -1], dtype: "float32" },
+    { shape: [3, 7, 8, 5], begin: [0, 0, 0, 1], size: [3, 7, 8, 3], dtype: "float32" }, // last axis cropped
+    { shape: [3, 7, 8, 5], begin: [0, 2, 1, 4], size: [2, 3, 4, 1], dtype: "int32" },
+    { shape: [6, 7, 8, 5], begin: [2, 0, 0, 0], size: [3, 7, 8, 5], dtype: "float32" }, // one contiguous run
+    { shape: [6, 7], begin: [1, 2], size: [3, 4], dtype: "bool" },
+    { shape: [9], begin: [2], size: [5], dtype: "float32" },
+    { shape: [2, 3, 4, 5, 6], begin: [1, 0, 1, 2, 0], size: [1, 3, 2, 3, 6], dtype: "int32" },
+    { shape: [2, 3, 4, 5, 6], begin: [0, 1, 0, 0, 1], size: [2, 2, 4, 5, 4], dtype: "float32" },
+  ];
+  it.each(cases)("$begin/$size of $shape ($dtype) matches cpu exactly", async ({ shape, begin, size: extent, dtype }) => {
+    await expectIdenticalOnBothBackends(() => tf.slice(typedTensor(shape, dtype, 33), begin, extent));
+  });
+
+  it("the gradient of explicit zero padding matches cpu", async () => {
+    const values = randomValues(2 * 5 * 6 * 4, 34);
+    await expectSameOnBothBackends(() =>
+      tf.grad((x: tf.Tensor) =>
+        tf.sum(
+          tf.square(
+            tf.pad(x, [
+              [0, 0],
+              [1, 2],
+              [3, 1],
+              [0, 0],
+            ]),
+          ),
+        ),
+      )(tf.tensor4d(values, [2, 5, 6, 4])),
+    );
+  });
+
+  it("leaves strings and empty slices to the built-in kernel", async () => {
+    await tf.setBackend("wasm");
+    const s = tf.slice(tf.tensor(["a", "b", "c", "d"], [2, 2]), [1, 0], [1, 2]);
+    expect(s.arraySync()).toEqual([["c", "d"]]);
+    const empty = tf.slice(tf.ones([3, 4]), [1, 1], [0, 2]);
+    expect(empty.shape).toEqual([0, 2]);
+    tf.dispose([s, empty]);
   });
 });
 

@@ -13,6 +13,8 @@ import {
   Mean,
   RealDiv,
   registerKernel,
+  Slice,
+  SplitV,
   Sub,
   Sum,
   unregisterKernel,
@@ -25,6 +27,8 @@ import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { identityConfig } from "./identity.js";
 import { maxPoolGradConfig } from "./max_pool_grad.js";
 import { reductionConfig } from "./reduce.js";
+import { sliceConfig } from "./slice.js";
+import { splitVConfig } from "./split_v.js";
 
 /** Why convnets registers a kernel on the wasm backend. */
 export interface WasmTrainingKernel {
@@ -44,7 +48,8 @@ export interface WasmTrainingKernel {
  * backend: only Conv2DBackpropFilter is missing; MaxPoolGrad is wrong for windows whose inputs are all
  * ≤ 0; Conv2DBackpropInput, transposed BatchMatMul and AvgPoolGrad are scalar loops that dominate a
  * training step (see bench/kernels.ts), as are Sum and Mean over all axes but the last and Add, Sub,
- * Multiply and RealDiv by a per-channel vector of few channels; Identity copies what it could share.
+ * Multiply and RealDiv by a per-channel vector of few channels; Identity copies what it could share;
+ * SplitV and Slice (the gradients of Concat and of padding) copy the whole input out of the heap first.
  */
 export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Conv2DBackpropFilter, reason: "missing" },
@@ -59,6 +64,8 @@ export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Sub, reason: "faster" },
   { name: Multiply, reason: "faster" },
   { name: RealDiv, reason: "faster" },
+  { name: SplitV, reason: "faster" },
+  { name: Slice, reason: "faster" },
 ];
 
 /** Kernel functions registered here, so that a second call neither re-registers nor wraps its own wrapper. */
@@ -73,9 +80,9 @@ function install(config: KernelConfig): void {
 
 /**
  * Registers on the 'wasm' backend every kernel it lacks for training the convnets networks, replaces its
- * incorrect MaxPoolGrad, and replaces three built-in kernels that would dominate a training step with
- * faster ones, mostly built on the backend's own XNNPACK operators (those built-ins stay as fallbacks
- * for cases ours do not cover). Idempotent: later calls change nothing. Returns the names of the kernels
+ * incorrect MaxPoolGrad, and replaces the built-in kernels listed as `faster` in WASM_TRAINING_KERNELS,
+ * mostly with compositions of the backend's own XNNPACK operators or copies of contiguous runs (those
+ * built-ins stay as fallbacks for the cases ours do not cover). Idempotent: later calls change nothing. Returns the names of the kernels
  * convnets provides on wasm (WASM_TRAINING_KERNELS). Works before or after the wasm backend is initialised.
  */
 export function registerWasmTrainingKernels(): string[] {
@@ -118,6 +125,15 @@ export function registerWasmTrainingKernels(): string[] {
     const binary = getKernel(name, "wasm");
     if (!binary) throw new Error(`the wasm backend has no ${name} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
     if (!ours.has(binary.kernelFunc)) install({ ...channelBroadcastConfig(name, binary.kernelFunc), setupFunc: binary.setupFunc });
+  }
+
+  for (const [name, config] of [
+    [SplitV, splitVConfig],
+    [Slice, sliceConfig],
+  ] as const) {
+    const copy = getKernel(name, "wasm");
+    if (!copy) throw new Error(`the wasm backend has no ${name} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
+    if (!ours.has(copy.kernelFunc)) install({ ...config(copy.kernelFunc), setupFunc: copy.setupFunc });
   }
 
   return WASM_TRAINING_KERNELS.map((k) => k.name);

@@ -1,0 +1,64 @@
+import {
+  type KernelConfig,
+  type KernelFunc,
+  Slice,
+  type SliceAttrs,
+  slice_util,
+  type TensorInfo,
+  util,
+} from "@tensorflow/tfjs-core";
+import { heapBytes, heapOffset } from "./heap.js";
+import type { WasmBackend } from "./wasm.js";
+
+/**
+ * Slice (the gradient of padding, crops) as one memmove per contiguous run. The trailing axes that
+ * the slice keeps whole merge with the last cropped one into a run; the axes before it are walked
+ * like an odometer, one `copyWithin` on the backend's byte view per run (no allocation, any numeric
+ * dtype). tfjs-backend-wasm 4.22 first copies the whole input out of the heap (readSync), then copies
+ * each innermost row through a new subarray: 7–14 ms against 2.3 ms for cropping [32,50,50,64] to
+ * [32,48,48,64] (bench/kernels.ts). Strings, scalars and empty slices go to the built-in kernel.
+ */
+export function makeSlice(builtin: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as WasmBackend;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { begin, size } = args.attrs as unknown as SliceAttrs;
+    const rank = x.shape.length;
+    if (x.dtype === "string" || x.dtype === "complex64" || rank === 0) return builtin(args);
+    const [start, extent] = slice_util.parseSliceParams(x, begin, size);
+    if (util.sizeFromShape(extent) === 0) return builtin(args);
+    const shape = x.shape;
+    // Axis k: the last one the slice does not keep whole; a run covers it and every axis after it.
+    let k = rank - 1;
+    while (k > 0 && start[k] === 0 && extent[k] === shape[k]) k--;
+    const elementBytes = util.bytesPerElement(x.dtype);
+    const strides = [...util.computeStrides(shape), 1].map((s) => s * elementBytes);
+    const run = (extent[k] as number) * (strides[k] as number);
+    let from = heapOffset(backend, x) + start.reduce((sum, b, i) => sum + b * (strides[i] as number), 0);
+    const out = backend.makeOutput(extent, x.dtype);
+    // The heap view after makeOutput: allocating may grow (and so replace) it.
+    const heap = heapBytes(backend);
+    let to = heapOffset(backend, out);
+    const runs = util.sizeFromShape(extent.slice(0, k));
+    const counters = new Array<number>(k).fill(0);
+    for (let n = 0; n < runs; n++, to += run) {
+      heap.copyWithin(to, from, from + run);
+      // Next index of axes 0..k−1, last fastest.
+      for (let a = k - 1; a >= 0; a--) {
+        const count = (counters[a] as number) + 1;
+        from += strides[a] as number;
+        if (count < (extent[a] as number)) {
+          counters[a] = count;
+          break;
+        }
+        from -= count * (strides[a] as number);
+        counters[a] = 0;
+      }
+    }
+    return out;
+  };
+}
+
+export function sliceConfig(builtin: KernelFunc): KernelConfig {
+  return { kernelName: Slice, backendName: "wasm", kernelFunc: makeSlice(builtin) };
+}

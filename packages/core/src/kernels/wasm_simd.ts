@@ -1,0 +1,257 @@
+import type { WasmBackend } from "./wasm.js";
+
+/**
+ * Kernels written directly in WebAssembly (with 128-bit SIMD) that run on the wasm backend's own
+ * memory: a small module, assembled here at first use from the instructions below, imports the
+ * backend's `WebAssembly.Memory`, so its functions read and write tensors in place given their heap
+ * offsets. It is for loops that neither XNNPACK nor the backend offer and that JavaScript runs
+ * several times slower: MaxPoolGrad's running argmax (a compare and two selects per input, 4 lanes
+ * at a time here; bench/kernels.ts).
+ *
+ * Not available (`wasmSimdKernels` returns undefined, callers use their JavaScript loops) where the
+ * engine lacks WebAssembly SIMD, or where the backend's memory is shared (its multi-threaded build)
+ * or cannot be found. `wasmSimd.enabled = false` forces the JavaScript loops (tests, benchmarks).
+ */
+export const wasmSimd = { enabled: true };
+
+export interface WasmSimdKernels {
+  /**
+   * dx of max pooling, NHWC, channels a multiple of 4, dx zeroed by the caller. All pointers are byte
+   * offsets in the heap; `scratch` holds 8·C bytes. See maxPoolGradBody.
+   */
+  maxPoolGrad(
+    x: number,
+    dy: number,
+    dx: number,
+    scratch: number,
+    batch: number,
+    inHeight: number,
+    inWidth: number,
+    channels: number,
+    outHeight: number,
+    outWidth: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+}
+
+/** The backend's memory, or undefined where it cannot be shared with another module. */
+function backendMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
+  const module = backend.wasm as unknown as { asm?: { memory?: unknown }; HEAPU8?: Uint8Array };
+  const memory = module.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  if (typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer) return undefined;
+  if (memory.buffer !== module.HEAPU8?.buffer) return undefined;
+  return memory;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+const instances = new WeakMap<WebAssembly.Memory, WasmSimdKernels>();
+
+/** The kernels bound to this backend's memory, or undefined (see wasmSimd). */
+export function wasmSimdKernels(backend: WasmBackend): WasmSimdKernels | undefined {
+  if (!wasmSimd.enabled) return undefined;
+  const memory = backendMemory(backend);
+  if (!memory) return undefined;
+  const known = instances.get(memory);
+  if (known) return known;
+  if (compiled === undefined) {
+    const bytes = assembleModule();
+    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  if (compiled === null) return undefined;
+  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+  const kernels = instance.exports as unknown as WasmSimdKernels;
+  instances.set(memory, kernels);
+  return kernels;
+}
+
+// ---- A minimal WebAssembly assembler: each helper returns the bytes of one folded instruction ----
+
+type Code = number[];
+
+function uleb(value: number): number[] {
+  const out: number[] = [];
+  let n = value >>> 0;
+  do {
+    const byte = n & 0x7f;
+    n >>>= 7;
+    out.push(n === 0 ? byte : byte | 0x80);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  let n = value | 0;
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+const SIMD = 0xfd;
+
+const get = (local: number): Code => [0x20, ...uleb(local)];
+const set = (local: number, value: Code): Code => [...value, 0x21, ...uleb(local)];
+const tee = (local: number, value: Code): Code => [...value, 0x22, ...uleb(local)];
+const i32 = (n: number): Code => [0x41, ...sleb(n)];
+const binary =
+  (opcode: number) =>
+  (a: Code, b: Code): Code => [...a, ...b, opcode];
+const add = binary(0x6a);
+const sub = binary(0x6b);
+const mul = binary(0x6c);
+const shl = binary(0x74);
+const ltU = binary(0x49);
+const geS = binary(0x4e);
+const addF32 = binary(0x92);
+/** Memory access: natural alignment (log2 of the size), constant byte offset. */
+const memarg = (align: number, offset: number) => [...uleb(align), ...uleb(offset)];
+const loadI32 = (address: Code, offset = 0): Code => [...address, 0x28, ...memarg(2, offset)];
+const loadF32 = (address: Code, offset = 0): Code => [...address, 0x2a, ...memarg(2, offset)];
+const storeF32 = (address: Code, value: Code, offset = 0): Code => [...address, ...value, 0x38, ...memarg(2, offset)];
+const loadV128 = (address: Code, offset = 0): Code => [...address, SIMD, 0x00, ...memarg(4, offset)];
+const storeV128 = (address: Code, value: Code, offset = 0): Code => [...address, ...value, SIMD, 0x0b, ...memarg(4, offset)];
+const v128 = (bytes: ArrayBufferView): Code => [SIMD, 0x0c, ...new Uint8Array(bytes.buffer, bytes.byteOffset, 16)];
+const splatI32x4 = (a: Code): Code => [...a, SIMD, 0x11];
+const gtF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, 0x44];
+/** Lanes of `ifSet` where `mask` is set, of `ifClear` elsewhere. */
+const bitselect = (ifSet: Code, ifClear: Code, mask: Code): Code => [...ifSet, ...ifClear, ...mask, SIMD, 0x52];
+const ifThen = (condition: Code, ...body: Code[]): Code => [...condition, 0x04, 0x40, ...body.flat(), 0x0b];
+/** `do { body } while (condition)`: the body runs at least once. */
+const doWhile = (condition: Code, ...body: Code[]): Code => [0x03, 0x40, ...body.flat(), ...condition, 0x0d, 0, 0x0b];
+/** `local += step; local <u end` (the usual loop condition). */
+const stepBelow = (local: number, step: Code, end: Code): Code => ltU(tee(local, add(get(local), step)), end);
+
+/** Names → local indices: the parameters (i32) first, then the i32 and v128 locals. */
+function locals<P extends string, I extends string, V extends string>(params: P[], ints: I[], vectors: V[]) {
+  const index = Object.fromEntries([...params, ...ints, ...vectors].map((name, i) => [name, i])) as Record<P | I | V, number>;
+  return { index, params: params.length, declarations: [[ints.length, I32] as const, [vectors.length, V128] as const] };
+}
+
+/**
+ * maxPoolGrad. For each output pixel (b, oh, ow): the scratch holds, per group of 4 channels, the
+ * running maximum (16 bytes, from −∞) and the pixel offset where it was found (16 bytes, from −1);
+ * for each tap of the window inside the input, row by row, `f32x4.gt` (strict >: ties keep the
+ * first, NaN never wins) selects both; then each channel's dy is added to dx at its pixel, unless no
+ * input won (−1: a window of NaN or −∞ only, whose gradient is dropped as on the cpu backend). The
+ * same comparisons, order and float additions as the JavaScript loop, so the same bits.
+ */
+function maxPoolGradBody() {
+  const L = locals(
+    ["x", "dy", "dx", "scratch", "batch", "inH", "inW", "C", "outH", "outW", "fH", "fW", "sH", "sW", "top", "left"],
+    ["b", "oh", "ow", "kh", "kw", "ih", "iw", "c", "off", "end", "g", "i", "p", "q", "a"],
+    ["s", "v", "best", "m"],
+  );
+  const $ = L.index;
+  const minusInfinity = v128(new Float32Array(4).fill(Number.NEGATIVE_INFINITY));
+  const minusOne = v128(new Int32Array(4).fill(-1));
+  /** Adds dy of channel c + lane to dx at the lane's pixel, if any. */
+  const scatterLane = (lane: number) => [
+    set($.i, loadI32(get($.q), 16 + 4 * lane)),
+    ifThen(
+      geS(get($.i), i32(0)),
+      set($.a, add(get($.dx), shl(add(get($.i), get($.c)), i32(2)))),
+      storeF32(get($.a), addF32(loadF32(get($.a), 4 * lane), loadF32(get($.g), 4 * lane)), 4 * lane),
+    ),
+  ];
+  const code = [
+    set($.end, add(get($.scratch), shl(get($.C), i32(3)))),
+    set($.g, get($.dy)),
+    set($.b, i32(0)),
+    doWhile(
+      stepBelow($.b, i32(1), get($.batch)),
+      set($.oh, i32(0)),
+      doWhile(
+        stepBelow($.oh, i32(1), get($.outH)),
+        set($.ow, i32(0)),
+        doWhile(
+          stepBelow($.ow, i32(1), get($.outW)),
+          // Running maximum −∞ and position −1 for every channel.
+          set($.q, get($.scratch)),
+          doWhile(
+            stepBelow($.q, i32(32), get($.end)),
+            storeV128(get($.q), minusInfinity),
+            storeV128(get($.q), minusOne, 16),
+          ),
+          // Taps row by row; rows and columns outside the input (padding) are skipped.
+          set($.kh, i32(0)),
+          doWhile(
+            stepBelow($.kh, i32(1), get($.fH)),
+            set($.ih, add(sub(mul(get($.oh), get($.sH)), get($.top)), get($.kh))),
+            ifThen(
+              ltU(get($.ih), get($.inH)),
+              set($.kw, i32(0)),
+              doWhile(
+                stepBelow($.kw, i32(1), get($.fW)),
+                set($.iw, add(sub(mul(get($.ow), get($.sW)), get($.left)), get($.kw))),
+                ifThen(
+                  ltU(get($.iw), get($.inW)),
+                  // off: the tap's pixel, in elements; p walks its channels, q the scratch.
+                  set($.off, mul(add(mul(add(mul(get($.b), get($.inH)), get($.ih)), get($.inW)), get($.iw)), get($.C))),
+                  set($.s, splatI32x4(get($.off))),
+                  set($.p, add(get($.x), shl(get($.off), i32(2)))),
+                  set($.q, get($.scratch)),
+                  doWhile(
+                    stepBelow($.q, i32(32), get($.end)),
+                    set($.v, loadV128(get($.p))),
+                    set($.best, loadV128(get($.q))),
+                    set($.m, gtF32x4(get($.v), get($.best))),
+                    storeV128(get($.q), bitselect(get($.v), get($.best), get($.m))),
+                    storeV128(get($.q), bitselect(get($.s), loadV128(get($.q), 16), get($.m)), 16),
+                    set($.p, add(get($.p), i32(16))),
+                  ),
+                ),
+              ),
+            ),
+          ),
+          // dy of this output pixel to the winners.
+          set($.q, get($.scratch)),
+          set($.c, i32(0)),
+          doWhile(
+            stepBelow($.q, i32(32), get($.end)),
+            ...[0, 1, 2, 3].flatMap(scatterLane),
+            set($.g, add(get($.g), i32(16))),
+            set($.c, add(get($.c), i32(4))),
+          ),
+        ),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/** The module: memory imported from env.memory, the functions exported by name. */
+function assembleModule(): Uint8Array<ArrayBuffer> {
+  const functions = [{ name: "maxPoolGrad", ...maxPoolGradBody() }];
+  const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
+  const name = (text: string) => vec([...new TextEncoder().encode(text)].map((c) => [c]));
+  const section = (id: number, content: number[]) => [id, ...uleb(content.length), ...content];
+  const types = functions.map((f) => [0x60, ...vec(Array.from({ length: f.params }, () => [I32])), ...vec([])]);
+  const bodies = functions.map((f) => {
+    const declared = f.declarations.filter(([count]) => count > 0).map(([count, type]) => [...uleb(count), type]);
+    const body = [...vec(declared), ...f.code, 0x0b];
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec(types)),
+    ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, 0x01]])),
+    ...section(3, vec(functions.map((_, i) => uleb(i)))),
+    ...section(7, vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
+    ...section(10, vec(bodies)),
+  ]);
+}
+
+/** For tests: the assembled module's bytes. */
+export const assembledModuleForTests = (): Uint8Array<ArrayBuffer> => assembleModule();
