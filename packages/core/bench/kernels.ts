@@ -3,7 +3,9 @@
  * ResNet shapes, median milliseconds per call, then a LeNet training step in examples/sec with the
  * built-in kernels versus ours. Every candidate is checked against the cpu backend before it is timed.
  *
- *   npx tsx bench/kernels.ts [--runs 7] [--steps 10]
+ *   npx tsx bench/kernels.ts [--runs 7] [--steps 10] [--only conv,maxpool,splitv,slice,avgpool,matmul,step]
+ *
+ * `--only` runs the named sections (all by default): conv is the convolution gradients, step the LeNet step.
  */
 import "@tensorflow/tfjs-backend-cpu";
 import { cpus, loadavg } from "node:os";
@@ -18,8 +20,15 @@ import { release, runKernel, type WasmBackend } from "../src/kernels/wasm.js";
 import { wasmSimd } from "../src/kernels/wasm_simd.js";
 
 const { values } = parseArgs({
-  options: { runs: { type: "string", default: "7" }, steps: { type: "string", default: "10" } },
+  options: {
+    runs: { type: "string", default: "7" },
+    steps: { type: "string", default: "10" },
+    only: { type: "string", default: "conv,maxpool,splitv,slice,avgpool,matmul,step" },
+  },
 });
+const sections = new Set(values.only.split(","));
+/** `items` if section `name` is to run, else none. */
+const pick = <T>(name: string, items: readonly T[]): readonly T[] => (sections.has(name) ? items : []);
 const runs = Number(values.runs);
 const steps = Number(values.steps);
 
@@ -235,8 +244,8 @@ const convCases: { title: string; x: Shape4; filter: Shape4; stride: number; pad
   { title: "stem 32×96×96×1 → 64, 7×7 s2 pad 3", x: [32, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: pad(3) },
 ];
 
-console.log("Conv2DBackpropFilter (dW) and Conv2DBackpropInput (dx); slow candidates skipped where they take seconds:");
-for (const k of convCases) {
+if (sections.has("conv")) console.log("Conv2DBackpropFilter (dW) and Conv2DBackpropInput (dx); slow candidates skipped where they take seconds:");
+for (const k of sections.has("conv") ? convCases : []) {
   const info = tf.backend_util.computeConv2DInfo(k.x, k.filter, k.stride, 1, k.pad as "same");
   const x = tf.randomNormal(k.x);
   const dy = tf.randomNormal(info.outShape);
@@ -247,11 +256,13 @@ for (const k of convCases) {
   const macs = size(info.outShape) * k.filter[0] * k.filter[1] * k.filter[2];
   const pointwise = k.filter[0] === 1 && k.filter[1] === 1;
   const stride1 = k.stride === 1;
+  const oneChannel = k.filter[2] === 1;
   await compare("dW", "Conv2DBackpropFilter", { x, dy }, { ...conv, filterShape: k.filter }, {
     ...(macs > 2e8 ? {} : { "JS loops": filterByLoops }),
     "im2col+BatchMatMul": filterByIm2col,
     convolution: makeConv2DBackpropFilter("convolution"),
     ...(pointwise ? { BatchMatMul: makeConv2DBackpropFilter("matmul") } : {}),
+    ...(oneChannel && stride1 && simd ? { SIMD: makeConv2DBackpropFilter("simd") } : {}),
     "→ registered": ours("Conv2DBackpropFilter"),
   });
   await compare("dx", "Conv2DBackpropInput", { dy, filter: w }, { ...conv, inputShape: k.x }, {
@@ -260,6 +271,7 @@ for (const k of convCases) {
     ...(stride1 && k.filter[2] === 1 ? { depthwise: makeConv2DBackpropInput(undefined, "depthwise") } : {}),
     ...(stride1 || macs * k.stride ** 2 > 1.5e9 ? {} : { "zeros+convolution": inputByZeroInsertion }),
     "BatchMatMul+col2im": makeConv2DBackpropInput(undefined, "matmul"),
+    ...(simd ? { "BatchMatMul+SIMD col2im": makeConv2DBackpropInput(undefined, "matmul-simd") } : {}),
     "→ registered": ours("Conv2DBackpropInput"),
   });
   await compare("forward (for scale)", "Conv2D", { x, filter: w }, { ...conv, dilations: 1 }, {
@@ -278,8 +290,8 @@ const maxPoolGradByJsLoop: tf.KernelFunc = (args) => {
   }
 };
 
-console.log("\nMaxPoolGrad (GoogLeNet's on ReLU outputs, many ties at 0; the forward MaxPool for scale):");
-for (const [title, shape, size, stride, p] of [
+if (sections.has("maxpool")) console.log("\nMaxPoolGrad (GoogLeNet's on ReLU outputs, many ties at 0; the forward MaxPool for scale):");
+for (const [title, shape, size, stride, p] of pick("maxpool", [
   ["ResNet stem pool 32×48×48×64, 3×3 s2 pad 1", [32, 48, 48, 64], 3, 2, pad(1)],
   ["AlexNet pool 32×54×54×96, 3×3 s2", [32, 54, 54, 96], 3, 2, "valid"],
   ["GoogLeNet 32×50×50×64 → 24², 3×3 s2", [32, 50, 50, 64], 3, 2, "valid"],
@@ -287,7 +299,7 @@ for (const [title, shape, size, stride, p] of [
   ["GoogLeNet 32×14×14×480 → 6², 3×3 s2", [32, 14, 14, 480], 3, 2, "valid"],
   ["GoogLeNet 32×12×12×256, 3×3 s1 same", [32, 12, 12, 256], 3, 1, "same"],
   ["GoogLeNet 32×6×6×512, 3×3 s1 same", [32, 6, 6, 512], 3, 1, "same"],
-] as const) {
+] as const)) {
   const normal = tf.randomNormal<tf.Rank.R4>([...shape]);
   const input = title.startsWith("GoogLeNet") ? tf.relu(normal) : normal;
   const output = tf.maxPool(input, size, stride, p as "valid");
@@ -334,13 +346,13 @@ async function compareOutputs(
   console.log(`  ${title.padEnd(34)} ${cells.join(" | ")}`);
 }
 
-console.log("\nSplitV (the gradient of GoogLeNet's channel concats):");
-for (const [shape, sizes] of [
+if (sections.has("splitv")) console.log("\nSplitV (the gradient of GoogLeNet's channel concats):");
+for (const [shape, sizes] of pick("splitv", [
   [[32, 12, 12, 480], [128, 192, 96, 64]],
   [[32, 12, 12, 256], [64, 128, 32, 32]],
   [[32, 6, 6, 832], [256, 320, 128, 128]],
   [[32, 3, 3, 1024], [384, 384, 128, 128]],
-] as const) {
+] as const)) {
   const x = tf.randomNormal([...shape]);
   await compareOutputs(`${shape.join("×")} → ${sizes.join("/")}`, "SplitV", x, { numOrSizeSplits: [...sizes], axis: 3 }, {
     "built-in": builtinSplitV,
@@ -349,13 +361,13 @@ for (const [shape, sizes] of [
   x.dispose();
 }
 
-console.log("\nSlice (the gradient of GoogLeNet's explicit zero padding before its pools: a crop):");
-for (const [shape, begin, extent] of [
+if (sections.has("slice")) console.log("\nSlice (the gradient of GoogLeNet's explicit zero padding before its pools: a crop):");
+for (const [shape, begin, extent] of pick("slice", [
   [[32, 50, 50, 64], [0, 1, 1, 0], [32, 48, 48, 64]],
   [[32, 26, 26, 192], [0, 1, 1, 0], [32, 24, 24, 192]],
   [[32, 14, 14, 480], [0, 1, 1, 0], [32, 12, 12, 480]],
   [[32, 50, 50, 64], [0, 0, 0, 16], [32, 50, 50, 32]],
-] as const) {
+] as const)) {
   const x = tf.randomNormal([...shape]);
   const title = `${shape.join("×")} → ${extent.join("×")}${begin[3] ? " (channels)" : ""}`;
   await compare(title, "Slice", { x }, { begin: [...begin], size: [...extent] }, {
@@ -365,11 +377,11 @@ for (const [shape, begin, extent] of [
   x.dispose();
 }
 
-console.log("\nAvgPoolGrad (LeNet, 2×2 stride 2):");
-for (const shape of [
+if (sections.has("avgpool")) console.log("\nAvgPoolGrad (LeNet, 2×2 stride 2):");
+for (const shape of (sections.has("avgpool") ? [
   [256, 28, 28, 6],
   [256, 10, 10, 16],
-] as Shape4[]) {
+] : []) as Shape4[]) {
   const input = tf.randomNormal<tf.Rank.R4>(shape);
   const dy = tf.randomNormal([shape[0] as number, (shape[1] as number) / 2, (shape[2] as number) / 2, shape[3] as number]);
   await compare(shape.join("×"), "AvgPoolGrad", { dy, input }, { filterSize: 2, strides: 2, pad: "valid" }, {
@@ -379,12 +391,12 @@ for (const shape of [
   tf.dispose([input, dy]);
 }
 
-console.log("\nBatchMatMul (LeNet's dense layers, batch 256):");
-for (const [m, k, n] of [
+if (sections.has("matmul")) console.log("\nBatchMatMul (LeNet's dense layers, batch 256):");
+for (const [m, k, n] of sections.has("matmul") ? [
   [256, 400, 120],
   [256, 120, 84],
   [256, 84, 10],
-]) {
+] : []) {
   const a = tf.randomNormal([m as number, k as number]);
   const w = tf.randomNormal([k as number, n as number]);
   const dy = tf.randomNormal([m as number, n as number]);
@@ -439,13 +451,15 @@ async function lenetExamplesPerSec(): Promise<number> {
   return median(rates);
 }
 
-console.log(`\nLeNet training step (batch 256, SGD, softmax cross-entropy; ${steps} steps per run, median run):`);
-const chosen = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "BatchMatMul", "AvgPoolGrad"].map((n) => [n, ours(n)] as const);
-setKernel("Conv2DBackpropFilter", filterByLoops);
-setKernel("Conv2DBackpropInput", builtinInput);
-setKernel("BatchMatMul", builtinMatMul);
-setKernel("AvgPoolGrad", builtinAvgPoolGrad);
-console.log(`  built-in kernels + JS-loop dW:           ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);
-for (const [name, func] of chosen) setKernel(name, func);
-console.log(`  registerWasmTrainingKernels (chosen):    ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);
+if (sections.has("step")) {
+  console.log(`\nLeNet training step (batch 256, SGD, softmax cross-entropy; ${steps} steps per run, median run):`);
+  const chosen = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "BatchMatMul", "AvgPoolGrad"].map((n) => [n, ours(n)] as const);
+  setKernel("Conv2DBackpropFilter", filterByLoops);
+  setKernel("Conv2DBackpropInput", builtinInput);
+  setKernel("BatchMatMul", builtinMatMul);
+  setKernel("AvgPoolGrad", builtinAvgPoolGrad);
+  console.log(`  built-in kernels + JS-loop dW:           ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);
+  for (const [name, func] of chosen) setKernel(name, func);
+  console.log(`  registerWasmTrainingKernels (chosen):    ${(await lenetExamplesPerSec()).toFixed(0)} examples/sec`);
+}
 console.log(`\n${load()}`);

@@ -11,6 +11,8 @@ import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-layers";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeConv2DBackpropFilter } from "../src/kernels/conv2d_backprop_filter.js";
+import { makeConv2DBackpropInput } from "../src/kernels/conv2d_backprop_input.js";
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
 import { kernelLimits, type WasmBackend } from "../src/kernels/wasm.js";
 import { assembledModuleForTests, wasmSimd, wasmSimdKernels } from "../src/kernels/wasm_simd.js";
@@ -308,6 +310,97 @@ describe("Conv2DBackpropInput with a padding wider than the filter", () => {
     );
   });
 });
+
+/**
+ * The WebAssembly SIMD loops of the convolution gradients (wasm_simd.ts: the one-channel stride-1 dW,
+ * col2im for dx) and their fallbacks (`wasmSimd.enabled = false`: XNNPACK convolutions and the
+ * JavaScript col2im), each against cpu, on the one-channel geometries above and edge cases: output
+ * widths not a multiple of 4, output channel counts not a multiple of 4, filters wider than the 8
+ * taps one pass of the dW loop accumulates, a filter larger than the input, one example; and with
+ * the batch split in chunks.
+ */
+describe("convolution gradients: the SIMD loops and their fallbacks", () => {
+  const EDGES: Geometry[] = [
+    { name: "3×3 valid, OW 5, CO 3", x: [2, 9, 7, 1], filter: [3, 3, 1, 3], stride: 1, pad: "valid" },
+    { name: "5×5 same, OW 6, CO 5", x: [3, 5, 6, 1], filter: [5, 5, 1, 5], stride: 1, pad: "same" },
+    { name: "11×11 pad 5 (two passes of taps), OW 13, CO 2", x: [2, 12, 13, 1], filter: [11, 11, 1, 2], stride: 1, pad: pad(5) },
+    { name: "9×3 asymmetric explicit padding, CO 7", x: [2, 10, 5, 1], filter: [9, 3, 1, 7], stride: 1, pad: [[0, 0], [3, 1], [2, 0], [0, 0]] },
+    { name: "7×7 same on a 4×5 input (filter larger than the input)", x: [2, 4, 5, 1], filter: [7, 7, 1, 4], stride: 1, pad: "same" },
+    { name: "1×3 valid, one example, OW 1", x: [1, 3, 3, 1], filter: [1, 3, 1, 1], stride: 1, pad: "valid" },
+    { name: "5×5 valid, 6 channels, OW 3 (LeNet conv2's dx)", x: [2, 7, 7, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid" },
+    { name: "3×3 same, 5 channels, stride 2 (col2im)", x: [2, 9, 8, 5], filter: [3, 3, 5, 3], stride: 2, pad: "same" },
+  ];
+  const CASES = [...GEOMETRIES.filter((g) => g.x[3] <= 8), ...EDGES];
+  const saved = kernelLimits.tempBytes;
+  afterAll(() => {
+    wasmSimd.enabled = true;
+    kernelLimits.tempBytes = saved;
+  });
+
+  describe.each(CASES)("$name", (g) => {
+    const dyShape = outShape(g);
+    const x = randomValues(size(g.x), 51);
+    const w = randomValues(size(g.filter), 52);
+    const dy = randomValues(size(dyShape), 53);
+    const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const };
+    const both = () => [
+      tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, {
+        ...attrs,
+        filterShape: g.filter,
+      }) as tf.Tensor,
+      tf.engine().runKernel("Conv2DBackpropInput", { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, {
+        ...attrs,
+        inputShape: g.x,
+      }) as tf.Tensor,
+    ];
+    it.each([
+      { loops: "SIMD", enabled: true, tempBytes: saved },
+      { loops: "fallback", enabled: false, tempBytes: saved },
+      { loops: "SIMD, one example per chunk", enabled: true, tempBytes: 1 },
+      { loops: "fallback, one example per chunk", enabled: false, tempBytes: 1 },
+    ])("dW and dx match cpu ($loops)", async ({ enabled, tempBytes }) => {
+      wasmSimd.enabled = enabled;
+      kernelLimits.tempBytes = tempBytes;
+      try {
+        await expectSameOnBothBackends(both);
+      } finally {
+        wasmSimd.enabled = true;
+        kernelLimits.tempBytes = saved;
+      }
+    });
+  });
+
+  it("dx: the SIMD col2im gives the JavaScript col2im's bits", async () => {
+    const g = EDGES[6] as Geometry;
+    const dyShape = outShape(g);
+    const dy = randomValues(size(dyShape), 54);
+    const w = randomValues(size(g.filter), 55);
+    const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const, inputShape: g.x };
+    const run = (strategy: "matmul" | "matmul-simd") => async () => {
+      const [out] = await on("wasm", () =>
+        runKernelFunc(makeConv2DBackpropInput(undefined, strategy), { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, attrs),
+      );
+      return Array.from(out as Float32Array);
+    };
+    expect(await run("matmul-simd")()).toEqual(await run("matmul")());
+  });
+
+  it("the strategy 'simd' refuses what it cannot compute", async () => {
+    await tf.setBackend("wasm");
+    const x = tf.zeros([1, 6, 6, 2]);
+    const dy = tf.zeros([1, 6, 6, 3]);
+    expect(() =>
+      runKernelFunc(makeConv2DBackpropFilter("simd"), { x, dy }, { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] }),
+    ).toThrow(/single input channel/);
+    tf.dispose([x, dy]);
+  });
+});
+
+/** Runs a kernel function directly on tensors (no tape) and wraps its output as a tensor. */
+function runKernelFunc(kernel: tf.KernelFunc, inputs: Record<string, tf.Tensor>, attrs: object): tf.Tensor {
+  const info = kernel({ inputs, attrs: attrs as tf.NamedAttrMap, backend: tf.backend() }) as tf.TensorInfo;
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
 
 /** Every max pooling of the networks: AlexNet/NiN 3×3 s2, VGG 2×2 s2, ResNet/GoogLeNet 3×3 s2 pad 1, GoogLeNet 3×3 s1 same. */
 const POOLS: { name: string; x: [number, number, number, number]; size: number; stride: number; pad: Pad }[] = [

@@ -7,8 +7,10 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
+import { heapOffset } from "./heap.js";
 import { swapOuterAndInnerAxes, swapOuterAxes } from "./layout.js";
 import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
+import { type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
 
 /**
  * dW of a 2-D convolution (NHWC), computed by the wasm backend's own XNNPACK operators.
@@ -21,6 +23,10 @@ import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
  *   dilation s, stride 1, padding pt/pl (+ whatever the bottom/right needs)
  *   output [CI, KH, KW, CO], rearranged to the filter layout [KH, KW, CI, CO].
  * A 1×1 filter needs no convolution: dW = xₛᵀ·dy, one matrix product (xₛ: x at the strided pixels).
+ * A single input channel at stride 1 (LeNet's first layer, on grayscale images) runs a WebAssembly
+ * SIMD loop (wasm_simd.ts, filterOneChannel; 12.5 → 2.5 ms on LeNet's conv1 in bench/kernels.ts): the
+ * XNNPACK convolution below has one input image and N channels there, a poor fit for its tiles.
+ * Without WebAssembly SIMD (or with `wasmSimd.enabled = false`) that geometry takes the convolution.
  * A strided filter over a single input channel (the stems, on grayscale images) is computed as
  * im2col (KH·KW rows, one per filter tap, written by JavaScript) times dy on the matrix product: the
  * dilated convolution above runs about half as fast there.
@@ -33,9 +39,10 @@ export const conv2DBackpropFilter: KernelFunc = makeConv2DBackpropFilter("auto")
 
 /**
  * How dW is computed; `auto` (the registered kernel) picks as described above. The others exist for
- * bench/kernels.ts: `matmul` needs a 1×1 filter without padding, `im2col` a single input channel.
+ * bench/kernels.ts: `matmul` needs a 1×1 filter without padding, `im2col` a single input channel, `simd`
+ * a single input channel, stride 1 and WebAssembly SIMD.
  */
-export type DwStrategy = "auto" | "convolution" | "matmul" | "im2col";
+export type DwStrategy = "auto" | "convolution" | "matmul" | "im2col" | "simd";
 
 export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -78,14 +85,24 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
     if (strategy === "im2col" && inChannels !== 1) {
       throw new Error("Conv2DBackpropFilter on wasm: strategy 'im2col' needs a single input channel");
     }
+    const simdGeometry = inChannels === 1 && strideHeight === 1 && strideWidth === 1 && !pointwiseGeometry;
+    const simd = simdGeometry && util.sizeFromShape(dy.shape) > 0 ? wasmSimdKernels(wasm) : undefined;
+    if (strategy === "simd" && !simd) {
+      throw new Error(
+        "Conv2DBackpropFilter on wasm: strategy 'simd' needs a single input channel, stride 1 and WebAssembly SIMD",
+      );
+    }
     const chosen =
       strategy !== "auto"
         ? strategy
         : pointwiseGeometry
           ? "matmul"
-          : inChannels === 1 && (strideHeight > 1 || strideWidth > 1)
-            ? "im2col"
-            : "convolution";
+          : simd
+            ? "simd"
+            : inChannels === 1 && (strideHeight > 1 || strideWidth > 1)
+              ? "im2col"
+              : "convolution";
+    if (chosen === "simd" && simd) return oneChannelBySimd(wasm, simd, x, dy, conv);
     const dW = wasm.makeOutput(filterShape, "float32");
     // Temporaries per example: dy's transposed copy, or the im2col rows.
     const rowsPerPixel = Math.max(outChannels, chosen === "im2col" ? filterHeight * filterWidth : 0);
@@ -110,6 +127,78 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
     }
     return dW;
   };
+}
+
+/**
+ * One input channel, stride 1, on the WebAssembly SIMD loop (wasm_simd.ts, filterOneChannel): per
+ * chunk of examples, x copied into a zero-padded [count, Hp, Wp] and dy transposed to
+ * [count, CO, OH, OW4] (OW rounded up to a multiple of 4, zero tail), so that the loop reads 4 output
+ * columns of dy and the 4 input columns each tap sees with one v128 load each, never out of bounds.
+ */
+function oneChannelBySimd(
+  backend: WasmBackend,
+  simd: WasmSimdKernels,
+  x: TensorInfo,
+  dy: TensorInfo,
+  conv: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { batchSize, inHeight, inWidth, outHeight, outWidth, outChannels, filterHeight, filterWidth } = conv;
+  const top = conv.padInfo.top;
+  const left = conv.padInfo.left;
+  const ow4 = Math.ceil(outWidth / 4) * 4;
+  const hp = outHeight + filterHeight - 1;
+  const wp = ow4 + filterWidth - 1;
+  // Input rows and columns the forward pass read (padding "valid" after an explicit one may leave some).
+  const rows = Math.min(inHeight, hp - top);
+  const cols = Math.min(inWidth, wp - left);
+  const perExample = (outChannels * outHeight * ow4 + hp * wp) * 4;
+  const examplesPerChunk = Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.tempBytes / perExample)));
+  const dW = backend.makeOutput(conv.filterShape, "float32");
+  const xPadded = backend.makeOutput([examplesPerChunk, hp, wp], "float32");
+  const dyT = backend.makeOutput([examplesPerChunk, outChannels, outHeight, ow4], "float32");
+  const scratch = backend.makeOutput([32], "float32");
+  // Views after the last makeOutput: allocating may grow (and so detach) the wasm heap. The borders of
+  // xPadded and the tails of dyT's rows stay zero: each chunk overwrites only the interior.
+  backend.typedArrayFromHeap(dW).fill(0);
+  backend.typedArrayFromHeap(xPadded).fill(0);
+  if (ow4 !== outWidth) backend.typedArrayFromHeap(dyT).fill(0);
+  const xAt = heapOffset(backend, x);
+  const dyAt = heapOffset(backend, dy);
+  const paddedAt = heapOffset(backend, xPadded);
+  const transposedAt = heapOffset(backend, dyT);
+  for (let first = 0; first < batchSize; first += examplesPerChunk) {
+    const count = Math.min(examplesPerChunk, batchSize - first);
+    if (rows > 0 && cols > 0) {
+      simd.copyRows(
+        xAt + first * inHeight * inWidth * 4,
+        paddedAt + (top * wp + left) * 4,
+        count,
+        rows,
+        cols * 4,
+        inWidth * 4,
+        wp * 4,
+        inHeight * inWidth * 4,
+        hp * wp * 4,
+      );
+    }
+    simd.transposeChannels(dyAt + first * outHeight * outWidth * outChannels * 4, transposedAt, count, outHeight, outWidth, outChannels, ow4);
+    simd.filterOneChannel(
+      paddedAt,
+      transposedAt,
+      heapOffset(backend, dW),
+      heapOffset(backend, scratch),
+      count,
+      outChannels,
+      outHeight,
+      ow4,
+      filterHeight,
+      filterWidth,
+      wp,
+      hp,
+    );
+  }
+  release(backend, xPadded, dyT, scratch);
+  return dW;
 }
 
 /** Σ over the examples of x ⋆ dy as one XNNPACK convolution: [CI, KH', KW', CO] (see above). */

@@ -6,7 +6,9 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import { heapOffset } from "./heap.js";
 import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
+import { type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
 
 type ConvInfo = backend_util.Conv2DInfo;
 
@@ -20,13 +22,17 @@ type ConvInfo = backend_util.Conv2DInfo;
  *   dx[n, ih, iw, ci] = Σ_{kh, kw, co} dy[n, (ih + pt − kh)/s, (iw + pl − kw)/s, co] · W[kh, kw, ci, co]
  * (terms with a fractional or out-of-range dy index are zero). Three ways to compute it, each the
  * fastest in bench/kernels.ts where it is used:
- *   stride 1, one input channel: a depthwise convolution of dy with each output channel's turned
- *     filter, summed over the channels (a convolution with one output channel wastes most of XNNPACK's
- *     register tile);
+ *   stride > 1, or stride 1 with few input channels (FEW_INPUT_CHANNELS): dcols = dy · Wᵀ on XNNPACK's
+ *     matrix product, then col2im (each row of dcols added back into the KH×KW window it came from,
+ *     one contiguous run per filter row, 4 floats at a time by a WebAssembly SIMD loop: wasm_simd.ts),
+ *     batch by batch within kernelLimits.tempBytes; inserting s−1 zeros between dy's pixels and
+ *     convolving instead costs s² times the work and memory, and at stride 1 the convolution below
+ *     spends most of its work on dy's zero padding when the filter is large next to dy;
  *   stride 1: one convolution of dy with the turned filter;
- *   stride > 1: dcols = dy · Wᵀ on XNNPACK's matrix product, then col2im (each row of dcols added back
- *     into the KH×KW window it came from), batch by batch within kernelLimits.tempBytes; inserting
- *     s−1 zeros between dy's pixels and convolving instead costs s² times the work and memory.
+ *   without WebAssembly SIMD (or `wasmSimd.enabled = false`), stride 1 and one input channel: a
+ *     depthwise convolution of dy with each output channel's turned filter, summed over the channels
+ *     (a convolution with one output channel wastes most of XNNPACK's register tile); stride > 1 keeps
+ *     dcols with a JavaScript col2im.
  * Other data formats and dtypes go to the built-in kernel.
  */
 export function makeConv2DBackpropInput(builtin: KernelFunc | undefined, strategy: DxStrategy = "auto"): KernelFunc {
@@ -54,22 +60,43 @@ export function makeConv2DBackpropInput(builtin: KernelFunc | undefined, strateg
     );
     const pads = fullCorrelationPadding(conv);
     const asConvolution = conv.strideHeight === 1 && conv.strideWidth === 1 && Math.min(...pads) >= 0;
+    const simd = wasmSimdKernels(wasm);
     const chosen =
-      strategy !== "auto" ? strategy : !asConvolution ? "matmul" : conv.inChannels === 1 ? "depthwise" : "convolution";
-    if (chosen !== "matmul" && !(asConvolution && (chosen === "convolution" || conv.inChannels === 1))) {
+      strategy !== "auto"
+        ? strategy
+        : simd && (!asConvolution || conv.inChannels <= FEW_INPUT_CHANNELS)
+          ? "matmul-simd"
+          : !asConvolution
+            ? "matmul"
+            : conv.inChannels === 1
+              ? "depthwise"
+              : "convolution";
+    const fits =
+      chosen === "matmul" ||
+      (chosen === "matmul-simd" && simd !== undefined) ||
+      (asConvolution && (chosen === "convolution" || (chosen === "depthwise" && conv.inChannels === 1)));
+    if (!fits) {
       throw new Error(`Conv2DBackpropInput on wasm: strategy '${chosen}' cannot compute this geometry`);
     }
     if (chosen === "depthwise") return byDepthwiseConvolution(wasm, dy, filter, pads);
     if (chosen === "convolution") return byConvolution(wasm, dy, filter, pads);
-    return byMatMulCol2im(wasm, dy, filter, conv);
+    return byMatMulCol2im(wasm, dy, filter, conv, chosen === "matmul-simd" ? simd : undefined);
   };
 }
 
 /**
- * How dx is computed; `auto` (the registered kernel) picks per geometry as described above. The others
- * exist for bench/kernels.ts: `depthwise` needs one input channel and stride 1, `convolution` stride 1.
+ * Stride 1 with at most this many input channels: dcols and the SIMD col2im beat the convolution of the
+ * padded dy (bench/kernels.ts: LeNet's conv2, 6 channels, 10.8 → 6.6 ms; its conv1, one channel, 10.4 →
+ * 8.4 ms) while with 64 channels (ResNet's 3×3) the convolution stays faster (43.5 vs 49 ms).
  */
-export type DxStrategy = "auto" | "depthwise" | "convolution" | "matmul";
+const FEW_INPUT_CHANNELS = 8;
+
+/**
+ * How dx is computed; `auto` (the registered kernel) picks per geometry as described above. The others
+ * exist for bench/kernels.ts: `depthwise` needs one input channel and stride 1, `convolution` stride 1,
+ * `matmul-simd` WebAssembly SIMD; `matmul` is dcols with the JavaScript col2im.
+ */
+export type DxStrategy = "auto" | "depthwise" | "convolution" | "matmul" | "matmul-simd";
 
 /** [top, bottom, left, right] padding of dy for the stride-1 full correlation that yields dx. */
 function fullCorrelationPadding(conv: ConvInfo): number[] {
@@ -154,7 +181,13 @@ function byDepthwiseConvolution(backend: WasmBackend, dy: TensorInfo, filter: Te
 }
 
 /** dcols = dy · Wᵀ ([pixels, CO] · [CO, KH·KW·CI]) on XNNPACK, then col2im into dx, batch by batch. */
-function byMatMulCol2im(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, conv: ConvInfo): TensorInfo {
+function byMatMulCol2im(
+  backend: WasmBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  conv: ConvInfo,
+  simd: WasmSimdKernels | undefined,
+): TensorInfo {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = conv;
   const top = conv.padInfo.top;
@@ -184,6 +217,26 @@ function byMatMulCol2im(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo
       { transposeA: false, transposeB: false },
     );
     if (rows.dataId !== dy.dataId) release(backend, rows);
+    if (simd && pixels > 0) {
+      simd.col2im(
+        heapOffset(backend, cols),
+        heapOffset(backend, dx) + first * inHeight * inWidth * inChannels * 4,
+        count,
+        inHeight,
+        inWidth,
+        inChannels,
+        outHeight,
+        outWidth,
+        filterHeight,
+        filterWidth,
+        strideHeight,
+        strideWidth,
+        top,
+        left,
+      );
+      release(backend, cols);
+      continue;
+    }
     // Views after the allocations above (growing the heap detaches older views).
     const src = backend.typedArrayFromHeap(cols);
     const dst = backend.typedArrayFromHeap(dx);

@@ -6,7 +6,9 @@ import type { WasmBackend } from "./wasm.js";
  * backend's `WebAssembly.Memory`, so its functions read and write tensors in place given their heap
  * offsets. It is for loops that neither XNNPACK nor the backend offer and that JavaScript runs
  * several times slower: MaxPoolGrad's running argmax (a compare and two selects per input, 4 lanes
- * at a time here; bench/kernels.ts).
+ * at a time here), the filter gradient of a one-channel stride-1 convolution (which XNNPACK's
+ * convolution, given one image of N channels, runs poorly), and col2im for Conv2DBackpropInput
+ * (bench/kernels.ts).
  *
  * Not available (`wasmSimdKernels` returns undefined, callers use their JavaScript loops) where the
  * engine lacks WebAssembly SIMD, or where the backend's memory is shared (its multi-threaded build)
@@ -36,6 +38,60 @@ export interface WasmSimdKernels {
     strideWidth: number,
     padTop: number,
     padLeft: number,
+  ): void;
+  /**
+   * dW += the stride-1 filter gradient of a one-channel convolution, from x zero-padded to
+   * [count, Hp, Wp] and dy transposed to [count, CO, OH, OW4] (OW4 a multiple of 4, zero tail,
+   * Wp = OW4 + KW − 1, Hp = OH + KH − 1); dW [KH, KW, 1, CO]; `scratch` holds 128 bytes, 16-aligned.
+   * See filterOneChannelBody.
+   */
+  filterOneChannel(
+    x: number,
+    dy: number,
+    dW: number,
+    scratch: number,
+    count: number,
+    outChannels: number,
+    outHeight: number,
+    paddedOutWidth: number,
+    filterHeight: number,
+    filterWidth: number,
+    paddedWidth: number,
+    paddedHeight: number,
+  ): void;
+  /** [count, OH, OW, C] → [count, C, OH, OW4], OW4 ≥ OW (tail untouched). */
+  transposeChannels(src: number, dst: number, count: number, outHeight: number, outWidth: number, channels: number, paddedOutWidth: number): void;
+  /**
+   * dx [count, inH, inW, C] += col2im of cols [count·outH·outW, KH·KW·C] (the rows of dy·Wᵀ), any
+   * stride and padding. See col2imBody.
+   */
+  col2im(
+    cols: number,
+    dx: number,
+    count: number,
+    inHeight: number,
+    inWidth: number,
+    channels: number,
+    outHeight: number,
+    outWidth: number,
+    filterHeight: number,
+    filterWidth: number,
+    strideHeight: number,
+    strideWidth: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  /** `count` blocks of `rows` rows of `rowBytes` bytes, each side with its own row and block strides (bytes). */
+  copyRows(
+    src: number,
+    dst: number,
+    count: number,
+    rows: number,
+    rowBytes: number,
+    srcRowBytes: number,
+    dstRowBytes: number,
+    srcBlockBytes: number,
+    dstBlockBytes: number,
   ): void;
 }
 
@@ -112,9 +168,16 @@ const add = binary(0x6a);
 const sub = binary(0x6b);
 const mul = binary(0x6c);
 const shl = binary(0x74);
+const and = binary(0x71);
 const ltU = binary(0x49);
 const geS = binary(0x4e);
 const addF32 = binary(0x92);
+const eq = binary(0x46);
+const gtS = binary(0x4a);
+/** `ifTrue` if `condition` is non-zero, else `ifFalse` (both evaluated; i32). */
+const select = (ifTrue: Code, ifFalse: Code, condition: Code): Code => [...ifTrue, ...ifFalse, ...condition, 0x1b];
+/** Copies `length` bytes (bulk memory). */
+const memoryCopy = (to: Code, from: Code, length: Code): Code => [...to, ...from, ...length, 0xfc, ...uleb(10), 0, 0];
 /** Memory access: natural alignment (log2 of the size), constant byte offset. */
 const memarg = (align: number, offset: number) => [...uleb(align), ...uleb(offset)];
 const loadI32 = (address: Code, offset = 0): Code => [...address, 0x28, ...memarg(2, offset)];
@@ -124,6 +187,9 @@ const loadV128 = (address: Code, offset = 0): Code => [...address, SIMD, 0x00, .
 const storeV128 = (address: Code, value: Code, offset = 0): Code => [...address, ...value, SIMD, 0x0b, ...memarg(4, offset)];
 const v128 = (bytes: ArrayBufferView): Code => [SIMD, 0x0c, ...new Uint8Array(bytes.buffer, bytes.byteOffset, 16)];
 const splatI32x4 = (a: Code): Code => [...a, SIMD, 0x11];
+const addF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, ...uleb(0xe4)];
+const mulF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, ...uleb(0xe6)];
+const laneF32 = (a: Code, lane: number): Code => [...a, SIMD, 0x1f, lane];
 const gtF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, 0x44];
 /** Lanes of `ifSet` where `mask` is set, of `ifClear` elsewhere. */
 const bitselect = (ifSet: Code, ifClear: Code, mask: Code): Code => [...ifSet, ...ifClear, ...mask, SIMD, 0x52];
@@ -231,9 +297,250 @@ function maxPoolGradBody() {
   return { params: L.params, declarations: L.declarations, code: code.flat() };
 }
 
+/** Taps of one filter row accumulated together (one v128 accumulator each; a wider row takes several passes). */
+const TAPS_PER_PASS = 8;
+
+/**
+ * filterOneChannel: dW[kh, kw, 0, co] += Σ_{n, oh, ow} x[n, oh + kh, ow + kw] · dy[n, co, oh, ow] for
+ * stride 1 over operands laid out by the caller so that every read is in bounds and 16-byte runs are
+ * contiguous: x zero-padded to [count, Hp, Wp] (Hp = OH + KH − 1, Wp = OW4 + KW − 1), dy transposed
+ * to [count, CO, OH, OW4] with OW4 a multiple of 4 and a zero tail. For each (co, kh) and each pass
+ * over up to TAPS_PER_PASS taps kw: per example, one accumulator per tap sums, 4 output columns at a
+ * time, dy's 4 lanes (loaded once) times x's at column offset kw (an unaligned load); the example's
+ * sums are then added to per-tap totals in the scratch (TAPS_PER_PASS·16 bytes), whose 4 lanes are
+ * finally added into dW. (Two levels of summation: the rounding error grows with OH·OW/4 + N, not
+ * N·OH·OW/4.) The hot loop exists once per tap count 1..TAPS_PER_PASS, its offsets constants.
+ */
+function filterOneChannelBody() {
+  const accumulators = Array.from({ length: TAPS_PER_PASS }, (_, k) => `a${k}` as const);
+  const L = locals(
+    ["x", "dy", "dW", "scratch", "count", "CO", "OH", "OW4", "KH", "KW", "Wp", "Hp"],
+    ["co", "kh", "kw0", "t", "n", "oh", "pd", "px", "q", "rowEnd", "k", "a", "rowBytes", "xRowBytes"],
+    ["d", "v", ...accumulators],
+  );
+  const $ = L.index;
+  const zero = v128(new Float32Array(4));
+  const acc = (k: number) => $[accumulators[k] as (typeof accumulators)[number]];
+  /** All examples, for `taps` taps: pd and px are set per example. */
+  const pass = (taps: number): Code =>
+    ifThen(
+      eq(get($.t), i32(taps)),
+      set($.n, i32(0)),
+      doWhile(
+        stepBelow($.n, i32(1), get($.count)),
+        ...Array.from({ length: taps }, (_, k) => set(acc(k), zero)),
+        // pd: dy[n, co, 0, 0]; px: x[n, kh, kw0].
+        set($.pd, add(get($.dy), mul(add(mul(get($.n), get($.CO)), get($.co)), mul(get($.OH), get($.rowBytes))))),
+        set($.px, add(get($.x), shl(add(mul(add(mul(get($.n), get($.Hp)), get($.kh)), get($.Wp)), get($.kw0)), i32(2)))),
+        set($.oh, i32(0)),
+        doWhile(
+          stepBelow($.oh, i32(1), get($.OH)),
+          set($.rowEnd, add(get($.pd), get($.rowBytes))),
+          set($.q, get($.px)),
+          doWhile(
+            stepBelow($.pd, i32(16), get($.rowEnd)),
+            set($.d, loadV128(get($.pd))),
+            ...Array.from({ length: taps }, (_, k) =>
+              set(acc(k), addF32x4(get(acc(k)), mulF32x4(get($.d), loadV128(get($.q), 4 * k)))),
+            ),
+            set($.q, add(get($.q), i32(16))),
+          ),
+          set($.px, add(get($.px), get($.xRowBytes))),
+        ),
+        ...Array.from({ length: taps }, (_, k) =>
+          storeV128(get($.scratch), addF32x4(loadV128(get($.scratch), 16 * k), get(acc(k))), 16 * k),
+        ),
+      ),
+    );
+  const code = [
+    set($.rowBytes, shl(get($.OW4), i32(2))),
+    set($.xRowBytes, shl(get($.Wp), i32(2))),
+    set($.co, i32(0)),
+    doWhile(
+      stepBelow($.co, i32(1), get($.CO)),
+      set($.kh, i32(0)),
+      doWhile(
+        stepBelow($.kh, i32(1), get($.KH)),
+        set($.kw0, i32(0)),
+        doWhile(
+          stepBelow($.kw0, i32(TAPS_PER_PASS), get($.KW)),
+          set($.t, sub(get($.KW), get($.kw0))),
+          set($.t, select(i32(TAPS_PER_PASS), get($.t), gtS(get($.t), i32(TAPS_PER_PASS)))),
+          ...Array.from({ length: TAPS_PER_PASS }, (_, k) => storeV128(get($.scratch), zero, 16 * k)),
+          ...Array.from({ length: TAPS_PER_PASS }, (_, k) => pass(k + 1)),
+          // dW[kh, kw0 + k, 0, co] += the 4 lanes of tap k's total.
+          set($.k, i32(0)),
+          doWhile(
+            stepBelow($.k, i32(1), get($.t)),
+            set($.v, loadV128(add(get($.scratch), shl(get($.k), i32(4))))),
+            set(
+              $.a,
+              add(get($.dW), shl(add(mul(add(add(mul(get($.kh), get($.KW)), get($.kw0)), get($.k)), get($.CO)), get($.co)), i32(2))),
+            ),
+            storeF32(
+              get($.a),
+              addF32(
+                loadF32(get($.a)),
+                addF32(addF32(laneF32(get($.v), 0), laneF32(get($.v), 1)), addF32(laneF32(get($.v), 2), laneF32(get($.v), 3))),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/**
+ * transposeChannels: [count, OH, OW, C] → [count, C, OH, OW4] (rows of OW4 ≥ OW floats; the tail is
+ * left as it is, zeroed by the caller).
+ */
+function transposeChannelsBody() {
+  const L = locals(["src", "dst", "count", "OH", "OW", "C", "OW4"], ["n", "oh", "ow", "c", "p", "q", "base", "plane"], []);
+  const $ = L.index;
+  const code = [
+    set($.plane, shl(mul(get($.OH), get($.OW4)), i32(2))),
+    set($.p, get($.src)),
+    set($.n, i32(0)),
+    doWhile(
+      stepBelow($.n, i32(1), get($.count)),
+      set($.oh, i32(0)),
+      doWhile(
+        stepBelow($.oh, i32(1), get($.OH)),
+        // base: dst[n, 0, oh, 0].
+        set($.base, add(get($.dst), add(mul(mul(get($.n), get($.C)), get($.plane)), shl(mul(get($.oh), get($.OW4)), i32(2))))),
+        set($.ow, i32(0)),
+        doWhile(
+          stepBelow($.ow, i32(1), get($.OW)),
+          set($.q, add(get($.base), shl(get($.ow), i32(2)))),
+          set($.c, i32(0)),
+          doWhile(
+            stepBelow($.c, i32(1), get($.C)),
+            storeF32(get($.q), loadF32(get($.p))),
+            set($.p, add(get($.p), i32(4))),
+            set($.q, add(get($.q), get($.plane))),
+          ),
+        ),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/**
+ * copyRows: `count` blocks of `rows` rows of `rowBytes` bytes each, from src to dst with their own
+ * row and block strides in bytes (an image into the interior of a zero-padded one).
+ */
+function copyRowsBody() {
+  const L = locals(
+    ["src", "dst", "count", "rows", "rowBytes", "srcRow", "dstRow", "srcBlock", "dstBlock"],
+    ["n", "r", "p", "q"],
+    [],
+  );
+  const $ = L.index;
+  const code = [
+    set($.n, i32(0)),
+    doWhile(
+      stepBelow($.n, i32(1), get($.count)),
+      set($.p, add(get($.src), mul(get($.n), get($.srcBlock)))),
+      set($.q, add(get($.dst), mul(get($.n), get($.dstBlock)))),
+      set($.r, i32(0)),
+      doWhile(
+        stepBelow($.r, i32(1), get($.rows)),
+        memoryCopy(get($.q), get($.p), get($.rowBytes)),
+        set($.p, add(get($.p), get($.srcRow))),
+        set($.q, add(get($.q), get($.dstRow))),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/**
+ * col2im: dx[n, oh·sH + fh − top, ow·sW + fw − left, :] += cols[n, oh, ow, fh, fw, :] for the taps
+ * inside the input, dx [count, inH, inW, C] NHWC, cols one row of KH·KW·C per output pixel. The taps
+ * of one filter row that fall inside the input land on neighbouring pixels (whatever the stride), so
+ * each adds one contiguous run of (taps)·C floats, 4 at a time, the last (taps·C mod 4) one by one. Per dx element the same additions in the same
+ * order as the JavaScript loop (row by row, taps in order), so the same bits.
+ */
+function col2imBody() {
+  const L = locals(
+    ["cols", "dx", "count", "inH", "inW", "C", "outH", "outW", "KH", "KW", "sH", "sW", "top", "left"],
+    ["n", "oh", "ow", "fh", "ih", "iw0", "lo", "hi", "row", "runBytes", "p", "q", "e", "e4", "image", "cBytes"],
+    [],
+  );
+  const $ = L.index;
+  const code = [
+    set($.cBytes, shl(get($.C), i32(2))),
+    set($.row, get($.cols)),
+    set($.n, i32(0)),
+    doWhile(
+      stepBelow($.n, i32(1), get($.count)),
+      set($.image, add(get($.dx), mul(mul(mul(get($.n), get($.inH)), get($.inW)), get($.cBytes)))),
+      set($.oh, i32(0)),
+      doWhile(
+        stepBelow($.oh, i32(1), get($.outH)),
+        set($.ow, i32(0)),
+        doWhile(
+          stepBelow($.ow, i32(1), get($.outW)),
+          set($.iw0, sub(mul(get($.ow), get($.sW)), get($.left))),
+          // Taps lo ≤ fw < hi land inside the row: 0 ≤ iw0 + fw < inW.
+          set($.lo, select(sub(i32(0), get($.iw0)), i32(0), gtS(sub(i32(0), get($.iw0)), i32(0)))),
+          set($.hi, sub(get($.inW), get($.iw0))),
+          set($.hi, select(get($.KW), get($.hi), gtS(get($.hi), get($.KW)))),
+          ifThen(
+            gtS(get($.hi), get($.lo)),
+            set($.runBytes, mul(sub(get($.hi), get($.lo)), get($.cBytes))),
+            set($.fh, i32(0)),
+            doWhile(
+              stepBelow($.fh, i32(1), get($.KH)),
+              set($.ih, sub(add(mul(get($.oh), get($.sH)), get($.fh)), get($.top))),
+              ifThen(
+                ltU(get($.ih), get($.inH)),
+                // Taps lo..hi − 1 of this filter row: one run, contiguous in cols and in dx.
+                set($.p, add(get($.row), mul(add(mul(get($.fh), get($.KW)), get($.lo)), get($.cBytes)))),
+                set($.q, add(get($.image), mul(add(mul(get($.ih), get($.inW)), add(get($.iw0), get($.lo))), get($.cBytes)))),
+                set($.e, add(get($.p), get($.runBytes))),
+                set($.e4, add(get($.p), and(get($.runBytes), i32(-16)))),
+                ifThen(
+                  ltU(get($.p), get($.e4)),
+                  doWhile(
+                    ltU(get($.p), get($.e4)),
+                    storeV128(get($.q), addF32x4(loadV128(get($.q)), loadV128(get($.p)))),
+                    set($.p, add(get($.p), i32(16))),
+                    set($.q, add(get($.q), i32(16))),
+                  ),
+                ),
+                ifThen(
+                  ltU(get($.p), get($.e)),
+                  doWhile(
+                    ltU(get($.p), get($.e)),
+                    storeF32(get($.q), addF32(loadF32(get($.q)), loadF32(get($.p)))),
+                    set($.p, add(get($.p), i32(4))),
+                    set($.q, add(get($.q), i32(4))),
+                  ),
+                ),
+              ),
+            ),
+          ),
+          set($.row, add(get($.row), mul(mul(get($.KH), get($.KW)), get($.cBytes)))),
+        ),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
 /** The module: memory imported from env.memory, the functions exported by name. */
 function assembleModule(): Uint8Array<ArrayBuffer> {
-  const functions = [{ name: "maxPoolGrad", ...maxPoolGradBody() }];
+  const functions = [
+    { name: "maxPoolGrad", ...maxPoolGradBody() },
+    { name: "filterOneChannel", ...filterOneChannelBody() },
+    { name: "transposeChannels", ...transposeChannelsBody() },
+    { name: "copyRows", ...copyRowsBody() },
+    { name: "col2im", ...col2imBody() },
+  ];
   const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
   const name = (text: string) => vec([...new TextEncoder().encode(text)].map((c) => [c]));
   const section = (id: number, content: number[]) => [id, ...uleb(content.length), ...content];
