@@ -263,6 +263,7 @@ for (const k of sections.has("conv") ? convCases : []) {
     convolution: makeConv2DBackpropFilter("convolution"),
     ...(pointwise ? { BatchMatMul: makeConv2DBackpropFilter("matmul") } : {}),
     ...(oneChannel && stride1 && simd ? { SIMD: makeConv2DBackpropFilter("simd") } : {}),
+    ...(!oneChannel && stride1 && k.filter[2] <= 8 && simd ? { "SIMD channels": makeConv2DBackpropFilter("simd-channels") } : {}),
     "→ registered": ours("Conv2DBackpropFilter"),
   });
   await compare("dx", "Conv2DBackpropInput", { dy, filter: w }, { ...conv, inputShape: k.x }, {

@@ -312,12 +312,13 @@ describe("Conv2DBackpropInput with a padding wider than the filter", () => {
 });
 
 /**
- * The WebAssembly SIMD loops of the convolution gradients (wasm_simd.ts: the one-channel stride-1 dW,
- * col2im for dx) and their fallbacks (`wasmSimd.enabled = false`: XNNPACK convolutions and the
- * JavaScript col2im), each against cpu, on the one-channel geometries above and edge cases: output
- * widths not a multiple of 4, output channel counts not a multiple of 4, filters wider than the 8
- * taps one pass of the dW loop accumulates, a filter larger than the input, one example; and with
- * the batch split in chunks.
+ * The WebAssembly SIMD loops of the convolution gradients (wasm_simd.ts: the one-channel and the
+ * few-channel stride-1 dW, col2im for dx) and their fallbacks (`wasmSimd.enabled = false`: XNNPACK
+ * convolutions and the JavaScript col2im), each against cpu, on the geometries above with at most 8
+ * input channels and edge cases: output widths not a multiple of 4, output channel counts not a
+ * multiple of 4, filters wider than the 8 taps one pass of the dW loop accumulates, a filter larger
+ * than the input, one example, 2 to 8 input channels (one or two passes of the few-channel loop);
+ * and with the batch split in chunks.
  */
 describe("convolution gradients: the SIMD loops and their fallbacks", () => {
   const EDGES: Geometry[] = [
@@ -329,6 +330,13 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
     { name: "1×3 valid, one example, OW 1", x: [1, 3, 3, 1], filter: [1, 3, 1, 1], stride: 1, pad: "valid" },
     { name: "5×5 valid, 6 channels, OW 3 (LeNet conv2's dx)", x: [2, 7, 7, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid" },
     { name: "3×3 same, 5 channels, stride 2 (col2im)", x: [2, 9, 8, 5], filter: [3, 3, 5, 3], stride: 2, pad: "same" },
+    // Few input channels (the dW loop vectorized over the output channels).
+    { name: "5×5 valid, 6 channels → 16, OW 10 (LeNet conv2's dW)", x: [3, 14, 14, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid" },
+    { name: "5×5 valid, 2 channels → 8, OW 5", x: [2, 9, 9, 2], filter: [5, 5, 2, 8], stride: 1, pad: "valid" },
+    { name: "3×3 same, 3 channels → 12, OW 7", x: [3, 6, 7, 3], filter: [3, 3, 3, 12], stride: 1, pad: "same" },
+    { name: "5×5 pad 2, 8 channels (two passes of 4) → 20, OW 6", x: [2, 7, 6, 8], filter: [5, 5, 8, 20], stride: 1, pad: pad(2) },
+    { name: "3×3 valid, 7 channels → 5 (dy padded to 8), OW 3", x: [3, 5, 5, 7], filter: [3, 3, 7, 5], stride: 1, pad: "valid" },
+    { name: "4×2 asymmetric padding, 3 channels → 6, filter taller than the input", x: [2, 3, 5, 3], filter: [4, 2, 3, 6], stride: 1, pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
   ];
   const CASES = [...GEOMETRIES.filter((g) => g.x[3] <= 8), ...EDGES];
   const saved = kernelLimits.tempBytes;
@@ -385,14 +393,49 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
     expect(await run("matmul-simd")()).toEqual(await run("matmul")());
   });
 
-  it("the strategy 'simd' refuses what it cannot compute", async () => {
+  it("dW: the strategy 'simd-channels' matches cpu for any number of input channels, and auto takes it for 2 to 8", async () => {
+    for (const [ci, co] of [
+      [1, 4],
+      [9, 8],
+      [13, 6],
+      [6, 16],
+    ] as const) {
+      const g: Geometry = { name: `${ci} channels`, x: [2, 7, 6, ci], filter: [3, 3, ci, co], stride: 1, pad: "same" };
+      const dyShape = outShape(g);
+      const x = randomValues(size(g.x), 56);
+      const dy = randomValues(size(dyShape), 57);
+      const attrs = { strides: 1, pad: g.pad, dataFormat: "NHWC" as const, filterShape: g.filter };
+      const [expected] = await on("cpu", () => tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, attrs) as tf.Tensor);
+      const [simd] = await on("wasm", () =>
+        runKernelFunc(makeConv2DBackpropFilter("simd-channels"), { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, attrs),
+      );
+      expect(relativeError(simd as Float32Array, expected as Float32Array)).toBeLessThanOrEqual(TOLERANCE);
+      if (ci === 6) {
+        const [registered] = await on("wasm", () =>
+          tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, attrs) as tf.Tensor,
+        );
+        expect(Array.from(registered as Float32Array)).toEqual(Array.from(simd as Float32Array));
+      }
+    }
+  });
+
+  it("the strategies 'simd' and 'simd-channels' refuse what they cannot compute", async () => {
     await tf.setBackend("wasm");
     const x = tf.zeros([1, 6, 6, 2]);
     const dy = tf.zeros([1, 6, 6, 3]);
+    const dyStrided = tf.zeros([1, 3, 3, 3]);
     expect(() =>
       runKernelFunc(makeConv2DBackpropFilter("simd"), { x, dy }, { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] }),
     ).toThrow(/single input channel/);
-    tf.dispose([x, dy]);
+    expect(() =>
+      runKernelFunc(makeConv2DBackpropFilter("simd-channels"), { x, dy: dyStrided }, {
+        strides: 2,
+        pad: "same",
+        dataFormat: "NHWC",
+        filterShape: [3, 3, 2, 3],
+      }),
+    ).toThrow(/stride 1/);
+    tf.dispose([x, dy, dyStrided]);
   });
 });
 

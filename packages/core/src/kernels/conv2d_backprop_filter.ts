@@ -10,7 +10,7 @@ import {
 import { heapOffset } from "./heap.js";
 import { swapOuterAndInnerAxes, swapOuterAxes } from "./layout.js";
 import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
-import { type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
+import { FEW_CHANNELS_BLOCK, type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
 
 /**
  * dW of a 2-D convolution (NHWC), computed by the wasm backend's own XNNPACK operators.
@@ -26,7 +26,10 @@ import { type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
  * A single input channel at stride 1 (LeNet's first layer, on grayscale images) runs a WebAssembly
  * SIMD loop (wasm_simd.ts, filterOneChannel; 12.5 → 2.5 ms on LeNet's conv1 in bench/kernels.ts): the
  * XNNPACK convolution below has one input image and N channels there, a poor fit for its tiles.
- * Without WebAssembly SIMD (or with `wasmSimd.enabled = false`) that geometry takes the convolution.
+ * A few input channels (2 to FEW_CHANNELS_MAX) at stride 1 (LeNet's conv2) run another such loop,
+ * vectorized over the output channels and reading x and dy in place (wasm_simd.ts, filterFewChannels;
+ * 9.2 → 3.1 ms on LeNet's conv2 in bench/kernels.ts).
+ * Without WebAssembly SIMD (or with `wasmSimd.enabled = false`) these geometries take the convolution.
  * A strided filter over a single input channel (the stems, on grayscale images) is computed as
  * im2col (KH·KW rows, one per filter tap, written by JavaScript) times dy on the matrix product: the
  * dilated convolution above runs about half as fast there.
@@ -40,9 +43,13 @@ export const conv2DBackpropFilter: KernelFunc = makeConv2DBackpropFilter("auto")
 /**
  * How dW is computed; `auto` (the registered kernel) picks as described above. The others exist for
  * bench/kernels.ts: `matmul` needs a 1×1 filter without padding, `im2col` a single input channel, `simd`
- * a single input channel, stride 1 and WebAssembly SIMD.
+ * a single input channel, stride 1 and WebAssembly SIMD, `simd-channels` stride 1 and WebAssembly SIMD
+ * (any number of input channels; `auto` uses it for 2 to FEW_CHANNELS_MAX).
  */
-export type DwStrategy = "auto" | "convolution" | "matmul" | "im2col" | "simd";
+export type DwStrategy = "auto" | "convolution" | "matmul" | "im2col" | "simd" | "simd-channels";
+
+/** The most input channels for which `auto` takes the `simd-channels` loop (stride 1). */
+export const FEW_CHANNELS_MAX = 8;
 
 export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -85,12 +92,18 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
     if (strategy === "im2col" && inChannels !== 1) {
       throw new Error("Conv2DBackpropFilter on wasm: strategy 'im2col' needs a single input channel");
     }
-    const simdGeometry = inChannels === 1 && strideHeight === 1 && strideWidth === 1 && !pointwiseGeometry;
-    const simd = simdGeometry && util.sizeFromShape(dy.shape) > 0 ? wasmSimdKernels(wasm) : undefined;
-    if (strategy === "simd" && !simd) {
+    const stride1 = strideHeight === 1 && strideWidth === 1;
+    const simdGeometry = inChannels === 1 && stride1 && !pointwiseGeometry;
+    const channelsGeometry =
+      stride1 && (strategy === "simd-channels" || (inChannels >= 2 && inChannels <= FEW_CHANNELS_MAX && !pointwiseGeometry));
+    const simd = (simdGeometry || channelsGeometry) && util.sizeFromShape(dy.shape) > 0 ? wasmSimdKernels(wasm) : undefined;
+    if (strategy === "simd" && !(simd && simdGeometry)) {
       throw new Error(
         "Conv2DBackpropFilter on wasm: strategy 'simd' needs a single input channel, stride 1 and WebAssembly SIMD",
       );
+    }
+    if (strategy === "simd-channels" && !simd) {
+      throw new Error("Conv2DBackpropFilter on wasm: strategy 'simd-channels' needs stride 1, a non-empty dy and WebAssembly SIMD");
     }
     const chosen =
       strategy !== "auto"
@@ -98,11 +111,14 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
         : pointwiseGeometry
           ? "matmul"
           : simd
-            ? "simd"
+            ? simdGeometry
+              ? "simd"
+              : "simd-channels"
             : inChannels === 1 && (strideHeight > 1 || strideWidth > 1)
               ? "im2col"
               : "convolution";
     if (chosen === "simd" && simd) return oneChannelBySimd(wasm, simd, x, dy, conv);
+    if (chosen === "simd-channels" && simd) return fewChannelsBySimd(wasm, simd, x, dy, conv);
     const dW = wasm.makeOutput(filterShape, "float32");
     // Temporaries per example: dy's transposed copy, or the im2col rows.
     const rowsPerPixel = Math.max(outChannels, chosen === "im2col" ? filterHeight * filterWidth : 0);
@@ -198,6 +214,70 @@ function oneChannelBySimd(
     );
   }
   release(backend, xPadded, dyT, scratch);
+  return dW;
+}
+
+/**
+ * Few input channels, stride 1, on the WebAssembly SIMD loop vectorized over the output channels
+ * (wasm_simd.ts, filterFewChannels): x and dy read in place when CO is a multiple of 4 (no
+ * temporaries); otherwise dy is copied, per chunk of examples, to rows of CO4 (CO rounded up to a
+ * multiple of 4, zero tail) and dW computed as [KH, KW, CI, CO4], then compacted.
+ */
+function fewChannelsBySimd(
+  backend: WasmBackend,
+  simd: WasmSimdKernels,
+  x: TensorInfo,
+  dy: TensorInfo,
+  conv: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = conv;
+  const co4 = Math.ceil(outChannels / 4) * 4;
+  // Input channels per pass: as even as the passes allow (6 → 3 + 3 rather than 4 + 2: 3.3 against 3.4 ms).
+  const block = Math.ceil(inChannels / Math.ceil(inChannels / FEW_CHANNELS_BLOCK));
+  const dW = backend.makeOutput(conv.filterShape, "float32");
+  const pixels = outHeight * outWidth;
+  const examplesPerChunk =
+    co4 === outChannels ? batchSize : Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (pixels * co4 * 4))));
+  const dW4 = co4 === outChannels ? dW : backend.makeOutput([filterHeight, filterWidth, inChannels, co4], "float32");
+  const dyPadded = co4 === outChannels ? dy : backend.makeOutput([examplesPerChunk, outHeight, outWidth, co4], "float32");
+  // Views after the last makeOutput: allocating may grow (and so detach) the wasm heap. The tails of
+  // dyPadded's rows stay zero: each chunk overwrites only the first CO floats of each.
+  backend.typedArrayFromHeap(dW4).fill(0);
+  if (dyPadded !== dy) backend.typedArrayFromHeap(dyPadded).fill(0);
+  const xAt = heapOffset(backend, x);
+  const dyAt = heapOffset(backend, dy);
+  const paddedAt = heapOffset(backend, dyPadded);
+  for (let first = 0; first < batchSize; first += examplesPerChunk) {
+    const count = Math.min(examplesPerChunk, batchSize - first);
+    if (dyPadded !== dy) {
+      simd.copyRows(dyAt + first * pixels * outChannels * 4, paddedAt, 1, count * pixels, outChannels * 4, outChannels * 4, co4 * 4, 0, 0);
+    }
+    simd.filterFewChannels(
+      xAt + first * inHeight * inWidth * inChannels * 4,
+      dyPadded === dy ? dyAt : paddedAt,
+      heapOffset(backend, dW4),
+      count,
+      inHeight,
+      inWidth,
+      inChannels,
+      outHeight,
+      outWidth,
+      co4,
+      filterHeight,
+      filterWidth,
+      conv.padInfo.top,
+      conv.padInfo.left,
+      block,
+    );
+  }
+  if (dW4 !== dW) {
+    const src = backend.typedArrayFromHeap(dW4);
+    const dst = backend.typedArrayFromHeap(dW);
+    const rows = filterHeight * filterWidth * inChannels;
+    for (let r = 0; r < rows; r++) dst.set(src.subarray(r * co4, r * co4 + outChannels), r * outChannels);
+    release(backend, dW4);
+  }
+  if (dyPadded !== dy) release(backend, dyPadded);
   return dW;
 }
 

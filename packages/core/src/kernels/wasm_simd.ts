@@ -6,9 +6,9 @@ import type { WasmBackend } from "./wasm.js";
  * backend's `WebAssembly.Memory`, so its functions read and write tensors in place given their heap
  * offsets. It is for loops that neither XNNPACK nor the backend offer and that JavaScript runs
  * several times slower: MaxPoolGrad's running argmax (a compare and two selects per input, 4 lanes
- * at a time here), the filter gradient of a one-channel stride-1 convolution (which XNNPACK's
- * convolution, given one image of N channels, runs poorly), and col2im for Conv2DBackpropInput
- * (bench/kernels.ts).
+ * at a time here), the filter gradient of a stride-1 convolution with one or a few input channels
+ * (which XNNPACK's convolution, given CI images of N channels, runs poorly), and col2im for
+ * Conv2DBackpropInput (bench/kernels.ts).
  *
  * Not available (`wasmSimdKernels` returns undefined, callers use their JavaScript loops) where the
  * engine lacks WebAssembly SIMD, or where the backend's memory is shared (its multi-threaded build)
@@ -58,6 +58,29 @@ export interface WasmSimdKernels {
     filterWidth: number,
     paddedWidth: number,
     paddedHeight: number,
+  ): void;
+  /**
+   * dW += the stride-1 filter gradient of a convolution with few input channels, vectorized over the
+   * output channels: x [count, H, W, CI] as it is, dy [count, OH, OW, CO4] and dW [KH, KW, CI, CO4]
+   * with CO4 a multiple of 4; input channels taken `channelBlock` (1..FEW_CHANNELS_BLOCK) at a time.
+   * See filterFewChannelsBody.
+   */
+  filterFewChannels(
+    x: number,
+    dy: number,
+    dW: number,
+    count: number,
+    inHeight: number,
+    inWidth: number,
+    inChannels: number,
+    outHeight: number,
+    outWidth: number,
+    paddedOutChannels: number,
+    filterHeight: number,
+    filterWidth: number,
+    padTop: number,
+    padLeft: number,
+    channelBlock: number,
   ): void;
   /** [count, OH, OW, C] → [count, C, OH, OW4], OW4 ≥ OW (tail untouched). */
   transposeChannels(src: number, dst: number, count: number, outHeight: number, outWidth: number, channels: number, paddedOutWidth: number): void;
@@ -174,6 +197,7 @@ const geS = binary(0x4e);
 const addF32 = binary(0x92);
 const eq = binary(0x46);
 const gtS = binary(0x4a);
+const ltS = binary(0x48);
 /** `ifTrue` if `condition` is non-zero, else `ifFalse` (both evaluated; i32). */
 const select = (ifTrue: Code, ifFalse: Code, condition: Code): Code => [...ifTrue, ...ifFalse, ...condition, 0x1b];
 /** Copies `length` bytes (bulk memory). */
@@ -184,6 +208,8 @@ const loadI32 = (address: Code, offset = 0): Code => [...address, 0x28, ...memar
 const loadF32 = (address: Code, offset = 0): Code => [...address, 0x2a, ...memarg(2, offset)];
 const storeF32 = (address: Code, value: Code, offset = 0): Code => [...address, ...value, 0x38, ...memarg(2, offset)];
 const loadV128 = (address: Code, offset = 0): Code => [...address, SIMD, 0x00, ...memarg(4, offset)];
+/** One f32 loaded into all 4 lanes (v128.load32_splat). */
+const loadSplatF32 = (address: Code, offset = 0): Code => [...address, SIMD, 0x09, ...memarg(2, offset)];
 const storeV128 = (address: Code, value: Code, offset = 0): Code => [...address, ...value, SIMD, 0x0b, ...memarg(4, offset)];
 const v128 = (bytes: ArrayBufferView): Code => [SIMD, 0x0c, ...new Uint8Array(bytes.buffer, bytes.byteOffset, 16)];
 const splatI32x4 = (a: Code): Code => [...a, SIMD, 0x11];
@@ -393,6 +419,138 @@ function filterOneChannelBody() {
 }
 
 /**
+ * Input channels one pass of filterFewChannels accumulates at most (its hot loop exists for each count
+ * up to this): 4 × 2 accumulators, 2 vectors of dy, x's splat and a product fit the 15 vector
+ * registers V8 allocates on x64; 5 or 6 input channels spill (LeNet's conv2 in one pass of 6 took
+ * 5.0 ms, in two of 3 3.3 ms).
+ */
+export const FEW_CHANNELS_BLOCK = 4;
+
+/**
+ * filterFewChannels: dW[kh, kw, ci, co] += Σ_{n, oh, ow} x[n, oh + kh − top, ow + kw − left, ci] ·
+ * dy[n, oh, ow, co] for stride 1, vectorized over co: x is read in place (NHWC, any CI), dy as
+ * [count, OH, OW, CO4] and dW as [KH, KW, CI, CO4] (CO4 a multiple of 4). For each example, tap
+ * (kh, kw), block of 8 output channels (4 in the last block when CO4 mod 8 = 4) and block of up to
+ * `channelBlock` input channels: one accumulator per (input channel, 4 output channels) sums, over
+ * the output pixels whose input pixel lies inside the image (the padding contributes nothing, so it is
+ * skipped rather than stored), x[ci] loaded into 4 lanes times dy's 4 lanes; the example's sums are
+ * then added into dW. (Two levels of summation, as in filterOneChannel: the rounding error grows with
+ * OH·OW + N, not N·OH·OW.) Every read is in bounds, no operand is copied, and x's values are reused
+ * across 8 output channels, dy's across the block of input channels. The hot loop exists once per
+ * (input channels 1..FEW_CHANNELS_BLOCK, output vectors 1..2), its offsets constants.
+ */
+function filterFewChannelsBody() {
+  const accumulators = Array.from({ length: 2 * FEW_CHANNELS_BLOCK }, (_, k) => `a${k}` as const);
+  const L = locals(
+    ["x", "dy", "dW", "count", "H", "W", "CI", "OH", "OW", "CO4", "KH", "KW", "top", "left", "block"],
+    [
+      "n", "kh", "kw", "c0", "c", "co0", "v", "ohLo", "ohHi", "owLo", "owHi", "oh", "p", "q", "pEnd", "w",
+      "xImage", "dyImage", "pixBytes", "xPixBytes", "runBytes", "xRowBytes", "dyRowBytes",
+    ],
+    ["d0", "d1", "s", ...accumulators],
+  );
+  const $ = L.index;
+  const zero = v128(new Float32Array(4));
+  const acc = (j: number, v: number) => $[accumulators[2 * j + v] as (typeof accumulators)[number]];
+  const max = (a: Code, b: Code) => select(a, b, gtS(a, b));
+  const min = (a: Code, b: Code) => select(a, b, ltS(a, b));
+  /** One (tap, output block, input block) of one example, for `channels` input channels and `vectors` output vectors. */
+  const pass = (channels: number, vectors: number): Code => {
+    const each = (f: (j: number, v: number) => Code): Code[] =>
+      Array.from({ length: channels }, (_, j) => Array.from({ length: vectors }, (_, v) => f(j, v))).flat();
+    return ifThen(
+      and(eq(get($.c), i32(channels)), eq(get($.v), i32(vectors))),
+      ...each((j, v) => set(acc(j, v), zero)),
+      // p: dy[n, ohLo, owLo, co0]; q: x[n, ohLo + kh − top, owLo + kw − left, c0].
+      set($.p, add(add(get($.dyImage), mul(get($.ohLo), get($.dyRowBytes))), add(mul(get($.owLo), get($.pixBytes)), get($.co0)))),
+      set(
+        $.q,
+        add(
+          add(get($.xImage), mul(sub(add(get($.ohLo), get($.kh)), get($.top)), get($.xRowBytes))),
+          add(mul(sub(add(get($.owLo), get($.kw)), get($.left)), get($.xPixBytes)), shl(get($.c0), i32(2))),
+        ),
+      ),
+      set($.oh, get($.ohLo)),
+      doWhile(
+        stepBelow($.oh, i32(1), get($.ohHi)),
+        set($.pEnd, add(get($.p), get($.runBytes))),
+        doWhile(
+          ltU(get($.p), get($.pEnd)),
+          set($.d0, loadV128(get($.p))),
+          ...(vectors > 1 ? [set($.d1, loadV128(get($.p), 16))] : []),
+          ...Array.from({ length: channels }, (_, j) => [
+            set($.s, loadSplatF32(get($.q), 4 * j)),
+            ...Array.from({ length: vectors }, (_, v) =>
+              set(acc(j, v), addF32x4(get(acc(j, v)), mulF32x4(get($.s), get(v === 0 ? $.d0 : $.d1)))),
+            ),
+          ]).flat(),
+          set($.p, add(get($.p), get($.pixBytes))),
+          set($.q, add(get($.q), get($.xPixBytes))),
+        ),
+        // Next row: p and q are one run past the row's first pixel.
+        set($.p, sub(add(get($.p), get($.dyRowBytes)), get($.runBytes))),
+        set($.q, sub(add(get($.q), get($.xRowBytes)), mul(sub(get($.owHi), get($.owLo)), get($.xPixBytes)))),
+      ),
+      // dW[kh, kw, c0 + j, co0 + 4v ..] += the accumulators.
+      set($.w, add(add(get($.dW), mul(add(mul(add(mul(get($.kh), get($.KW)), get($.kw)), get($.CI)), get($.c0)), get($.pixBytes))), get($.co0))),
+      ...Array.from({ length: channels }, (_, j) => [
+        ...Array.from({ length: vectors }, (_, v) => storeV128(get($.w), addF32x4(loadV128(get($.w), 16 * v), get(acc(j, v))), 16 * v)),
+        set($.w, add(get($.w), get($.pixBytes))),
+      ]).flat(),
+    );
+  };
+  const variants: Code[] = [];
+  for (let channels = 1; channels <= FEW_CHANNELS_BLOCK; channels++) {
+    for (let vectors = 1; vectors <= 2; vectors++) variants.push(pass(channels, vectors));
+  }
+  const code = [
+    set($.pixBytes, shl(get($.CO4), i32(2))),
+    set($.xPixBytes, shl(get($.CI), i32(2))),
+    set($.xRowBytes, mul(get($.W), get($.xPixBytes))),
+    set($.dyRowBytes, mul(get($.OW), get($.pixBytes))),
+    set($.n, i32(0)),
+    doWhile(
+      stepBelow($.n, i32(1), get($.count)),
+      set($.xImage, add(get($.x), mul(mul(get($.n), get($.H)), get($.xRowBytes)))),
+      set($.dyImage, add(get($.dy), mul(mul(get($.n), get($.OH)), get($.dyRowBytes)))),
+      set($.kh, i32(0)),
+      doWhile(
+        stepBelow($.kh, i32(1), get($.KH)),
+        // Output rows whose input row oh + kh − top is inside the image.
+        set($.ohLo, max(sub(get($.top), get($.kh)), i32(0))),
+        set($.ohHi, min(sub(add(get($.H), get($.top)), get($.kh)), get($.OH))),
+        ifThen(
+          ltS(get($.ohLo), get($.ohHi)),
+          set($.kw, i32(0)),
+          doWhile(
+            stepBelow($.kw, i32(1), get($.KW)),
+            set($.owLo, max(sub(get($.left), get($.kw)), i32(0))),
+            set($.owHi, min(sub(add(get($.W), get($.left)), get($.kw)), get($.OW))),
+            ifThen(
+              ltS(get($.owLo), get($.owHi)),
+              set($.runBytes, mul(sub(get($.owHi), get($.owLo)), get($.pixBytes))),
+              set($.co0, i32(0)),
+              doWhile(
+                stepBelow($.co0, i32(32), get($.pixBytes)),
+                set($.v, select(i32(2), i32(1), geS(sub(get($.pixBytes), get($.co0)), i32(32)))),
+                set($.c0, i32(0)),
+                doWhile(
+                  stepBelow($.c0, get($.block), get($.CI)),
+                  set($.c, sub(get($.CI), get($.c0))),
+                  set($.c, select(get($.block), get($.c), gtS(get($.c), get($.block)))),
+                  ...variants,
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/**
  * transposeChannels: [count, OH, OW, C] → [count, C, OH, OW4] (rows of OW4 ≥ OW floats; the tail is
  * left as it is, zeroed by the caller).
  */
@@ -537,6 +695,7 @@ function assembleModule(): Uint8Array<ArrayBuffer> {
   const functions = [
     { name: "maxPoolGrad", ...maxPoolGradBody() },
     { name: "filterOneChannel", ...filterOneChannelBody() },
+    { name: "filterFewChannels", ...filterFewChannelsBody() },
     { name: "transposeChannels", ...transposeChannelsBody() },
     { name: "copyRows", ...copyRowsBody() },
     { name: "col2im", ...col2imBody() },
