@@ -248,7 +248,15 @@ const targets: [string, boolean | undefined][] = [
   ["LeNet ≥ 1.0", atLeast("lenet", 1)],
   ["LeNet-BN ≥ 1.0", atLeast("lenet-bn", 1)],
   ["ResNet-18 96×96 ≥ 0.9", atLeast("resnet18", 0.9, 96)],
-  ["no network below 0.5", measured.length === 0 ? undefined : measured.every((r) => r.ratio! >= 0.5)],
+  // Met only when every network was measured; one below 0.5 fails it whatever else ran.
+  [
+    "no network below 0.5",
+    measured.some((r) => r.ratio! < 0.5)
+      ? false
+      : NETWORK_NAMES.every((name) => measured.some((r) => r.network === name))
+        ? true
+        : undefined,
+  ],
 ];
 const memoryRow = results.find((r) => r.network === "resnet18" && r.batchSize === 256 && r.inputSize === 96);
 if (memoryRow) targets.push(["ResNet-18 batch 256 96×96 peak RSS < 4 GB", !memoryRow.ours.error && memoryRow.ours.peakRssBytes < 4e9]);
