@@ -7,9 +7,8 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
-import { heapOffset } from "./heap.js";
 import { swapOuterAndInnerAxes, swapOuterAxes } from "./layout.js";
-import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
+import { examplesPerChunk, heapOffset, release, runKernel, type WasmBackend } from "./wasm.js";
 import { FEW_CHANNELS_BLOCK, type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
 
 /**
@@ -122,12 +121,9 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
     const dW = wasm.makeOutput(filterShape, "float32");
     // Temporaries per example: dy's transposed copy, or the im2col rows.
     const rowsPerPixel = Math.max(outChannels, chosen === "im2col" ? filterHeight * filterWidth : 0);
-    const examplesPerChunk = Math.max(
-      1,
-      Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (outHeight * outWidth * rowsPerPixel * 4))),
-    );
-    for (let first = 0; first < batchSize; first += examplesPerChunk) {
-      const count = Math.min(examplesPerChunk, batchSize - first);
+    const chunk = examplesPerChunk(batchSize, outHeight * outWidth * rowsPerPixel * 4);
+    for (let first = 0; first < batchSize; first += chunk) {
+      const count = Math.min(chunk, batchSize - first);
       const xPart = count === batchSize ? x : batchRange(wasm, x, first, count);
       const dyPart = count === batchSize ? dy : batchRange(wasm, dy, first, count);
       const partial =
@@ -168,10 +164,10 @@ function oneChannelBySimd(
   const rows = Math.min(inHeight, hp - top);
   const cols = Math.min(inWidth, wp - left);
   const perExample = (outChannels * outHeight * ow4 + hp * wp) * 4;
-  const examplesPerChunk = Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.tempBytes / perExample)));
+  const chunk = examplesPerChunk(batchSize, perExample);
   const dW = backend.makeOutput(conv.filterShape, "float32");
-  const xPadded = backend.makeOutput([examplesPerChunk, hp, wp], "float32");
-  const dyT = backend.makeOutput([examplesPerChunk, outChannels, outHeight, ow4], "float32");
+  const xPadded = backend.makeOutput([chunk, hp, wp], "float32");
+  const dyT = backend.makeOutput([chunk, outChannels, outHeight, ow4], "float32");
   const scratch = backend.makeOutput([32], "float32");
   // Views after the last makeOutput: allocating may grow (and so detach) the wasm heap. The borders of
   // xPadded and the tails of dyT's rows stay zero: each chunk overwrites only the interior.
@@ -182,8 +178,8 @@ function oneChannelBySimd(
   const dyAt = heapOffset(backend, dy);
   const paddedAt = heapOffset(backend, xPadded);
   const transposedAt = heapOffset(backend, dyT);
-  for (let first = 0; first < batchSize; first += examplesPerChunk) {
-    const count = Math.min(examplesPerChunk, batchSize - first);
+  for (let first = 0; first < batchSize; first += chunk) {
+    const count = Math.min(chunk, batchSize - first);
     if (rows > 0 && cols > 0) {
       simd.copyRows(
         xAt + first * inHeight * inWidth * 4,
@@ -236,10 +232,9 @@ function fewChannelsBySimd(
   const block = Math.ceil(inChannels / Math.ceil(inChannels / FEW_CHANNELS_BLOCK));
   const dW = backend.makeOutput(conv.filterShape, "float32");
   const pixels = outHeight * outWidth;
-  const examplesPerChunk =
-    co4 === outChannels ? batchSize : Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (pixels * co4 * 4))));
+  const chunk = co4 === outChannels ? batchSize : examplesPerChunk(batchSize, pixels * co4 * 4);
   const dW4 = co4 === outChannels ? dW : backend.makeOutput([filterHeight, filterWidth, inChannels, co4], "float32");
-  const dyPadded = co4 === outChannels ? dy : backend.makeOutput([examplesPerChunk, outHeight, outWidth, co4], "float32");
+  const dyPadded = co4 === outChannels ? dy : backend.makeOutput([chunk, outHeight, outWidth, co4], "float32");
   // Views after the last makeOutput: allocating may grow (and so detach) the wasm heap. The tails of
   // dyPadded's rows stay zero: each chunk overwrites only the first CO floats of each.
   backend.typedArrayFromHeap(dW4).fill(0);
@@ -247,8 +242,8 @@ function fewChannelsBySimd(
   const xAt = heapOffset(backend, x);
   const dyAt = heapOffset(backend, dy);
   const paddedAt = heapOffset(backend, dyPadded);
-  for (let first = 0; first < batchSize; first += examplesPerChunk) {
-    const count = Math.min(examplesPerChunk, batchSize - first);
+  for (let first = 0; first < batchSize; first += chunk) {
+    const count = Math.min(chunk, batchSize - first);
     if (dyPadded !== dy) {
       simd.copyRows(dyAt + first * pixels * outChannels * 4, paddedAt, 1, count * pixels, outChannels * 4, outChannels * 4, co4 * 4, 0, 0);
     }

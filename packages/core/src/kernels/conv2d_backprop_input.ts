@@ -6,8 +6,8 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
-import { heapOffset } from "./heap.js";
-import { kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
+import { turnFilter } from "./layout.js";
+import { examplesPerChunk, heapOffset, release, runKernel, type WasmBackend } from "./wasm.js";
 import { type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
 
 type ConvInfo = backend_util.Conv2DInfo;
@@ -131,38 +131,6 @@ function byConvolution(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo,
   return dx;
 }
 
-/**
- * W[kh, kw, a, b] → W'[KH−1−kh, KW−1−kw, b, a]: the filter turned 180° with its channel axes swapped,
- * in one cache-blocked pass. The wasm backend's Reverse then Transpose took 77 + 13 ms on ResNet-18's
- * 3×3×512×512 filter (Reverse computes an index per element), this about 6 ms.
- */
-function turnFilter(backend: WasmBackend, filter: TensorInfo): TensorInfo {
-  const [kh, kw, a, b] = filter.shape as [number, number, number, number];
-  const out = backend.makeOutput([kh, kw, b, a], "float32");
-  // Views after makeOutput: allocating may grow (and so detach) the wasm heap.
-  const src = backend.typedArrayFromHeap(filter);
-  const dst = backend.typedArrayFromHeap(out);
-  const taps = kh * kw;
-  const block = a * b;
-  const tile = 32;
-  for (let t = 0; t < taps; t++) {
-    const from = t * block;
-    const to = (taps - 1 - t) * block;
-    for (let i0 = 0; i0 < a; i0 += tile) {
-      const i1 = Math.min(a, i0 + tile);
-      for (let j0 = 0; j0 < b; j0 += tile) {
-        const j1 = Math.min(b, j0 + tile);
-        for (let i = i0; i < i1; i++) {
-          let s = from + i * b + j0;
-          let d = to + j0 * a + i;
-          for (let j = j0; j < j1; j++, s++, d += a) dst[d] = src[s] as number;
-        }
-      }
-    }
-  }
-  return out;
-}
-
 /** One input channel: dx = Σ_co (dy[..., co] ⋆ W'[..., 0, co]), a depthwise convolution then a channel sum. */
 function byDepthwiseConvolution(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, pads: number[]): TensorInfo {
   const [kh, kw, , co] = filter.shape as [number, number, number, number];
@@ -197,12 +165,9 @@ function byMatMulCol2im(
   const dx = backend.makeOutput(conv.inShape, "float32");
   backend.typedArrayFromHeap(dx).fill(0);
   const pixelsPerExample = outHeight * outWidth;
-  const examplesPerChunk = Math.max(
-    1,
-    Math.min(batchSize, Math.floor(kernelLimits.tempBytes / (pixelsPerExample * window * 4))),
-  );
-  for (let first = 0; first < batchSize; first += examplesPerChunk) {
-    const count = Math.min(examplesPerChunk, batchSize - first);
+  const chunk = examplesPerChunk(batchSize, pixelsPerExample * window * 4);
+  for (let first = 0; first < batchSize; first += chunk) {
+    const count = Math.min(chunk, batchSize - first);
     const pixels = count * pixelsPerExample;
     let rows: TensorInfo = { ...dy, shape: [1, pixels, outChannels] };
     if (count !== batchSize) {

@@ -7,8 +7,7 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
-import { heapOffset } from "./heap.js";
-import { release, type WasmBackend } from "./wasm.js";
+import { heapOffset, release, type WasmBackend } from "./wasm.js";
 import { wasmSimdKernels } from "./wasm_simd.js";
 
 /**

@@ -7,8 +7,7 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
-import { heapBytes, heapOffset } from "./heap.js";
-import type { WasmBackend } from "./wasm.js";
+import { heapBytes, heapOffset, type WasmBackend } from "./wasm.js";
 
 /**
  * SplitV (the gradient of Concat) as one memmove per contiguous run: along axis k, each output is

@@ -12,6 +12,11 @@ export type WasmBackend = BackendWasm;
  */
 export const kernelLimits = { tempBytes: 64 * 2 ** 20 };
 
+/** How many examples of a batch to process at once so that their temporaries stay within kernelLimits.tempBytes (at least 1). */
+export function examplesPerChunk(batchSize: number, bytesPerExample: number): number {
+  return Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.tempBytes / bytesPerExample)));
+}
+
 /**
  * Runs a wasm kernel directly on tensor infos, outside the engine: no tape, no tensor tracking, so the
  * caller must `release` what it gets back. `kernel` is a kernel name or a kernel function kept aside.
@@ -38,4 +43,17 @@ export function runKernel(
 /** Frees the wasm memory of temporaries made by `runKernel` or `backend.makeOutput`. */
 export function release(backend: WasmBackend, ...infos: TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
+}
+
+/** A tensor's byte offset in the wasm heap. */
+export function heapOffset(backend: WasmBackend, info: TensorInfo): number {
+  return backend.dataIdMap.get(info.dataId).memoryOffset;
+}
+
+/**
+ * The whole wasm heap as bytes, the backend's own view (no allocation). Take it after the last
+ * `makeOutput`: allocating may grow the heap and so replace the view.
+ */
+export function heapBytes(backend: WasmBackend): Uint8Array {
+  return (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
 }
