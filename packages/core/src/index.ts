@@ -31,6 +31,7 @@ export {
   windowOutputSize,
 } from "./model.js";
 export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summary.js";
+export { type LossGradients, lossGradients } from "./backprop.js";
 export { type StepResult, TrainStep } from "./train-step.js";
 export {
   type BatchProgress,

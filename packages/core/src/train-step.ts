@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { lossGradients } from "./backprop.js";
 import { skipInputGradient } from "./input-gradient.js";
 
 /** Outputs of one step; the caller reads and disposes them. */
@@ -13,9 +14,10 @@ export interface StepResult {
 /**
  * One minibatch SGD step of d2l's `train_ch6`: softmax cross-entropy on the model's logits, gradients
  * of this model's trainable weights only (a bare `optimizer.minimize` would update every trainable
- * variable alive in the process), BatchNorm and dropout in training mode, and no gradient with respect
- * to the images (see skipInputGradient). The one place a training step is defined: the loop, the
- * trainer's estimate and the benchmarks all time this.
+ * variable alive in the process), computed by lossGradients, which frees memory as the backward pass
+ * goes; BatchNorm and dropout in training mode, and no gradient with respect to the images (see
+ * skipInputGradient). The one place a training step is defined: the loop, the trainer's estimate and
+ * the benchmarks all time this.
  */
 export class TrainStep {
   readonly optimizer: tf.SGDOptimizer;
@@ -34,15 +36,17 @@ export class TrainStep {
 
   run(xs: tf.Tensor4D, labels: tf.Tensor1D): StepResult {
     let correct: tf.Scalar | undefined;
-    const loss = this.optimizer.minimize(
-      () => {
-        const logits = this.model.apply(xs, { training: true }) as tf.Tensor2D;
-        correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32"))) as tf.Scalar;
-        return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, this.numClasses), logits) as tf.Scalar;
-      },
-      true,
-      this.variables,
-    )!;
+    const { value: loss, grads } = lossGradients(() => {
+      const logits = this.model.apply(xs, { training: true }) as tf.Tensor2D;
+      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32"))) as tf.Scalar;
+      return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, this.numClasses), logits) as tf.Scalar;
+    }, this.variables);
+    const named: tf.NamedTensorMap = {};
+    this.variables.forEach((v, i) => {
+      if (grads[i]) named[v.name] = grads[i]!;
+    });
+    this.optimizer.applyGradients(named);
+    tf.dispose(grads.filter((g) => g !== null));
     return { loss, correct: correct! };
   }
 
