@@ -241,6 +241,7 @@ const convCases: { title: string; x: Shape4; filter: Shape4; stride: number; pad
   { title: "ResNet 32×24×24×64 → 128, 3×3 s2 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 128], stride: 2, pad: pad(1) },
   { title: "ResNet 32×24×24×64 → 128, 1×1 s2", x: [32, 24, 24, 64], filter: [1, 1, 64, 128], stride: 2, pad: "valid" },
   { title: "GoogLeNet-like 32×12×12×192 → 64, 1×1", x: [32, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid" },
+  { title: "GoogLeNet b2 32×24×24×64 → 192, 3×3 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 192], stride: 1, pad: pad(1) },
   { title: "stem 32×96×96×1 → 64, 7×7 s2 pad 3", x: [32, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: pad(3) },
 ];
 
@@ -264,6 +265,7 @@ for (const k of sections.has("conv") ? convCases : []) {
     ...(pointwise ? { BatchMatMul: makeConv2DBackpropFilter("matmul") } : {}),
     ...(oneChannel && stride1 && simd ? { SIMD: makeConv2DBackpropFilter("simd") } : {}),
     ...(!oneChannel && stride1 && k.filter[2] <= 8 && simd ? { "SIMD channels": makeConv2DBackpropFilter("simd-channels") } : {}),
+    ...(stride1 && simd ? { "blocked gemm": makeConv2DBackpropFilter("gemm") } : {}),
     "→ registered": ours("Conv2DBackpropFilter"),
   });
   await compare("dx", "Conv2DBackpropInput", { dy, filter: w }, { ...conv, inputShape: k.x }, {

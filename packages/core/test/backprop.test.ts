@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { lossGradients, setupEngine } from "../src/index.js";
 
 /** dy passed through unchanged: the gradient function hands back the very tensor it was given. */
-const passThrough = tf.customGrad((x: tf.Tensor) => ({ value: tf.mul(x, 1), gradFunc: (dy: tf.Tensor) => dy }));
+const passThrough = tf.customGrad((...inputs) => ({ value: tf.mul(inputs[0] as tf.Tensor, 1), gradFunc: (dy: tf.Tensor) => dy }));
 
 /**
  * A small network with the shapes a backward pass must get right: a residual Add (a tensor with two
@@ -14,14 +14,15 @@ const passThrough = tf.customGrad((x: tf.Tensor) => ({ value: tf.mul(x, 1), grad
 function network(seed: number) {
   const v = (shape: number[], i: number) => tf.variable(tf.randomNormal(shape, 0, 0.3, "float32", seed + i));
   const w = { c1: v([3, 3, 1, 4], 1), c2: v([3, 3, 4, 4], 2), c3: v([1, 1, 8, 6], 3), b: v([6], 4), d: v([6 * 4 * 4, 5], 5) };
-  const x = tf.randomUniform([4, 8, 8, 1], -1, 1, "float32", seed);
+  const [c1, c2, c3] = [w.c1, w.c2, w.c3] as tf.Tensor4D[];
+  const x = tf.randomUniform([4, 8, 8, 1], -1, 1, "float32", seed) as tf.Tensor4D;
   const labels = tf.oneHot(tf.tensor1d([0, 3, 1, 4], "int32"), 5);
   const loss = () => {
-    const h1 = tf.relu(tf.conv2d(x, w.c1, 1, "same"));
-    const h2 = tf.add(h1, tf.relu(tf.conv2d(h1, w.c2, 1, "same"))); // residual
-    const h3 = tf.conv2d(h2, w.c2, 1, "same"); // c2 used twice
+    const h1 = tf.relu(tf.conv2d(x, c1!, 1, "same"));
+    const h2 = tf.add(h1, tf.relu(tf.conv2d(h1, c2!, 1, "same"))) as tf.Tensor4D; // residual
+    const h3 = tf.conv2d(h2, c2!, 1, "same"); // c2 used twice
     const joined = tf.concat([h2, passThrough(tf.mul(h3, h3)) as tf.Tensor4D], 3);
-    const h4 = tf.maxPool(tf.add(tf.conv2d(joined, w.c3, 1, "valid"), w.b), 2, 2, "valid");
+    const h4 = tf.maxPool(tf.add(tf.conv2d(joined, c3!, 1, "valid"), w.b) as tf.Tensor4D, 2, 2, "valid");
     const logits = tf.matMul(tf.reshape(h4, [4, -1]), w.d);
     return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
   };
@@ -36,14 +37,14 @@ function network(seed: number) {
  */
 function probedChain(layers: number) {
   let peak = 0;
-  const probe = tf.customGrad((x: tf.Tensor) => ({
-    value: tf.clone(x),
+  const probe = tf.customGrad((...inputs) => ({
+    value: tf.clone(inputs[0] as tf.Tensor),
     gradFunc: (dy: tf.Tensor) => {
       peak = Math.max(peak, tf.memory().numDataBuffers);
       return dy;
     },
   }));
-  const kernels = Array.from({ length: layers }, (_, i) => tf.variable(tf.randomNormal([3, 3, 8, 8], 0, 0.2, "float32", i)));
+  const kernels = Array.from({ length: layers }, (_, i) => tf.variable(tf.randomNormal([3, 3, 8, 8], 0, 0.2, "float32", i)) as tf.Variable<tf.Rank.R4>);
   const x = tf.randomUniform([8, 16, 16, 8], -1, 1, "float32", 99) as tf.Tensor4D;
   const loss = () => tf.mean(kernels.reduce((h, k) => probe(tf.relu(tf.conv2d(h, k, 1, "same"))) as tf.Tensor4D, x)) as tf.Scalar;
   /** The most buffers alive during the backward pass of `gradients`, above those alive before it. */

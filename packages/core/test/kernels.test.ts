@@ -313,12 +313,14 @@ describe("Conv2DBackpropInput with a padding wider than the filter", () => {
 
 /**
  * The WebAssembly SIMD loops of the convolution gradients (wasm_simd.ts: the one-channel and the
- * few-channel stride-1 dW, col2im for dx) and their fallbacks (`wasmSimd.enabled = false`: XNNPACK
- * convolutions and the JavaScript col2im), each against cpu, on the geometries above with at most 8
- * input channels and edge cases: output widths not a multiple of 4, output channel counts not a
- * multiple of 4, filters wider than the 8 taps one pass of the dW loop accumulates, a filter larger
- * than the input, one example, 2 to 8 input channels (one or two passes of the few-channel loop);
- * and with the batch split in chunks.
+ * few-channel stride-1 dW, the blocked matrix product's colsᵀ for stride-1 dW with more channels or a
+ * 1×1 filter, col2im for dx) and their fallbacks (`wasmSimd.enabled = false`: XNNPACK convolutions,
+ * the unblocked matrix product and the JavaScript col2im), each against cpu, on the geometries above
+ * and edge cases: output widths not a multiple of 4, output channel counts not a multiple of 4,
+ * filters wider than the 8 taps one pass of the dW loop accumulates, a filter larger than the input,
+ * one example, 2 to 8 input channels (one or two passes of the few-channel loop), 9 to 20 (the
+ * blocked product, with taps that see no input row at all); with the batch split in chunks, and the
+ * product's blocks of one example, or of two with a shorter last block.
  */
 describe("convolution gradients: the SIMD loops and their fallbacks", () => {
   const EDGES: Geometry[] = [
@@ -337,12 +339,20 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
     { name: "5×5 pad 2, 8 channels (two passes of 4) → 20, OW 6", x: [2, 7, 6, 8], filter: [5, 5, 8, 20], stride: 1, pad: pad(2) },
     { name: "3×3 valid, 7 channels → 5 (dy padded to 8), OW 3", x: [3, 5, 5, 7], filter: [3, 3, 7, 5], stride: 1, pad: "valid" },
     { name: "4×2 asymmetric padding, 3 channels → 6, filter taller than the input", x: [2, 3, 5, 3], filter: [4, 2, 3, 6], stride: 1, pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
+    // More input channels, and 1×1 filters (the blocked matrix product).
+    { name: "3×3 pad 1, 12 channels → 10", x: [3, 7, 6, 12], filter: [3, 3, 12, 10], stride: 1, pad: pad(1) },
+    { name: "5×5 pad 2, 10 channels → 6", x: [3, 9, 8, 10], filter: [5, 5, 10, 6], stride: 1, pad: pad(2) },
+    { name: "4×4 same (asymmetric padding), 11 channels → 3", x: [3, 7, 9, 11], filter: [4, 4, 11, 3], stride: 1, pad: "same" },
+    { name: "3×3 valid, 9 channels → 5, OW 2", x: [3, 5, 4, 9], filter: [3, 3, 9, 5], stride: 1, pad: "valid" },
+    { name: "7×7 same on a 4×5 input, 9 channels (taps outside the input)", x: [3, 4, 5, 9], filter: [7, 7, 9, 4], stride: 1, pad: "same" },
+    { name: "1×1 stride 1, 20 channels → 7", x: [3, 5, 6, 20], filter: [1, 1, 20, 7], stride: 1, pad: "valid" },
+    { name: "1×1 pad 1, 9 channels → 3 (a border of zeros)", x: [3, 4, 4, 9], filter: [1, 1, 9, 3], stride: 1, pad: pad(1) },
   ];
-  const CASES = [...GEOMETRIES.filter((g) => g.x[3] <= 8), ...EDGES];
-  const saved = kernelLimits.tempBytes;
+  const CASES = [...GEOMETRIES, ...EDGES];
+  const saved = { ...kernelLimits };
   afterAll(() => {
     wasmSimd.enabled = true;
-    kernelLimits.tempBytes = saved;
+    Object.assign(kernelLimits, saved);
   });
 
   describe.each(CASES)("$name", (g) => {
@@ -361,19 +371,22 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
         inputShape: g.x,
       }) as tf.Tensor,
     ];
+    const pixels = (dyShape[1] as number) * (dyShape[2] as number);
     it.each([
-      { loops: "SIMD", enabled: true, tempBytes: saved },
-      { loops: "fallback", enabled: false, tempBytes: saved },
-      { loops: "SIMD, one example per chunk", enabled: true, tempBytes: 1 },
-      { loops: "fallback, one example per chunk", enabled: false, tempBytes: 1 },
-    ])("dW and dx match cpu ($loops)", async ({ enabled, tempBytes }) => {
+      { loops: "SIMD", enabled: true, limits: {} },
+      { loops: "fallback", enabled: false, limits: {} },
+      { loops: "SIMD, one example per chunk", enabled: true, limits: { tempBytes: 1 } },
+      { loops: "fallback, one example per chunk", enabled: false, limits: { tempBytes: 1 } },
+      { loops: "SIMD, product blocks of one example", enabled: true, limits: { gemmBlockPixels: 1 } },
+      { loops: "SIMD, product blocks of two examples", enabled: true, limits: { gemmBlockPixels: 2 * pixels } },
+    ])("dW and dx match cpu ($loops)", async ({ enabled, limits }) => {
       wasmSimd.enabled = enabled;
-      kernelLimits.tempBytes = tempBytes;
+      Object.assign(kernelLimits, limits);
       try {
         await expectSameOnBothBackends(both);
       } finally {
         wasmSimd.enabled = true;
-        kernelLimits.tempBytes = saved;
+        Object.assign(kernelLimits, saved);
       }
     });
   });
@@ -419,7 +432,18 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
     }
   });
 
-  it("the strategies 'simd' and 'simd-channels' refuse what they cannot compute", async () => {
+  it("dW: auto takes the strategy 'gemm' for stride 1 above 8 input channels and for 1×1 filters", async () => {
+    for (const g of [EDGES.find((e) => e.name.startsWith("3×3 pad 1, 12")), GEOMETRIES.find((e) => e.name.startsWith("1×1 stride 1"))] as Geometry[]) {
+      const dyShape = outShape(g);
+      const inputs = () => ({ x: tf.tensor(randomValues(size(g.x), 58), g.x), dy: tf.tensor(randomValues(size(dyShape), 59), dyShape) });
+      const attrs = { strides: 1, pad: g.pad, dataFormat: "NHWC" as const, filterShape: g.filter };
+      const [gemm] = await on("wasm", () => runKernelFunc(makeConv2DBackpropFilter("gemm"), inputs(), attrs));
+      const [registered] = await on("wasm", () => tf.engine().runKernel("Conv2DBackpropFilter", inputs(), attrs) as tf.Tensor);
+      expect(Array.from(registered as Float32Array)).toEqual(Array.from(gemm as Float32Array));
+    }
+  });
+
+  it("the strategies 'simd', 'simd-channels' and 'gemm' refuse what they cannot compute", async () => {
     await tf.setBackend("wasm");
     const x = tf.zeros([1, 6, 6, 2]);
     const dy = tf.zeros([1, 6, 6, 3]);
@@ -435,6 +459,9 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
         filterShape: [3, 3, 2, 3],
       }),
     ).toThrow(/stride 1/);
+    expect(() =>
+      runKernelFunc(makeConv2DBackpropFilter("gemm"), { x, dy: dyStrided }, { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] }),
+    ).toThrow(/'gemm' needs stride 1/);
     tf.dispose([x, dy, dyStrided]);
   });
 });

@@ -8,7 +8,7 @@ import {
   util,
 } from "@tensorflow/tfjs-core";
 import { swapOuterAndInnerAxes, swapOuterAxes } from "./layout.js";
-import { examplesPerChunk, heapOffset, release, runKernel, type WasmBackend } from "./wasm.js";
+import { examplesPerChunk, heapBytes, heapOffset, kernelLimits, release, runKernel, type WasmBackend } from "./wasm.js";
 import { FEW_CHANNELS_BLOCK, type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
 
 /**
@@ -43,9 +43,10 @@ export const conv2DBackpropFilter: KernelFunc = makeConv2DBackpropFilter("auto")
  * How dW is computed; `auto` (the registered kernel) picks as described above. The others exist for
  * bench/kernels.ts: `matmul` needs a 1×1 filter without padding, `im2col` a single input channel, `simd`
  * a single input channel, stride 1 and WebAssembly SIMD, `simd-channels` stride 1 and WebAssembly SIMD
- * (any number of input channels; `auto` uses it for 2 to FEW_CHANNELS_MAX).
+ * (any number of input channels; `auto` uses it for 2 to FEW_CHANNELS_MAX), `gemm` stride 1 and
+ * WebAssembly SIMD (any number of input channels; `auto` uses it above FEW_CHANNELS_MAX and for 1×1 filters).
  */
-export type DwStrategy = "auto" | "convolution" | "matmul" | "im2col" | "simd" | "simd-channels";
+export type DwStrategy = "auto" | "convolution" | "matmul" | "im2col" | "simd" | "simd-channels" | "gemm";
 
 /** The most input channels for which `auto` takes the `simd-channels` loop (stride 1). */
 export const FEW_CHANNELS_MAX = 8;
@@ -101,13 +102,20 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
         "Conv2DBackpropFilter on wasm: strategy 'simd' needs a single input channel, stride 1 and WebAssembly SIMD",
       );
     }
+    const gemmGeometry = stride1 && (strategy === "gemm" || pointwiseGeometry || inChannels > FEW_CHANNELS_MAX);
+    const gemmSimd = gemmGeometry && util.sizeFromShape(dy.shape) > 0 ? wasmSimdKernels(wasm) : undefined;
+    if (strategy === "gemm" && !gemmSimd) {
+      throw new Error("Conv2DBackpropFilter on wasm: strategy 'gemm' needs stride 1, a non-empty dy and WebAssembly SIMD");
+    }
     if (strategy === "simd-channels" && !simd) {
       throw new Error("Conv2DBackpropFilter on wasm: strategy 'simd-channels' needs stride 1, a non-empty dy and WebAssembly SIMD");
     }
     const chosen =
       strategy !== "auto"
         ? strategy
-        : pointwiseGeometry
+        : gemmSimd
+          ? "gemm"
+          : pointwiseGeometry
           ? "matmul"
           : simd
             ? simdGeometry
@@ -118,6 +126,7 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
               : "convolution";
     if (chosen === "simd" && simd) return oneChannelBySimd(wasm, simd, x, dy, conv);
     if (chosen === "simd-channels" && simd) return fewChannelsBySimd(wasm, simd, x, dy, conv);
+    if (chosen === "gemm" && gemmSimd) return blockedGemm(wasm, gemmSimd, x, dy, conv);
     const dW = wasm.makeOutput(filterShape, "float32");
     // Temporaries per example: dy's transposed copy, or the im2col rows.
     const rowsPerPixel = Math.max(outChannels, chosen === "im2col" ? filterHeight * filterWidth : 0);
@@ -274,6 +283,132 @@ function fewChannelsBySimd(
   }
   if (dyPadded !== dy) release(backend, dyPadded);
   return dW;
+}
+
+/**
+ * Stride 1 with many input channels, or a 1×1 filter: dW, seen as [KH·KW·CI, CO], is Σ over blocks of
+ * output pixels of colsᵀ · dy, on XNNPACK's matrix product, where dy [P, CO] holds the block's P output
+ * pixels (a contiguous range of dy, copied as the product's right operand) and colsᵀ [KH·KW·CI, P]
+ * holds, in row (kh, kw, ci), the input value each output pixel sees through tap (kh, kw) on channel
+ * ci (0 in the padding). A block is a few whole examples, or a band of output rows of one example
+ * when an example alone has more than kernelLimits.gemmBlockPixels output pixels. Per group of
+ * examples, x transposed to planes [count, CI, H, W] (transposeChannels); then for each tap one
+ * copyRows per example puts the rows of every plane that the tap sees at their place in colsᵀ
+ * (wasm_simd.ts). A 1×1 filter over every pixel needs no planes: colsᵀ is the block of x transposed.
+ * The padding's zeros sit at the same places in every block of whole examples, so their colsᵀ is
+ * zeroed once; a band's is zeroed each time. Blocks of about kernelLimits.gemmBlockPixels keep the
+ * product's operands near the caches: XNNPACK's matrix product does not split its reduction axis, and
+ * one product over the whole batch (K = N·OH·OW) streams both operands from memory (the convolution
+ * below, whose reduction is also the batch, ran GoogLeNet's 3×3 64→192 dW at 6.3 multiply-adds per ns
+ * against 14.8 for its forward pass; this, 12–13).
+ */
+function blockedGemm(
+  backend: WasmBackend,
+  simd: WasmSimdKernels,
+  x: TensorInfo,
+  dy: TensorInfo,
+  conv: backend_util.Conv2DInfo,
+): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = conv;
+  const top = conv.padInfo.top;
+  const left = conv.padInfo.left;
+  const pixels = outHeight * outWidth;
+  const rows = filterHeight * filterWidth * inChannels;
+  const perGroup = Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.gemmBlockPixels / pixels)));
+  // Output rows per block: all of them, or bands when one example is already more than a block.
+  const bandRows = perGroup > 1 ? outHeight : Math.max(1, Math.min(outHeight, Math.floor(kernelLimits.gemmBlockPixels / outWidth)));
+  const banded = bandRows < outHeight;
+  const direct = rows === inChannels && top === 0 && left === 0 && outHeight === inHeight && outWidth === inWidth;
+  const dW = backend.makeOutput(conv.filterShape, "float32");
+  const planes = backend.makeOutput(direct ? [0] : [perGroup, inChannels, inHeight, inWidth], "float32");
+  // colsᵀ by width: the full blocks', and a shorter last block's or band's.
+  const colsByWidth = new Map<number, TensorInfo>();
+  const colsOf = (width: number) => {
+    let cols = colsByWidth.get(width);
+    if (!cols) {
+      cols = backend.makeOutput([1, rows, width], "float32");
+      backend.typedArrayFromHeap(cols).fill(0);
+      colsByWidth.set(width, cols);
+    }
+    return cols;
+  };
+  let firstBlock = true;
+  for (let first = 0; first < batchSize; first += perGroup) {
+    const count = Math.min(perGroup, batchSize - first);
+    const xAt = () => heapOffset(backend, x) + first * inHeight * inWidth * inChannels * 4;
+    if (!direct) simd.transposeChannels(xAt(), heapOffset(backend, planes), count, inHeight, inWidth, inChannels, inWidth);
+    for (let ohStart = 0; ohStart < outHeight; ohStart += bandRows) {
+      const ohCount = Math.min(bandRows, outHeight - ohStart);
+      const width = count * ohCount * outWidth;
+      const cols = colsOf(width);
+      const right = backend.makeOutput([1, width, outChannels], "float32");
+      // Offsets after the last makeOutput: allocating may grow (and so detach) the wasm heap.
+      const colsAt = heapOffset(backend, cols);
+      const dyAt = heapOffset(backend, dy) + ((first * outHeight + ohStart) * outWidth * outChannels) * 4;
+      heapBytes(backend).copyWithin(heapOffset(backend, right), dyAt, dyAt + width * outChannels * 4);
+      if (direct) {
+        // A 1×1 filter seeing every pixel: colsᵀ is the block's x transposed, [P, CI] → [CI, P].
+        simd.transposeChannels(xAt() + ohStart * inWidth * inChannels * 4, colsAt, 1, 1, width, inChannels, width);
+      } else {
+        if (banded) backend.typedArrayFromHeap(cols).fill(0);
+        writeColumns(simd, heapOffset(backend, planes), colsAt, conv, count, ohStart, ohCount);
+      }
+      const product = runKernel(backend, "BatchMatMul", { a: cols, b: right }, { transposeA: false, transposeB: false });
+      release(backend, right);
+      const sum = backend.typedArrayFromHeap(product);
+      const out = backend.typedArrayFromHeap(dW);
+      if (firstBlock) out.set(sum);
+      else for (let i = 0; i < out.length; i++) out[i] += sum[i] as number;
+      firstBlock = false;
+      release(backend, product);
+    }
+  }
+  release(backend, planes, ...colsByWidth.values());
+  return dW;
+}
+
+/**
+ * colsᵀ [KH·KW·CI, count·ohCount·OW] of output rows [ohStart, ohStart + ohCount) of `count` examples,
+ * from their planes [count, CI, H, W]: for each tap and example, the plane rows the tap sees, one
+ * copyRows over the CI planes. Entries whose input falls in the padding are left as they are (zero).
+ */
+function writeColumns(
+  simd: WasmSimdKernels,
+  planesAt: number,
+  colsAt: number,
+  conv: backend_util.Conv2DInfo,
+  count: number,
+  ohStart: number,
+  ohCount: number,
+): void {
+  const { inHeight, inWidth, inChannels, outWidth, filterHeight, filterWidth } = conv;
+  const top = conv.padInfo.top;
+  const left = conv.padInfo.left;
+  const width = count * ohCount * outWidth;
+  for (let kh = 0; kh < filterHeight; kh++) {
+    // Output rows and columns whose tap (kh, kw) falls inside the input: ih = oh + kh − top, iw = ow + kw − left.
+    const ohFirst = Math.max(ohStart, top - kh);
+    const ohEnd = Math.min(ohStart + ohCount, inHeight + top - kh);
+    if (ohEnd <= ohFirst) continue;
+    for (let kw = 0; kw < filterWidth; kw++) {
+      const owFirst = Math.max(0, left - kw);
+      const owEnd = Math.min(outWidth, inWidth + left - kw);
+      if (owEnd <= owFirst) continue;
+      for (let n = 0; n < count; n++) {
+        simd.copyRows(
+          planesAt + ((n * inChannels * inHeight + ohFirst + kh - top) * inWidth + owFirst + kw - left) * 4,
+          colsAt + ((kh * filterWidth + kw) * inChannels * width + (n * ohCount + ohFirst - ohStart) * outWidth + owFirst) * 4,
+          inChannels,
+          ohEnd - ohFirst,
+          (owEnd - owFirst) * 4,
+          inWidth * 4,
+          outWidth * 4,
+          inHeight * inWidth * 4,
+          width * 4,
+        );
+      }
+    }
+  }
 }
 
 /** Σ over the examples of x ⋆ dy as one XNNPACK convolution: [CI, KH', KW', CO] (see above). */

@@ -8,9 +8,10 @@ export type WasmBackend = BackendWasm;
  * Tuning shared by the kernels. `tempBytes`: temporaries above this size are split (over the batch) so
  * that large networks stay far below wasm's 4 GB address space; XNNPACK copies and packs a
  * convolution's filter, so a temporary used as a filter costs about three times its size while the
- * operator is alive. Tests lower it to exercise the split.
+ * operator is alive. Tests lower it to exercise the split. `gemmBlockPixels`: output pixels per block of
+ * the filter gradient's blocked matrix product (conv2d_backprop_filter.ts, blockedGemm).
  */
-export const kernelLimits = { tempBytes: 64 * 2 ** 20 };
+export const kernelLimits = { tempBytes: 64 * 2 ** 20, gemmBlockPixels: 2048 };
 
 /** How many examples of a batch to process at once so that their temporaries stay within kernelLimits.tempBytes (at least 1). */
 export function examplesPerChunk(batchSize: number, bytesPerExample: number): number {
