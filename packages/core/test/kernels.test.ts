@@ -432,11 +432,12 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
     }
   });
 
-  it("dW: auto takes the strategy 'gemm' for stride 1 above 8 input channels and for 1×1 filters", async () => {
-    for (const g of [EDGES.find((e) => e.name.startsWith("3×3 pad 1, 12")), GEOMETRIES.find((e) => e.name.startsWith("1×1 stride 1"))] as Geometry[]) {
+  it("dW: auto takes the strategy 'gemm' unless stride 1 with at most 8 input channels, or a strided 1×1 filter", async () => {
+    const named = (prefix: string) => [...GEOMETRIES, ...EDGES].find((e) => e.name.startsWith(prefix)) as Geometry;
+    for (const g of ["3×3 pad 1, 12", "1×1 stride 1 (", "7×7 stride 2 pad 3, one", "3×3 stride 2 pad 1, more"].map(named)) {
       const dyShape = outShape(g);
       const inputs = () => ({ x: tf.tensor(randomValues(size(g.x), 58), g.x), dy: tf.tensor(randomValues(size(dyShape), 59), dyShape) });
-      const attrs = { strides: 1, pad: g.pad, dataFormat: "NHWC" as const, filterShape: g.filter };
+      const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const, filterShape: g.filter };
       const [gemm] = await on("wasm", () => runKernelFunc(makeConv2DBackpropFilter("gemm"), inputs(), attrs));
       const [registered] = await on("wasm", () => tf.engine().runKernel("Conv2DBackpropFilter", inputs(), attrs) as tf.Tensor);
       expect(Array.from(registered as Float32Array)).toEqual(Array.from(gemm as Float32Array));
@@ -459,9 +460,14 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
         filterShape: [3, 3, 2, 3],
       }),
     ).toThrow(/stride 1/);
-    expect(() =>
-      runKernelFunc(makeConv2DBackpropFilter("gemm"), { x, dy: dyStrided }, { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] }),
-    ).toThrow(/'gemm' needs stride 1/);
+    wasmSimd.enabled = false;
+    try {
+      expect(() =>
+        runKernelFunc(makeConv2DBackpropFilter("gemm"), { x, dy: dyStrided }, { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] }),
+      ).toThrow(/'gemm' needs a non-empty dy and WebAssembly SIMD/);
+    } finally {
+      wasmSimd.enabled = true;
+    }
     tf.dispose([x, dy, dyStrided]);
   });
 });

@@ -21,21 +21,22 @@ import { FEW_CHANNELS_BLOCK, type WasmSimdKernels, wasmSimdKernels } from "./was
  *   filter dyᵀ = dy transposed to [OH, OW, N, CO]      (an OH×OW filter)
  *   dilation s, stride 1, padding pt/pl (+ whatever the bottom/right needs)
  *   output [CI, KH, KW, CO], rearranged to the filter layout [KH, KW, CI, CO].
- * A 1×1 filter needs no convolution: dW = xₛᵀ·dy, one matrix product (xₛ: x at the strided pixels).
+ * With WebAssembly SIMD, `auto` computes it as a matrix product over blocks of output pixels
+ * (blockedGemm below: colsᵀ · dy, KH·KW·CI rows), except for a strided 1×1 filter (the matrix
+ * product below, on the pixels it reads) and for stride 1 with few input channels:
  * A single input channel at stride 1 (LeNet's first layer, on grayscale images) runs a WebAssembly
  * SIMD loop (wasm_simd.ts, filterOneChannel; 12.5 → 2.5 ms on LeNet's conv1 in bench/kernels.ts): the
  * XNNPACK convolution below has one input image and N channels there, a poor fit for its tiles.
  * A few input channels (2 to FEW_CHANNELS_MAX) at stride 1 (LeNet's conv2) run another such loop,
  * vectorized over the output channels and reading x and dy in place (wasm_simd.ts, filterFewChannels;
  * 9.2 → 3.1 ms on LeNet's conv2 in bench/kernels.ts).
- * Without WebAssembly SIMD (or with `wasmSimd.enabled = false`) these geometries take the convolution.
- * A strided filter over a single input channel (the stems, on grayscale images) is computed as
- * im2col (KH·KW rows, one per filter tap, written by JavaScript) times dy on the matrix product: the
- * dilated convolution above runs about half as fast there.
+ * Without WebAssembly SIMD (or with `wasmSimd.enabled = false`): a 1×1 filter is one matrix product,
+ * dW = xₛᵀ·dy (xₛ: x at the strided pixels); a strided filter over a single input channel (the stems)
+ * is im2col (KH·KW rows written by JavaScript) times dy; everything else the convolution above, which
+ * needs only two transposed copies as temporaries.
  * bench/kernels.ts measures these against each other and plain JavaScript loops: each is used where it
- * was fastest; the convolution, used for every other shape, needs only two transposed copies as
- * temporaries (no KH·KW-times-larger im2col).
- * Batches whose dyᵀ would exceed kernelLimits.tempBytes are split and their partial sums added.
+ * was fastest. Batches whose temporaries would exceed kernelLimits.tempBytes are split and their
+ * partial sums added (the blocked product bounds its own).
  */
 export const conv2DBackpropFilter: KernelFunc = makeConv2DBackpropFilter("auto");
 
@@ -43,8 +44,9 @@ export const conv2DBackpropFilter: KernelFunc = makeConv2DBackpropFilter("auto")
  * How dW is computed; `auto` (the registered kernel) picks as described above. The others exist for
  * bench/kernels.ts: `matmul` needs a 1×1 filter without padding, `im2col` a single input channel, `simd`
  * a single input channel, stride 1 and WebAssembly SIMD, `simd-channels` stride 1 and WebAssembly SIMD
- * (any number of input channels; `auto` uses it for 2 to FEW_CHANNELS_MAX), `gemm` stride 1 and
- * WebAssembly SIMD (any number of input channels; `auto` uses it above FEW_CHANNELS_MAX and for 1×1 filters).
+ * (any number of input channels; `auto` uses it for 2 to FEW_CHANNELS_MAX), `gemm` WebAssembly SIMD
+ * (any geometry; `auto` uses it wherever it takes neither `simd`, `simd-channels` nor, for a strided
+ * 1×1 filter, `matmul`).
  */
 export type DwStrategy = "auto" | "convolution" | "matmul" | "im2col" | "simd" | "simd-channels" | "gemm";
 
@@ -102,10 +104,11 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
         "Conv2DBackpropFilter on wasm: strategy 'simd' needs a single input channel, stride 1 and WebAssembly SIMD",
       );
     }
-    const gemmGeometry = stride1 && (strategy === "gemm" || pointwiseGeometry || inChannels > FEW_CHANNELS_MAX);
+    // A strided 1×1 filter reads a quarter of x or less: xₛᵀ·dy (matmul) copies just those pixels.
+    const gemmGeometry = strategy === "gemm" || (!simdGeometry && !channelsGeometry && !(pointwiseGeometry && !stride1));
     const gemmSimd = gemmGeometry && util.sizeFromShape(dy.shape) > 0 ? wasmSimdKernels(wasm) : undefined;
     if (strategy === "gemm" && !gemmSimd) {
-      throw new Error("Conv2DBackpropFilter on wasm: strategy 'gemm' needs stride 1, a non-empty dy and WebAssembly SIMD");
+      throw new Error("Conv2DBackpropFilter on wasm: strategy 'gemm' needs a non-empty dy and WebAssembly SIMD");
     }
     if (strategy === "simd-channels" && !simd) {
       throw new Error("Conv2DBackpropFilter on wasm: strategy 'simd-channels' needs stride 1, a non-empty dy and WebAssembly SIMD");
@@ -286,20 +289,19 @@ function fewChannelsBySimd(
 }
 
 /**
- * Stride 1 with many input channels, or a 1×1 filter: dW, seen as [KH·KW·CI, CO], is Σ over blocks of
- * output pixels of colsᵀ · dy, on XNNPACK's matrix product, where dy [P, CO] holds the block's P output
- * pixels (a contiguous range of dy, copied as the product's right operand) and colsᵀ [KH·KW·CI, P]
- * holds, in row (kh, kw, ci), the input value each output pixel sees through tap (kh, kw) on channel
- * ci (0 in the padding). A block is a few whole examples, or a band of output rows of one example
- * when an example alone has more than kernelLimits.gemmBlockPixels output pixels. Per group of
- * examples, x transposed to planes [count, CI, H, W] (transposeChannels); then for each tap one
- * copyRows per example puts the rows of every plane that the tap sees at their place in colsᵀ
- * (wasm_simd.ts). A 1×1 filter over every pixel needs no planes: colsᵀ is the block of x transposed.
- * The padding's zeros sit at the same places in every block of whole examples, so their colsᵀ is
- * zeroed once; a band's is zeroed each time. Blocks of about kernelLimits.gemmBlockPixels keep the
+ * dW, seen as [KH·KW·CI, CO], as Σ over blocks of output pixels of colsᵀ · dy, on XNNPACK's matrix
+ * product, where dy [P, CO] holds the block's P output pixels (a contiguous range of dy, copied as
+ * the product's right operand) and colsᵀ [KH·KW·CI, P] holds, in row (kh, kw, ci), the input value
+ * each output pixel sees through tap (kh, kw) on channel ci (0 in the padding). A block is a few whole
+ * examples, or a band of output rows of one example when an example alone has more than
+ * kernelLimits.gemmBlockPixels output pixels. Per group of examples, x transposed to planes
+ * [count, CI, H, W] (transposeChannels); then writeColumns puts what each tap sees at its place in
+ * colsᵀ. A 1×1 filter over every pixel needs no planes: colsᵀ is the block of x transposed. The
+ * padding's zeros sit at the same places in every block of whole examples, so their colsᵀ is zeroed
+ * once; a band's is zeroed each time. Blocks of about kernelLimits.gemmBlockPixels keep the
  * product's operands near the caches: XNNPACK's matrix product does not split its reduction axis, and
  * one product over the whole batch (K = N·OH·OW) streams both operands from memory (the convolution
- * below, whose reduction is also the batch, ran GoogLeNet's 3×3 64→192 dW at 6.3 multiply-adds per ns
+ * above, whose reduction is also the batch, ran GoogLeNet's 3×3 64→192 dW at 6.3 multiply-adds per ns
  * against 14.8 for its forward pass; this, 12–13).
  */
 function blockedGemm(
@@ -351,7 +353,7 @@ function blockedGemm(
         simd.transposeChannels(xAt() + ohStart * inWidth * inChannels * 4, colsAt, 1, 1, width, inChannels, width);
       } else {
         if (banded) backend.typedArrayFromHeap(cols).fill(0);
-        writeColumns(simd, heapOffset(backend, planes), colsAt, conv, count, ohStart, ohCount);
+        writeColumns(backend, simd, planes, cols, conv, count, ohStart, ohCount);
       }
       const product = runKernel(backend, "BatchMatMul", { a: cols, b: right }, { transposeA: false, transposeB: false });
       release(backend, right);
@@ -369,43 +371,64 @@ function blockedGemm(
 
 /**
  * colsᵀ [KH·KW·CI, count·ohCount·OW] of output rows [ohStart, ohStart + ohCount) of `count` examples,
- * from their planes [count, CI, H, W]: for each tap and example, the plane rows the tap sees, one
- * copyRows over the CI planes. Entries whose input falls in the padding are left as they are (zero).
+ * from their planes [count, CI, H, W]: for each tap the output rows and columns whose input pixel
+ * (ih, iw) = (oh·sH + kh − top, ow·sW + kw − left) is inside the input; at stride 1 those are runs of
+ * plane rows, one copyRows over the CI planes per tap and example; otherwise every sW-th element, a
+ * JavaScript loop. Entries whose input falls in the padding are left as they are (zero).
  */
 function writeColumns(
+  backend: WasmBackend,
   simd: WasmSimdKernels,
-  planesAt: number,
-  colsAt: number,
+  planes: TensorInfo,
+  cols: TensorInfo,
   conv: backend_util.Conv2DInfo,
   count: number,
   ohStart: number,
   ohCount: number,
 ): void {
-  const { inHeight, inWidth, inChannels, outWidth, filterHeight, filterWidth } = conv;
+  const { inHeight, inWidth, inChannels, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = conv;
   const top = conv.padInfo.top;
   const left = conv.padInfo.left;
   const width = count * ohCount * outWidth;
+  const strided = strideHeight > 1 || strideWidth > 1;
+  const planesAt = heapOffset(backend, planes);
+  const colsAt = heapOffset(backend, cols);
+  const src = strided ? backend.typedArrayFromHeap(planes) : undefined;
+  const dst = strided ? backend.typedArrayFromHeap(cols) : undefined;
+  /** The first o with o·s + k − pad ≥ 0, and the end of those with o·s + k − pad < size. */
+  const inside = (k: number, pad: number, stride: number, size: number, first: number, end: number) =>
+    [Math.max(first, Math.ceil((pad - k) / stride)), Math.min(end, Math.floor((size - 1 + pad - k) / stride) + 1)] as const;
   for (let kh = 0; kh < filterHeight; kh++) {
-    // Output rows and columns whose tap (kh, kw) falls inside the input: ih = oh + kh − top, iw = ow + kw − left.
-    const ohFirst = Math.max(ohStart, top - kh);
-    const ohEnd = Math.min(ohStart + ohCount, inHeight + top - kh);
+    const [ohFirst, ohEnd] = inside(kh, top, strideHeight, inHeight, ohStart, ohStart + ohCount);
     if (ohEnd <= ohFirst) continue;
     for (let kw = 0; kw < filterWidth; kw++) {
-      const owFirst = Math.max(0, left - kw);
-      const owEnd = Math.min(outWidth, inWidth + left - kw);
+      const [owFirst, owEnd] = inside(kw, left, strideWidth, inWidth, 0, outWidth);
       if (owEnd <= owFirst) continue;
+      const row = (kh * filterWidth + kw) * inChannels;
       for (let n = 0; n < count; n++) {
-        simd.copyRows(
-          planesAt + ((n * inChannels * inHeight + ohFirst + kh - top) * inWidth + owFirst + kw - left) * 4,
-          colsAt + ((kh * filterWidth + kw) * inChannels * width + (n * ohCount + ohFirst - ohStart) * outWidth + owFirst) * 4,
-          inChannels,
-          ohEnd - ohFirst,
-          (owEnd - owFirst) * 4,
-          inWidth * 4,
-          outWidth * 4,
-          inHeight * inWidth * 4,
-          width * 4,
-        );
+        const column = (n * ohCount - ohStart) * outWidth;
+        if (!src || !dst) {
+          simd.copyRows(
+            planesAt + ((n * inChannels * inHeight + ohFirst + kh - top) * inWidth + owFirst + kw - left) * 4,
+            colsAt + (row * width + column + ohFirst * outWidth + owFirst) * 4,
+            inChannels,
+            ohEnd - ohFirst,
+            (owEnd - owFirst) * 4,
+            inWidth * 4,
+            outWidth * 4,
+            inHeight * inWidth * 4,
+            width * 4,
+          );
+          continue;
+        }
+        for (let ci = 0; ci < inChannels; ci++) {
+          const plane = (n * inChannels + ci) * inHeight * inWidth;
+          for (let oh = ohFirst; oh < ohEnd; oh++) {
+            let from = plane + (oh * strideHeight + kh - top) * inWidth + owFirst * strideWidth + kw - left;
+            let to = (row + ci) * width + column + oh * outWidth + owFirst;
+            for (let ow = owFirst; ow < owEnd; ow++, from += strideWidth) dst[to++] = src[from] as number;
+          }
+        }
       }
     }
   }
