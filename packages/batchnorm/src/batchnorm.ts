@@ -176,6 +176,42 @@ function statisticAxes(layerName: string, shape: readonly (number | null)[]): nu
   );
 }
 
+/**
+ * Kernel names {@link batchNormTraining} looks up on the current backend: training-mode batch
+ * normalisation in two kernel calls instead of ~15 elementwise and reduction kernels. A backend that
+ * registers both (`@convnets/core` does on wasm, with WebAssembly SIMD loops) gets them; any other
+ * runs the tfjs ops. The contract (statistics per channel over all leading axes, channels last):
+ *
+ * - `BatchNormTrainingForward`: inputs `{ x, gamma, beta }` (x float32 `[..., C]`, rank ≥ 2; gamma and
+ *   beta `[C]`), attrs `{ epsilon }`; outputs `[y, centered, mean, variance, invStd]` (y and centered
+ *   x's shape, the rest `[C]`), the forward math of batchNormTraining below.
+ * - `BatchNormTrainingBackward`: inputs `{ dy, centered, invStd, gamma }`; outputs
+ *   `[dx, dGamma, dBeta]` (dx dy's shape, the others `[C]`), its closed-form gradient.
+ */
+export const BATCH_NORM_TRAINING_FORWARD = "BatchNormTrainingForward";
+export const BATCH_NORM_TRAINING_BACKWARD = "BatchNormTrainingBackward";
+
+/** `enabled = false` makes {@link batchNormTraining} run its tfjs ops even where the kernels exist (tests, benchmarks). */
+export const batchNormKernels = { enabled: true };
+
+/**
+ * Whether batchNormTraining can use the kernels: both registered on the current backend, statistics
+ * over exactly the leading axes, float32 x, gamma and beta of shape [C].
+ */
+function kernelsApply(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axes: number[]): boolean {
+  if (!batchNormKernels.enabled || x.dtype !== "float32" || x.rank < 2) return false;
+  if (axes.length !== x.rank - 1 || !axes.every((axis, i) => axis === i)) return false;
+  const channels = x.shape[x.rank - 1]!;
+  for (const v of [gamma, beta]) {
+    if (v.dtype !== "float32" || v.rank !== 1 || v.shape[0] !== channels) return false;
+  }
+  const backend = tf.getBackend();
+  return (
+    tf.getKernel(BATCH_NORM_TRAINING_FORWARD, backend) !== undefined &&
+    tf.getKernel(BATCH_NORM_TRAINING_BACKWARD, backend) !== undefined
+  );
+}
+
 /** What {@link batchNormTraining} returns. */
 export interface BatchNormTrainingResult {
   /** `gamma * (x - mean) / sqrt(variance + eps) + beta`, recorded on the gradient tape as one op. */
@@ -208,6 +244,10 @@ export interface BatchNormTrainingResult {
  *
  * computed as dx = a · dy + b · centered + c with per-feature a, b, c. Gradients go to `x`, `gamma`
  * and `beta` only. Sums over the leading axes are plain `tf.sum` / `tf.mean`, so any backend works.
+ *
+ * Where the current backend registers the kernels {@link BATCH_NORM_TRAINING_FORWARD} and
+ * {@link BATCH_NORM_TRAINING_BACKWARD} and `axes` are all the leading axes, the same forward and
+ * gradient are two kernel calls (same outputs, same saved tensors); otherwise the tfjs ops above.
  */
 export function batchNormTraining(
   x: tf.Tensor,
@@ -218,6 +258,28 @@ export function batchNormTraining(
 ): BatchNormTrainingResult {
   let mean: tf.Tensor | undefined;
   let variance: tf.Tensor | undefined;
+  if (kernelsApply(x, gamma, beta, axes)) {
+    const fused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const [y, centered, batchMean, batchVariance, invStd] = tf
+        .engine()
+        .runKernel(BATCH_NORM_TRAINING_FORWARD, { x, gamma, beta }, { epsilon }) as tf.Tensor[];
+      // customGrad tidies the rest (centered and invStd live on as the saved clones).
+      mean = tf.keep(batchMean!);
+      variance = tf.keep(batchVariance!);
+      save([centered!, invStd!, gamma]);
+      return {
+        value: y!,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [centered, invStd, gamma] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+            return tf.engine().runKernel(BATCH_NORM_TRAINING_BACKWARD, { dy, centered, invStd, gamma }) as tf.Tensor[];
+          }),
+      };
+    });
+    const y = fused(x, gamma, beta);
+    return { y, mean: mean!, variance: variance! };
+  }
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     // customGrad runs this function inside a tidy: the statistics are kept past it for the caller.

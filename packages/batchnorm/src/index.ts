@@ -1,3 +1,11 @@
 // Importing this module registers ConvnetsBatchNorm with tfjs's serialization registry
 // (a side effect, declared in package.json's sideEffects), so saved models load.
-export { type BatchNormArgs, batchNorm, ConvnetsBatchNorm, type LayerArgs } from "./batchnorm.js";
+export {
+  BATCH_NORM_TRAINING_BACKWARD,
+  BATCH_NORM_TRAINING_FORWARD,
+  type BatchNormArgs,
+  batchNorm,
+  batchNormKernels,
+  ConvnetsBatchNorm,
+  type LayerArgs,
+} from "./batchnorm.js";

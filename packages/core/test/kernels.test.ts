@@ -129,7 +129,7 @@ describe("registerWasmTrainingKernels", () => {
     expect(wasmHadFilterGradient).toBe(false);
   });
 
-  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad and twelve faster kernels, idempotently", () => {
+  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad, twelve faster kernels and two fused ones, idempotently", () => {
     const kernelFuncs = () => WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.name, "wasm")?.kernelFunc);
     const first = kernelFuncs();
     expect(registerWasmTrainingKernels()).toEqual([
@@ -147,6 +147,8 @@ describe("registerWasmTrainingKernels", () => {
       "RealDiv",
       "SplitV",
       "Slice",
+      "BatchNormTrainingForward",
+      "BatchNormTrainingBackward",
     ]);
     expect(kernelFuncs()).toEqual(first);
     expect(first.every((f) => typeof f === "function")).toBe(true);

@@ -4,6 +4,7 @@ import {
   BatchMatMul,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
+  engine,
   getKernel,
   Identity,
   type KernelConfig,
@@ -20,6 +21,12 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { avgPoolGradConfig } from "./avg_pool_grad.js";
+import {
+  BATCH_NORM_TRAINING_BACKWARD,
+  BATCH_NORM_TRAINING_FORWARD,
+  batchNormTrainingBackwardConfig,
+  batchNormTrainingForwardConfig,
+} from "./batch_norm.js";
 import { batchMatMulConfig } from "./batch_mat_mul.js";
 import { CHANNEL_BROADCAST_KERNELS, channelBroadcastConfig } from "./broadcast.js";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.js";
@@ -29,6 +36,8 @@ import { maxPoolGradConfig } from "./max_pool_grad.js";
 import { reductionConfig } from "./reduce.js";
 import { sliceConfig } from "./slice.js";
 import { splitVConfig } from "./split_v.js";
+import type { WasmBackend } from "./wasm.js";
+import { wasmSimdSupported } from "./wasm_simd.js";
 
 /** Why convnets registers a kernel on the wasm backend. */
 export interface WasmTrainingKernel {
@@ -36,9 +45,11 @@ export interface WasmTrainingKernel {
   /**
    * Against tfjs-backend-wasm 4.22: `missing`, it has none and training throws; `incorrect`, its kernel gives
    * wrong results; `faster`, its kernel is correct but a scalar loop many times slower than ours (Identity:
-   * it copies the data where sharing it is enough).
+   * it copies the data where sharing it is enough); `fused`, a kernel tfjs does not define, that does in one
+   * call the work of several of its kernels, for an op of convnets that looks it up and otherwise runs
+   * those tfjs ops (BatchNormTrainingForward and BatchNormTrainingBackward, for `@convnets/batchnorm`).
    */
-  reason: "missing" | "incorrect" | "faster";
+  reason: "missing" | "incorrect" | "faster" | "fused";
 }
 
 /**
@@ -50,6 +61,8 @@ export interface WasmTrainingKernel {
  * training step (see bench/kernels.ts), as are Sum and Mean over all axes but the last and Add, Sub,
  * Multiply and RealDiv by a per-channel vector of few channels; Identity copies what it could share;
  * SplitV and Slice (the gradients of Concat and of padding) copy the whole input out of the heap first.
+ * BatchNormTrainingForward and BatchNormTrainingBackward (batch_norm.ts) are training-mode batch
+ * normalisation in two calls instead of ~15 elementwise and reduction kernels per layer and step.
  */
 export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Conv2DBackpropFilter, reason: "missing" },
@@ -66,6 +79,8 @@ export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: RealDiv, reason: "faster" },
   { name: SplitV, reason: "faster" },
   { name: Slice, reason: "faster" },
+  { name: BATCH_NORM_TRAINING_FORWARD, reason: "fused" },
+  { name: BATCH_NORM_TRAINING_BACKWARD, reason: "fused" },
 ];
 
 /** Kernel functions registered here, so that a second call neither re-registers nor wraps its own wrapper. */
@@ -82,8 +97,11 @@ function install(config: KernelConfig): void {
  * Registers on the 'wasm' backend every kernel it lacks for training the convnets networks, replaces its
  * incorrect MaxPoolGrad, and replaces the built-in kernels listed as `faster` in WASM_TRAINING_KERNELS,
  * mostly with compositions of the backend's own XNNPACK operators or copies of contiguous runs (those
- * built-ins stay as fallbacks for the cases ours do not cover). Idempotent: later calls change nothing. Returns the names of the kernels
- * convnets provides on wasm (WASM_TRAINING_KERNELS). Works before or after the wasm backend is initialised.
+ * built-ins stay as fallbacks for the cases ours do not cover), and adds the `fused` batch-norm kernels
+ * where their WebAssembly SIMD loops can run (wasm_simd.ts: the engine has SIMD and, if the backend is
+ * already initialised, its memory is not shared). Idempotent: later calls change nothing. Returns the
+ * names of the kernels convnets provides on wasm (WASM_TRAINING_KERNELS, less the fused ones where
+ * they were not registered). Works before or after the wasm backend is initialised.
  */
 export function registerWasmTrainingKernels(): string[] {
   const filter = getKernel(Conv2DBackpropFilter, "wasm");
@@ -136,5 +154,15 @@ export function registerWasmTrainingKernels(): string[] {
     if (!ours.has(copy.kernelFunc)) install({ ...config(copy.kernelFunc), setupFunc: copy.setupFunc });
   }
 
-  return WASM_TRAINING_KERNELS.map((k) => k.name);
+  // Only where their SIMD loops run: their JavaScript loops are slower than the tfjs ops they replace,
+  // which @convnets/batchnorm runs when the kernels are not registered.
+  const initialised = engine().registry["wasm"] as WasmBackend | undefined;
+  if (wasmSimdSupported(initialised)) {
+    for (const config of [batchNormTrainingForwardConfig, batchNormTrainingBackwardConfig]) {
+      const fused = getKernel(config.kernelName, "wasm");
+      if (!fused || !ours.has(fused.kernelFunc)) install(config);
+    }
+  }
+
+  return WASM_TRAINING_KERNELS.filter((k) => k.reason !== "fused" || getKernel(k.name, "wasm")).map((k) => k.name);
 }

@@ -7,8 +7,9 @@ import type { WasmBackend } from "./wasm.js";
  * offsets. It is for loops that neither XNNPACK nor the backend offer and that JavaScript runs
  * several times slower: MaxPoolGrad's running argmax (a compare and two selects per input, 4 lanes
  * at a time here), the filter gradient of a stride-1 convolution with one or a few input channels
- * (which XNNPACK's convolution, given CI images of N channels, runs poorly), and col2im for
- * Conv2DBackpropInput (bench/kernels.ts).
+ * (which XNNPACK's convolution, given CI images of N channels, runs poorly), col2im for
+ * Conv2DBackpropInput (bench/kernels.ts), and the passes of training-mode batch normalisation
+ * (batch_norm.ts, bench/batch_norm.ts).
  *
  * Not available (`wasmSimdKernels` returns undefined, callers use their JavaScript loops) where the
  * engine lacks WebAssembly SIMD, or where the backend's memory is shared (its multi-threaded build)
@@ -104,6 +105,39 @@ export interface WasmSimdKernels {
     padTop: number,
     padLeft: number,
   ): void;
+  /**
+   * Batch normalisation's passes (batch_norm.ts) over row-major operands seen as [rows, W], W a
+   * multiple of 4 floats, `rowBytes` = 4·W; per-column operands (`mean`, `scale`, …) hold W floats and
+   * `sums` W float64 (2·W for bnGradSums: Σdy, then Σdy·centered), added to. Column sums are taken in
+   * float32 over blocks of `blockRows` rows (≤ BATCH_NORM_MAX_BLOCK_ROWS), each block's then added into
+   * the float64 sums. Each pass exists in two loop orders (see batchNormPass): by columns (these) and
+   * by rows (the `…Rows` functions, which take an `acc` area of W floats per column sum).
+   * bnSums: sums += Σ_rows x.
+   */
+  bnSums(x: number, sums: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnSumsRows(x: number, sums: number, acc: number, rows: number, rowBytes: number, blockRows: number): void;
+  /** centered = x − mean; sums += Σ_rows centered². */
+  bnCenter(x: number, centered: number, mean: number, sums: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnCenterRows(x: number, centered: number, mean: number, sums: number, acc: number, rows: number, rowBytes: number, blockRows: number): void;
+  /** y = centered · scale + shift. */
+  bnAffine(centered: number, y: number, scale: number, shift: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnAffineRows(centered: number, y: number, scale: number, shift: number, rows: number, rowBytes: number, blockRows: number): void;
+  /** sums[0, W) += Σ_rows dy; sums[W, 2W) += Σ_rows dy · centered. */
+  bnGradSums(dy: number, centered: number, sums: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnGradSumsRows(dy: number, centered: number, sums: number, acc: number, rows: number, rowBytes: number, blockRows: number): void;
+  /** dx = (dy · a + centered · b) + c. */
+  bnGradInput(dy: number, centered: number, dx: number, a: number, b: number, c: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnGradInputRows(
+    dy: number,
+    centered: number,
+    dx: number,
+    a: number,
+    b: number,
+    c: number,
+    rows: number,
+    rowBytes: number,
+    blockRows: number,
+  ): void;
   /** `count` blocks of `rows` rows of `rowBytes` bytes, each side with its own row and block strides (bytes). */
   copyRows(
     src: number,
@@ -131,6 +165,23 @@ function backendMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, WasmSimdKernels>();
 
+/** The assembled module, or null where this engine cannot compile it (no WebAssembly SIMD). */
+function compiledModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    const bytes = assembleModule();
+    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  return compiled;
+}
+
+/**
+ * Whether the kernels can run, whatever `wasmSimd.enabled` says: this engine compiles the module and,
+ * given an initialised backend, its memory can be shared (given none, only the first is known).
+ */
+export function wasmSimdSupported(backend: WasmBackend | undefined): boolean {
+  return compiledModule() !== null && (backend === undefined || backendMemory(backend) !== undefined);
+}
+
 /** The kernels bound to this backend's memory, or undefined (see wasmSimd). */
 export function wasmSimdKernels(backend: WasmBackend): WasmSimdKernels | undefined {
   if (!wasmSimd.enabled) return undefined;
@@ -138,10 +189,7 @@ export function wasmSimdKernels(backend: WasmBackend): WasmSimdKernels | undefin
   if (!memory) return undefined;
   const known = instances.get(memory);
   if (known) return known;
-  if (compiled === undefined) {
-    const bytes = assembleModule();
-    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
+  const compiled = compiledModule();
   if (compiled === null) return undefined;
   const instance = new WebAssembly.Instance(compiled, { env: { memory } });
   const kernels = instance.exports as unknown as WasmSimdKernels;
@@ -193,6 +241,8 @@ const mul = binary(0x6c);
 const shl = binary(0x74);
 const and = binary(0x71);
 const ltU = binary(0x49);
+const gtU = binary(0x4b);
+const leU = binary(0x4d);
 const geS = binary(0x4e);
 const addF32 = binary(0x92);
 const eq = binary(0x46);
@@ -215,6 +265,14 @@ const v128 = (bytes: ArrayBufferView): Code => [SIMD, 0x0c, ...new Uint8Array(by
 const splatI32x4 = (a: Code): Code => [...a, SIMD, 0x11];
 const addF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, ...uleb(0xe4)];
 const mulF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, ...uleb(0xe6)];
+const subF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, ...uleb(0xe5)];
+const addF64x2 = (a: Code, b: Code): Code => [...a, ...b, SIMD, ...uleb(0xf0)];
+/** Lanes 0 and 1 of an f32x4 as an f64x2 (f64x2.promote_low_f32x4). */
+const promoteLowF32x4 = (a: Code): Code => [...a, SIMD, ...uleb(0x5f)];
+/** Bytes of `a` then `b` (i8x16.shuffle; `lanes` index 0–31 into their 32 bytes). */
+const shuffle = (a: Code, b: Code, lanes: number[]): Code => [...a, ...b, SIMD, 0x0d, ...lanes];
+/** Lanes 2 and 3 of an f32x4 moved to lanes 0 and 1 (and kept in 2 and 3). */
+const highHalf = (a: Code): Code => shuffle(a, a, [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
 const laneF32 = (a: Code, lane: number): Code => [...a, SIMD, 0x1f, lane];
 const gtF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, 0x44];
 /** Lanes of `ifSet` where `mask` is set, of `ifClear` elsewhere. */
@@ -690,6 +748,237 @@ function col2imBody() {
   return { params: L.params, declarations: L.declarations, code: code.flat() };
 }
 
+/** Rows of a float32 column sum before it is added into the float64 sums (bounds its rounding error). */
+export const BATCH_NORM_MAX_BLOCK_ROWS = 128;
+
+/**
+ * One batch-norm pass over operands seen as [rows, W] (row-major, `rowBytes` = 4·W a multiple of 16),
+ * described once and generated in two loop orders (batchNormPass). `vector(k, op)` is the work on the
+ * k-th vector of a group of columns in one row: `op.load`/`op.store` a row-major operand, `op.column` a
+ * per-column operand (W floats), `op.accumulate(i, v)` adds v into column sum i (float32 over a block
+ * of rows, then into the float64 sums), `op.temp` a v128 local for intermediate values.
+ */
+interface BatchNormPass {
+  name: string;
+  /** Row-major operands, read or written ([rows, W]). */
+  streams: string[];
+  /** Per-column operands (W floats). */
+  columns: string[];
+  /** Column sums taken (each W float64 in `sums`, one after the other); 0: no `sums` parameter. */
+  accumulators: number;
+  vector(k: number, op: PassOps): Code[];
+}
+
+interface PassOps {
+  load(stream: string): Code;
+  store(stream: string, value: Code): Code;
+  column(name: string): Code;
+  accumulate(i: number, value: Code): Code;
+  temp: number;
+}
+
+/** Local names of the loops below; the parameters rows, rowBytes and blockRows come last. */
+const PASS_INTS = ["r0", "n", "g", "off", "bytes", "end", "s"] as const;
+const LAST_PARAMS = ["rows", "rowBytes", "blockRows"] as const;
+
+/**
+ * `column` order (the name as given): for each block of at most `blockRows` rows, the columns in
+ * groups of 4 vectors (16 columns) while they fit, then one vector at a time; for each group, its
+ * per-column operands are loaded and its float32 accumulators zeroed in v128 locals, the block's rows
+ * are walked with a stride of rowBytes, and the accumulators are added into the float64 sums (the
+ * caller sizes a block to stay in cache). `row` order (name + "Rows"): for each block, the rows one
+ * after the other (a sequential stream), each row's columns in the same groups, per-column operands
+ * read from memory and accumulators in an `acc` area (accumulators·W floats, a parameter after
+ * `sums`), zeroed before the block and added into the float64 sums after it. Column order keeps
+ * everything in registers but walks memory with a stride; row order streams: the better one depends
+ * on W (batch_norm.ts picks).
+ */
+function batchNormPass(pass: BatchNormPass, order: "column" | "row") {
+  const rowOrder = order === "row";
+  const sums = pass.accumulators > 0 ? ["sums"] : [];
+  const acc = rowOrder && pass.accumulators > 0 ? ["acc"] : [];
+  const params = [...pass.streams, ...pass.columns, ...sums, ...acc, ...LAST_PARAMS];
+  const pointers = pass.streams.map((name) => `p_${name}`);
+  const vectorLocals = rowOrder
+    ? ["temp"]
+    : [
+        "temp",
+        ...pass.columns.flatMap((name) => [0, 1, 2, 3].map((k) => `c_${name}${k}`)),
+        ...Array.from({ length: pass.accumulators }, (_, i) => [0, 1, 2, 3].map((k) => `a${i}_${k}`)).flat(),
+      ];
+  // Row order: per group, the addresses of its per-column operands and accumulators.
+  const groupAddresses = rowOrder
+    ? [...pass.columns.map((name) => `q_${name}`), ...Array.from({ length: pass.accumulators }, (_, i) => `q_acc${i}`)]
+    : [];
+  const L = locals(params, [...PASS_INTS, ...pointers, ...groupAddresses], vectorLocals);
+  const $ = L.index as Record<string, number>;
+  const zero = v128(new Float32Array(4));
+  const pointer = (stream: string) => $[`p_${stream}`]!;
+
+  /** The float64 sums of accumulator i, columns from byte offset g of a row: sums + i·2·rowBytes + 2·g. */
+  const setSums = (i: number) =>
+    set($.s!, add(add(get($.sums!), mul(i32(2 * i), get($.rowBytes!))), shl(get($.g!), i32(1))));
+  /** float64 sums at s (+ 32·k) += the 4 lanes of `value`. */
+  const flush = (value: () => Code, k: number): Code[] => [
+    storeV128(get($.s!), addF64x2(loadV128(get($.s!), 32 * k), promoteLowF32x4(value())), 32 * k),
+    storeV128(get($.s!), addF64x2(loadV128(get($.s!), 32 * k + 16), promoteLowF32x4(highHalf(value()))), 32 * k + 16),
+  ];
+  const upTo = (vectors: number) => [0, 1, 2, 3].slice(0, vectors);
+  /** Groups of 4 vectors from column byte g = 0 while they fit, then single vectors. */
+  const groups = (group: (vectors: number) => Code[]): Code[] => [
+    set($.g!, i32(0)),
+    ifThen(leU(i32(64), get($.rowBytes!)), doWhile(leU(add(tee($.g!, add(get($.g!), i32(64))), i32(64)), get($.rowBytes!)), ...group(4))),
+    ifThen(ltU(get($.g!), get($.rowBytes!)), doWhile(stepBelow($.g!, i32(16), get($.rowBytes!)), ...group(1))),
+  ];
+  const blockLoop = (body: Code[]): Code[] => [
+    set($.r0!, i32(0)),
+    doWhile(
+      stepBelow($.r0!, get($.blockRows!), get($.rows!)),
+      set($.n!, sub(get($.rows!), get($.r0!))),
+      set($.n!, select(get($.blockRows!), get($.n!), gtU(get($.n!), get($.blockRows!)))),
+      set($.off!, mul(get($.r0!), get($.rowBytes!))),
+      set($.bytes!, mul(get($.n!), get($.rowBytes!))),
+      ...body,
+    ),
+  ];
+  const first = pointer(pass.streams[0]!);
+
+  let code: Code[];
+  if (!rowOrder) {
+    const columnLocal = (name: string, k: number) => $[`c_${name}${k}`]!;
+    const accLocal = (i: number, k: number) => $[`a${i}_${k}`]!;
+    const group = (vectors: number): Code[] => [
+      ...upTo(vectors).flatMap((k) => [
+        ...pass.columns.map((name) => set(columnLocal(name, k), loadV128(add(get($[name]!), get($.g!)), 16 * k))),
+        ...Array.from({ length: pass.accumulators }, (_, i) => set(accLocal(i, k), zero)),
+      ]),
+      ...pass.streams.map((name) => set(pointer(name), add(add(get($[name]!), get($.off!)), get($.g!)))),
+      set($.end!, add(get(first), get($.bytes!))),
+      doWhile(
+        ltU(get(first), get($.end!)),
+        ...upTo(vectors).flatMap((k) =>
+          pass.vector(k, {
+            load: (stream) => loadV128(get(pointer(stream)), 16 * k),
+            store: (stream, value) => storeV128(get(pointer(stream)), value, 16 * k),
+            column: (name) => get(columnLocal(name, k)),
+            accumulate: (i, value) => set(accLocal(i, k), addF32x4(get(accLocal(i, k)), value)),
+            temp: $.temp!,
+          }),
+        ),
+        ...pass.streams.map((name) => set(pointer(name), add(get(pointer(name)), get($.rowBytes!)))),
+      ),
+      ...Array.from({ length: pass.accumulators }, (_, i) => [
+        setSums(i),
+        ...upTo(vectors).flatMap((k) => flush(() => get(accLocal(i, k)), k)),
+      ]).flat(),
+    ];
+    code = blockLoop(groups(group));
+  } else {
+    /** Accumulator i of columns from byte g: acc + i·rowBytes + g. */
+    const accAddress = (i: number) => add(add(get($.acc!), mul(i32(i), get($.rowBytes!))), get($.g!));
+    const group = (vectors: number): Code[] => [
+      ...pass.columns.map((name) => set($[`q_${name}`]!, add(get($[name]!), get($.g!)))),
+      ...Array.from({ length: pass.accumulators }, (_, i) => set($[`q_acc${i}`]!, accAddress(i))),
+      ...upTo(vectors).flatMap((k) =>
+        pass.vector(k, {
+          load: (stream) => loadV128(get(pointer(stream)), 16 * k),
+          store: (stream, value) => storeV128(get(pointer(stream)), value, 16 * k),
+          column: (name) => loadV128(get($[`q_${name}`]!), 16 * k),
+          accumulate: (i, value) => {
+            const address = $[`q_acc${i}`]!;
+            return storeV128(get(address), addF32x4(loadV128(get(address), 16 * k), value), 16 * k);
+          },
+          temp: $.temp!,
+        }),
+      ),
+      ...pass.streams.map((name) => set(pointer(name), add(get(pointer(name)), i32(16 * vectors)))),
+    ];
+    const perAccumulator = (body: (i: number) => Code[]): Code[] => Array.from({ length: pass.accumulators }, (_, i) => body(i)).flat();
+    code = [
+      ...pass.streams.map((name) => set(pointer(name), get($[name]!))),
+      ...blockLoop([
+        // Accumulators to 0.
+        ...(pass.accumulators > 0
+          ? groups((vectors) => perAccumulator((i) => upTo(vectors).map((k) => storeV128(accAddress(i), zero, 16 * k))))
+          : []),
+        set($.end!, add(get(first), get($.bytes!))),
+        doWhile(ltU(get(first), get($.end!)), ...groups(group)),
+        // Into the float64 sums.
+        ...(pass.accumulators > 0
+          ? groups((vectors) =>
+              perAccumulator((i) => [
+                setSums(i),
+                ...upTo(vectors).flatMap((k) => [set($.temp!, loadV128(accAddress(i), 16 * k)), ...flush(() => get($.temp!), k)]),
+              ]),
+            )
+          : []),
+      ]),
+    ];
+  }
+  return { name: rowOrder ? `${pass.name}Rows` : pass.name, params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/**
+ * The five batch-norm passes (see WasmSimdKernels.bnSums…), each in both loop orders. Per element the
+ * same float32 operations, in the same order, as the tfjs ops they replace (x − mean;
+ * centered · scale + shift; (dy · a + centered · b) + c), without fused multiply-adds; column sums in
+ * float32 over at most a block of rows, then in float64 (f64x2.promote_low_f32x4, f64x2.add).
+ */
+const BATCH_NORM_PASSES: BatchNormPass[] = [
+  {
+    name: "bnSums",
+    streams: ["x"],
+    columns: [],
+    accumulators: 1,
+    vector: (_, op) => [op.accumulate(0, op.load("x"))],
+  },
+  {
+    name: "bnCenter",
+    streams: ["x", "centered"],
+    columns: ["mean"],
+    accumulators: 1,
+    vector: (_, op) => [
+      set(op.temp, subF32x4(op.load("x"), op.column("mean"))),
+      op.store("centered", get(op.temp)),
+      op.accumulate(0, mulF32x4(get(op.temp), get(op.temp))),
+    ],
+  },
+  {
+    name: "bnAffine",
+    streams: ["centered", "y"],
+    columns: ["scale", "shift"],
+    accumulators: 0,
+    vector: (_, op) => [op.store("y", addF32x4(mulF32x4(op.load("centered"), op.column("scale")), op.column("shift")))],
+  },
+  {
+    name: "bnGradSums",
+    streams: ["dy", "centered"],
+    columns: [],
+    accumulators: 2,
+    vector: (_, op) => [
+      set(op.temp, op.load("dy")),
+      op.accumulate(0, get(op.temp)),
+      op.accumulate(1, mulF32x4(get(op.temp), op.load("centered"))),
+    ],
+  },
+  {
+    name: "bnGradInput",
+    streams: ["dy", "centered", "dx"],
+    columns: ["a", "b", "c"],
+    accumulators: 0,
+    vector: (_, op) => [
+      op.store(
+        "dx",
+        addF32x4(addF32x4(mulF32x4(op.load("dy"), op.column("a")), mulF32x4(op.load("centered"), op.column("b"))), op.column("c")),
+      ),
+    ],
+  },
+];
+
+function batchNormPasses() {
+  return BATCH_NORM_PASSES.flatMap((pass) => [batchNormPass(pass, "column"), batchNormPass(pass, "row")]);
+}
+
 /** The module: memory imported from env.memory, the functions exported by name. */
 function assembleModule(): Uint8Array<ArrayBuffer> {
   const functions = [
@@ -699,6 +988,7 @@ function assembleModule(): Uint8Array<ArrayBuffer> {
     { name: "transposeChannels", ...transposeChannelsBody() },
     { name: "copyRows", ...copyRowsBody() },
     { name: "col2im", ...col2imBody() },
+    ...batchNormPasses(),
   ];
   const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
   const name = (text: string) => vec([...new TextEncoder().encode(text)].map((c) => [c]));
