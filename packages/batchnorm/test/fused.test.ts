@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { batchNormTraining, ConvnetsBatchNorm } from "../src/batchnorm.js";
+import { expectNoLeakAcrossSteps } from "./leaks.js";
 import { maxAbsDiff, randomArray } from "./reference.js";
 
 const MOMENTUM = 0.9;
@@ -281,28 +282,6 @@ describe.each(["cpu", "wasm"])("batchNormTraining on the %s backend", (backend) 
 
   it("leaks no tensor across optimizer.minimize training steps of a model with 4-D and 2-D BatchNorm", () => {
     // a dense layer on the channel axis stands in for a convolution: plain wasm has no conv filter gradient
-    const input = tfl.input({ shape: [8, 8, 2] });
-    let h = tfl.layers.dense({ units: 4 }).apply(input);
-    h = new ConvnetsBatchNorm().apply(h);
-    h = tfl.layers.flatten().apply(h);
-    h = tfl.layers.dense({ units: 6 }).apply(h);
-    h = new ConvnetsBatchNorm().apply(h);
-    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3 }).apply(h) as tfl.SymbolicTensor });
-    const optimizer = tf.train.sgd(0.05);
-    const target = tf.tensor2d(randomArray(10 * 3, 50), [10, 3]);
-    let afterFirst = 0;
-    for (let step = 0; step < 4; step++) {
-      const x = tf.tensor4d(randomArray(10 * 8 * 8 * 2, 51 + step, 1, 0.5), [10, 8, 8, 2]);
-      const loss = optimizer.minimize(
-        () => tf.losses.meanSquaredError(target, model.apply(x, { training: true }) as tf.Tensor),
-        true,
-      );
-      expect(Number.isFinite(loss!.dataSync()[0])).toBe(true);
-      tf.dispose([loss!, x]);
-      if (step === 0) afterFirst = tf.memory().numTensors;
-    }
-    expect(tf.memory().numTensors).toBe(afterFirst);
-    tf.dispose([target]);
-    optimizer.dispose();
+    expectNoLeakAcrossSteps(tfl.layers.dense({ units: 4 }));
   });
 });

@@ -18,6 +18,7 @@ import {
   batchNormTraining,
   ConvnetsBatchNorm,
 } from "../src/batchnorm.js";
+import { expectNoLeakAcrossSteps } from "./leaks.js";
 import { randomArray } from "./reference.js";
 
 const EPS = 1e-5;
@@ -195,34 +196,6 @@ describe("batchNormTraining with BatchNormTrainingForward/Backward registered on
   });
 
   it("leaks nothing across optimizer.minimize steps of a model with 4-D and 2-D BatchNorm", () => {
-    const input = tfl.input({ shape: [8, 8, 2] });
-    let h = tfl.layers.conv2d({ filters: 6, kernelSize: 3 }).apply(input);
-    h = new ConvnetsBatchNorm().apply(h);
-    h = tfl.layers.flatten().apply(h);
-    h = tfl.layers.dense({ units: 7 }).apply(h);
-    h = new ConvnetsBatchNorm().apply(h);
-    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3 }).apply(h) as tfl.SymbolicTensor });
-    const optimizer = tf.train.sgd(0.05);
-    const target = tf.tensor2d(randomArray(10 * 3, 50), [10, 3]);
-    let afterFirst = 0;
-    let dataIds = 0;
-    for (let step = 0; step < 4; step++) {
-      const x = tf.tensor4d(randomArray(10 * 8 * 8 * 2, 51 + step, 1, 0.5), [10, 8, 8, 2]);
-      const loss = optimizer.minimize(
-        () => tf.losses.meanSquaredError(target, model.apply(x, { training: true }) as tf.Tensor),
-        true,
-      );
-      expect(Number.isFinite(loss!.dataSync()[0])).toBe(true);
-      tf.dispose([loss!, x]);
-      if (step === 0) {
-        afterFirst = tf.memory().numTensors;
-        dataIds = tf.backend().numDataIds();
-      }
-    }
-    expect(tf.memory().numTensors).toBe(afterFirst);
-    expect(tf.backend().numDataIds()).toBe(dataIds);
-    tf.dispose([target]);
-    optimizer.dispose();
-    model.dispose();
+    expectNoLeakAcrossSteps(tfl.layers.conv2d({ filters: 6, kernelSize: 3 }), { dataIds: true });
   });
 });
