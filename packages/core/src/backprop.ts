@@ -38,11 +38,11 @@ export interface LossGradients {
  * about the activations alone. Same kernels, same order, same sums: the results are bit-identical.
  *
  * Runs inside another gradient computation (higher-order gradients) fall back to tfjs's own, which
- * must keep the tape.
+ * must keep the tape, as do engines without the internals this reads (a tfjs-core other than 4.x).
  */
 export function lossGradients(f: () => tf.Scalar, variables: readonly tf.Variable[]): LossGradients {
   const engine = tf.engine() as unknown as EngineInternals;
-  if (engine.state.gradientDepth > 0) {
+  if (engine.state.gradientDepth > 0 || !hasTapeInternals(engine)) {
     const { value, grads } = tf.engine().gradients(f, [...variables], undefined, true);
     return { value: value as tf.Scalar, grads };
   }
@@ -87,6 +87,16 @@ export function lossGradients(f: () => tf.Scalar, variables: readonly tf.Variabl
   for (const node of tape) for (const t of node.saved ?? []) t.dispose();
   engine.state.activeTape = null;
   return { value: y as tf.Scalar, grads: result };
+}
+
+/** Whether the engine has the tape internals of tfjs-core 4.x's `engine.gradients` that this module reuses. */
+function hasTapeInternals(engine: EngineInternals): boolean {
+  return (
+    typeof engine.startTape === "function" &&
+    typeof engine.endTape === "function" &&
+    typeof engine.scopedRun === "function" &&
+    typeof engine.state?.gradientDepth === "number"
+  );
 }
 
 /**

@@ -128,3 +128,21 @@ it("refuses a loss that is not a scalar, naming it", async () => {
   expect(() => lossGradients(() => tf.mul(v, 2) as unknown as tf.Scalar, [v])).toThrow(/must return a scalar tensor, got rank 1/);
   v.dispose();
 });
+
+it("takes its own path in a fresh process's first step, before the engine has a tape", async () => {
+  await tf.setBackend("cpu");
+  const engine = tf.engine() as unknown as { state: { activeTape?: unknown } };
+  const chain = probedChain(12);
+  delete engine.state.activeTape; // as before any gradient was ever taken
+  const ours = chain.backwardPeak(() => {
+    const { value, grads } = lossGradients(chain.loss, chain.variables);
+    return [value, ...grads.filter((g) => g !== null)];
+  });
+  expect(engine.state.activeTape).toBeNull(); // cleared after the pass, as tfjs's own does
+  const theirs = chain.backwardPeak(() => {
+    const { value, grads } = tf.variableGrads(chain.loss, chain.variables);
+    return [value, ...Object.values(grads)];
+  });
+  expect(ours).toBeLessThan((theirs * 2) / 3);
+  chain.dispose();
+});
