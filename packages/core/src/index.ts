@@ -17,7 +17,7 @@ export { type IdxArray, IdxFormatError, parseIdx, readIdx } from "./data/idx.js"
 export { ENGINE_PREFERENCES, type EngineInfo, type EnginePreference, setupEngine } from "./engine.js";
 export { type Evaluation, type EvaluateOptions, evaluate } from "./evaluate.js";
 export { initXavierUniform } from "./init.js";
-export { skipInputGradient } from "./input-gradient.js";
+export { fuseConvolutionRelu, skipInputGradient } from "./input-gradient.js";
 export { loadModel, saveModel } from "./io.js";
 export {
   type Batch,

@@ -52,28 +52,88 @@ export function skipInputGradient(model: LayersModel): string[] {
     const conv = layer as unknown as Conv2DInternals;
     if (conv.dataFormat !== "channelsLast") continue;
     if (!layer.inboundNodes.flatMap((node) => node.inboundLayers).every(isConstant)) continue;
-    registerFusedConv2DGradient();
-    const fusedCall = conv.call.bind(conv);
-    conv.call = (inputs, kwargs) => {
-      if (kwargs?.training !== true) return fusedCall(inputs, kwargs);
-      return tf.tidy(() => {
-        const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-        const operands: tf.NamedTensorMap = { x, filter: conv.kernel.read() };
-        if (conv.bias) operands.bias = conv.bias.read();
-        const attrs = { strides: conv.strides, pad: conv.padding, dataFormat: "NHWC", dilations: conv.dilationRate };
-        const y = tf.engine().runKernel<tf.Tensor4D>(tf.FusedConv2D, operands, { ...attrs, activation: "linear" });
-        return conv.activation.apply(y);
-      });
-    };
-    unfused.add(layer);
+    trainThroughFusedKernel(layer, conv, false);
     changed.push(layer.name);
   }
   return changed;
 }
 
 /**
- * Registers (once) a gradient for the FusedConv2D kernel run directly, with a linear activation: one
- * function per input (dx, dW, db), so that tfjs computes only those a trainable weight needs.
+ * Makes training-mode calls of every Conv2D of `model` followed by a ReLU (its own activation, or a
+ * ReLU layer that alone reads it, as AlexNet, VGG and NiN build theirs) run convolution, bias and ReLU
+ * as one FusedConv2D kernel, differentiated by registerFusedConv2DGradient from its output; such a
+ * ReLU layer then passes its input on in training (ReLU of a ReLU output is itself).
+ *
+ * While gradients are recorded tfjs computes a Conv2D with ReLU as conv2d, a bias Add and Relu (it
+ * declines to fuse a ReLU then), and a Conv2D and its ReLU layer as two kernels; either way the tape
+ * keeps both the convolution's output (for ReLU's gradient) and the ReLU's (the next layer's input):
+ * two activations per layer where one does, as ReLU's gradient needs only where the output is
+ * positive. Also saves the Relu kernels forward and their Step, Cast and Multiply backward. Inference
+ * is untouched; weights, outputs and saved models are unchanged. Call it before skipInputGradient:
+ * layers that one changed are left as they are. Returns the names of the convolutions changed.
+ */
+export function fuseConvolutionRelu(model: LayersModel): string[] {
+  const changed: string[] = [];
+  const eligible = (layer: layers.Layer) => {
+    const conv = layer as unknown as Conv2DInternals;
+    return (
+      layer.getClassName() === "Conv2D" &&
+      !unfused.has(layer) &&
+      conv.dataFormat === "channelsLast" &&
+      conv.dilationRate.every((d) => d === 1)
+    );
+  };
+  for (const layer of model.layers) {
+    const conv = layer as unknown as Conv2DInternals;
+    if (eligible(layer) && conv.activation.getClassName() === "relu") {
+      trainThroughFusedKernel(layer, conv, true);
+      changed.push(layer.name);
+    }
+    // A ReLU layer (no cap) whose only input is a linear Conv2D that nothing else reads.
+    if (layer.getClassName() !== "ReLU" || (layer as unknown as { maxValue?: number | null }).maxValue != null) continue;
+    const sources = layer.inboundNodes.flatMap((node) => node.inboundLayers);
+    const source = sources[0];
+    if (layer.inboundNodes.length !== 1 || sources.length !== 1 || !source || !eligible(source)) continue;
+    const sourceConv = source as unknown as Conv2DInternals;
+    if (sourceConv.activation.getClassName() !== "linear" || source.outboundNodes.length !== 1) continue;
+    trainThroughFusedKernel(source, sourceConv, true);
+    const relu = layer as unknown as Pick<Conv2DInternals, "call">;
+    const ownCall = relu.call.bind(relu);
+    relu.call = (inputs, kwargs) =>
+      kwargs?.training === true ? tf.clone((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor) : ownCall(inputs, kwargs);
+    changed.push(source.name);
+  }
+  return changed;
+}
+
+/**
+ * Training-mode calls of `layer` run the FusedConv2D kernel directly (bias fused; ReLU fused if `relu`,
+ * otherwise the layer's activation applied as its own op), differentiated by
+ * registerFusedConv2DGradient. Inference calls go to the layer's own `call`.
+ */
+function trainThroughFusedKernel(layer: layers.Layer, conv: Conv2DInternals, relu: boolean): void {
+  registerFusedConv2DGradient();
+  const fusedCall = conv.call.bind(conv);
+  conv.call = (inputs, kwargs) => {
+    if (kwargs?.training !== true) return fusedCall(inputs, kwargs);
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const operands: tf.NamedTensorMap = { x, filter: conv.kernel.read() };
+      if (conv.bias) operands.bias = conv.bias.read();
+      const attrs = { strides: conv.strides, pad: conv.padding, dataFormat: "NHWC", dilations: conv.dilationRate };
+      const y = tf.engine().runKernel<tf.Tensor4D>(tf.FusedConv2D, operands, { ...attrs, activation: relu ? "relu" : "linear" });
+      return relu ? y : conv.activation.apply(y);
+    });
+  };
+  unfused.add(layer);
+}
+
+/**
+ * Registers (once) a gradient for the FusedConv2D kernel run directly, with a linear or a ReLU
+ * activation: one function per input (dx, dW, db), so that tfjs computes only those a trainable weight
+ * needs. With ReLU the incoming gradient is first masked where the kernel's output is not positive
+ * (ReLU's own gradient, step(x)·dy, as y > 0 exactly where x > 0); each function masks it again inside
+ * its own tidy rather than keeping one masked copy alive through the rest of the backward pass.
  * tfjs's own `tf.fused.conv2d` differentiates itself with a custom gradient and never reaches this.
  */
 function registerFusedConv2DGradient(): void {
@@ -81,28 +141,30 @@ function registerFusedConv2DGradient(): void {
   tf.registerGradient({
     kernelName: tf.FusedConv2D,
     inputsToSave: ["x", "filter"],
+    outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
-      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const [x, filter, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
       const { strides, pad, dilations, activation, dimRoundingMode } = attrs as unknown as tf.FusedConv2DAttrs;
       const [dh, dw] = typeof dilations === "number" ? [dilations, dilations] : dilations;
-      if ((activation ?? "linear") !== "linear" || dh !== 1 || dw !== 1) {
+      const kind = activation ?? "linear";
+      if ((kind !== "linear" && kind !== "relu") || dh !== 1 || dw !== 1) {
         throw new Error(
           `FusedConv2D gradient (convnets): activation '${activation}' with dilations ${dilations} is not ` +
-            "supported; only a linear activation without dilation, as skipInputGradient runs it",
+            "supported; only linear or relu without dilation, as skipInputGradient and fuseConvolutionRelu run it",
         );
       }
-      const g = dy as tf.Tensor4D;
+      const g = () => (kind === "relu" ? (tf.mul(dy as tf.Tensor, tf.step(y)) as tf.Tensor4D) : (dy as tf.Tensor4D));
       return {
-        x: () => tf.conv2dTranspose(g, filter, x.shape, strides, pad as "same" | "valid", dimRoundingMode),
+        x: () => tf.conv2dTranspose(g(), filter, x.shape, strides, pad as "same" | "valid", dimRoundingMode),
         filter: () =>
-          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, {
+          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g() }, {
             strides,
             pad,
             dataFormat: "NHWC",
             dimRoundingMode,
             filterShape: filter.shape,
           }),
-        bias: () => tf.sum(g, [0, 1, 2]),
+        bias: () => tf.sum(g(), [0, 1, 2]),
       };
     },
   });

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { lossGradients } from "./backprop.js";
-import { skipInputGradient } from "./input-gradient.js";
+import { fuseConvolutionRelu, skipInputGradient } from "./input-gradient.js";
 
 /** Outputs of one step; the caller reads and disposes them. */
 export interface StepResult {
@@ -15,9 +15,10 @@ export interface StepResult {
  * One minibatch SGD step of d2l's `train_ch6`: softmax cross-entropy on the model's logits, gradients
  * of this model's trainable weights only (a bare `optimizer.minimize` would update every trainable
  * variable alive in the process), computed by lossGradients, which frees memory as the backward pass
- * goes; BatchNorm and dropout in training mode, and no gradient with respect to the images (see
- * skipInputGradient). The one place a training step is defined: the loop, the trainer's estimate and
- * the benchmarks all time this.
+ * goes; BatchNorm and dropout in training mode, no gradient with respect to the images (see
+ * skipInputGradient), and each convolution with ReLU as one fused kernel (see fuseConvolutionRelu).
+ * The one place a training step is defined: the loop, the trainer's estimate and the benchmarks all
+ * time this.
  */
 export class TrainStep {
   readonly optimizer: tf.SGDOptimizer;
@@ -31,6 +32,7 @@ export class TrainStep {
     this.optimizer = tf.train.sgd(lr);
     this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     this.numClasses = model.outputs[0]!.shape[1] as number;
+    fuseConvolutionRelu(model);
     skipInputGradient(model);
   }
 

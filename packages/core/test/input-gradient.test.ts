@@ -2,7 +2,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { setupEngine, skipInputGradient } from "../src/index.js";
+import { fuseConvolutionRelu, lossGradients, setupEngine, skipInputGradient } from "../src/index.js";
 
 /** Input → padding → conv (relu, or sigmoid: computed fused-linear + sigmoid) → conv (linear) → dense. */
 function smallNet(activation: "sigmoid" | "relu" = "sigmoid"): tfl.LayersModel {
@@ -88,5 +88,91 @@ describe.each(["wasm", "cpu"])("skipInputGradient on %s", (backend) => {
       patched: 1,
       plain: 2,
     });
+  });
+});
+
+/**
+ * Input → conv (relu) → conv (relu, stride 2) → conv (linear) → ReLU layer → conv (linear) → dense, all
+ * trainable: a ReLU as the activation, and as its own layer (AlexNet, VGG, NiN).
+ */
+function reluNet(): tfl.LayersModel {
+  const input = tfl.input({ shape: [9, 8, 2] });
+  const first = tfl.layers.conv2d({ name: "first", filters: 4, kernelSize: 3, activation: "relu", padding: "same" }).apply(input);
+  const second = tfl.layers.conv2d({ name: "second", filters: 5, kernelSize: 3, strides: 2, activation: "relu" }).apply(first);
+  const third = tfl.layers.conv2d({ name: "third", filters: 6, kernelSize: 1 }).apply(second);
+  const thirdRelu = tfl.layers.reLU({ name: "third_relu" }).apply(third);
+  const fourth = tfl.layers.conv2d({ name: "fourth", filters: 3, kernelSize: 1 }).apply(thirdRelu);
+  const logits = tfl.layers.dense({ units: 5 }).apply(tfl.layers.flatten().apply(fourth));
+  return tfl.model({ inputs: input, outputs: logits as tfl.SymbolicTensor });
+}
+
+describe.each(["wasm", "cpu"])("fuseConvolutionRelu on %s", (backend) => {
+  beforeAll(async () => {
+    await tf.setBackend(backend);
+  });
+
+  const reluPair = (): [tfl.LayersModel, tfl.LayersModel, string[]] => {
+    const patched = reluNet();
+    const plain = reluNet();
+    plain.setWeights(patched.getWeights());
+    return [patched, plain, fuseConvolutionRelu(patched)];
+  };
+  const reluImages = () => tf.randomUniform([6, 9, 8, 2], -1, 1, "float32", 5);
+  const variables = (model: tfl.LayersModel) => model.trainableWeights.map((w) => w.read() as tf.Variable);
+
+  it("changes the convolutions followed by a ReLU, once, and skipInputGradient leaves them", () => {
+    const [patched, , changed] = reluPair();
+    expect(changed).toEqual(["first", "second", "third"]);
+    expect(fuseConvolutionRelu(patched)).toEqual([]);
+    expect(skipInputGradient(patched)).toEqual([]);
+  });
+
+  it("gives the unchanged model's loss and weight gradients", () => {
+    const [patched, plain] = reluPair();
+    const x = reluImages();
+    const ours = lossGradients(() => loss(patched, x), variables(patched));
+    const theirs = lossGradients(() => loss(plain, x), variables(plain));
+    expect(ours.grads).toHaveLength(10);
+    ours.grads.forEach((g, i) => {
+      expect(tf.tidy(() => tf.max(tf.abs(g!)).dataSync()[0])).toBeGreaterThan(0);
+      expect(relativeError(g!, theirs.grads[i]!)).toBeLessThanOrEqual(1e-5);
+    });
+    expect(relativeError(ours.value, theirs.value)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it("runs each as one FusedConv2D and keeps one activation per layer for the backward pass, not two", async () => {
+    const [patched, plain] = reluPair();
+    const x = reluImages();
+    let alive = 0;
+    // At the start of the backward pass, every tensor the tape saved is alive.
+    const probe = tf.customGrad((...inputs) => ({
+      value: tf.clone(inputs[0] as tf.Tensor),
+      gradFunc: (dy: tf.Tensor) => {
+        alive = tf.memory().numDataBuffers;
+        return dy;
+      },
+    }));
+    const step = async (model: tfl.LayersModel) => {
+      const before = tf.memory().numDataBuffers;
+      const info = await tf.profile(() => {
+        const { value, grads } = lossGradients(() => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar, variables(model));
+        tf.dispose([value, ...grads.filter((g) => g !== null)]);
+      });
+      return { kept: alive - before, kernels: info.kernels.map((k) => k.name) };
+    };
+    const ours = await step(patched);
+    const theirs = await step(plain);
+    // Linear convolutions are FusedConv2D on both sides: tfjs fuses a linear one itself.
+    expect(ours.kernels.filter((k) => k === "FusedConv2D")).toHaveLength(4);
+    expect(theirs.kernels.filter((k) => k === "FusedConv2D")).toHaveLength(2);
+    expect(ours.kernels).not.toContain("Relu");
+    expect(theirs.kernels).toContain("Relu");
+    expect(ours.kept).toBeLessThanOrEqual(theirs.kept - 3);
+  });
+
+  it("inference still runs the layers' own path: outputs are bit-identical", () => {
+    const [patched, plain] = reluPair();
+    const x = reluImages();
+    expect(Array.from((patched.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((plain.predict(x) as tf.Tensor).dataSync()));
   });
 });
