@@ -24,19 +24,35 @@ export class TrainStep {
   readonly optimizer: tf.SGDOptimizer;
   private readonly variables: tf.Variable[];
   private readonly numClasses: number;
+  /** The model's Dropout layers, whose `seed` each step sets (tfjs-layers draws their masks from it). */
+  private readonly dropouts: { seed?: number }[];
+  private readonly seed: number;
+  private steps = 0;
 
+  /**
+   * `seed` (default 0) and the step's index fix the dropout masks: the same run repeats exactly, and a
+   * run resumed at step k draws the masks the uninterrupted run drew there.
+   */
   constructor(
     private readonly model: LayersModel,
     lr: number,
+    options: { seed?: number } = {},
   ) {
     this.optimizer = tf.train.sgd(lr);
     this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     this.numClasses = model.outputs[0]!.shape[1] as number;
+    this.seed = options.seed ?? 0;
+    this.dropouts = model.layers.filter((layer) => layer.getClassName() === "Dropout") as unknown as { seed?: number }[];
     fuseConvolutionRelu(model);
     skipInputGradient(model);
   }
 
-  run(xs: tf.Tensor4D, labels: tf.Tensor1D): StepResult {
+  /** One step on a batch. `stepIndex`: this step's place in the run (default: the steps this TrainStep ran). */
+  run(xs: tf.Tensor4D, labels: tf.Tensor1D, stepIndex = this.steps): StepResult {
+    this.steps = stepIndex + 1;
+    this.dropouts.forEach((layer, i) => {
+      layer.seed = dropoutSeed(this.seed, stepIndex, i);
+    });
     let correct: tf.Scalar | undefined;
     const { value: loss, grads } = lossGradients(() => {
       const logits = this.model.apply(xs, { training: true }) as tf.Tensor2D;
@@ -55,4 +71,12 @@ export class TrainStep {
   dispose(): void {
     this.optimizer.dispose();
   }
+}
+
+/** A 32-bit seed for dropout layer `layer` at step `step` of a run seeded `seed` (a multiplicative hash of the three). */
+export function dropoutSeed(seed: number, step: number, layer: number): number {
+  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (step + 0x632be5ab), 0xc2b2ae35);
+  h = Math.imul(h ^ (layer + 0x27d4eb2f), 0x165667b1);
+  return (h ^ (h >>> 15)) >>> 0;
 }

@@ -47,7 +47,7 @@ export interface TrainOptions {
   batchSize: number;
   /** Square side images are resized to. Default: the data's own (28). */
   inputSize?: number;
-  /** Seed of the per-epoch shuffle and of the Xavier init. Default 0. */
+  /** Seed of the per-epoch shuffle, of the Xavier init and of the dropout masks (with the step). Default 0. */
   seed?: number;
   /** Epochs already completed (resume). Default 0. Shuffles continue as if the run had not stopped. */
   initialEpoch?: number;
@@ -122,7 +122,7 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
   const initialEpoch = options.initialEpoch ?? 0;
   const inputSize = options.inputSize ?? data.train.height;
   if (initialEpoch === 0 && options.initialize !== false) initXavierUniform(model, seed);
-  const step = new TrainStep(model, lr);
+  const step = new TrainStep(model, lr, { seed });
   const history: EpochMetrics[] = [];
   const totalBatches = batchCount(data.train, batchSize);
 
@@ -139,7 +139,7 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
         batch++;
         let result: ReturnType<TrainStep["run"]>;
         try {
-          result = step.run(xs, labels);
+          result = step.run(xs, labels, (epoch - 1) * totalBatches + batch - 1);
         } catch (err) {
           tf.dispose([xs, labels]);
           throw explainOutOfMemory(err, batchSize, inputSize);

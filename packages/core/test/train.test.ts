@@ -21,8 +21,8 @@ beforeAll(async () => {
   data = { train: takeImages(full.train, 3000), test: takeImages(full.test, 500) };
 });
 
-/** A small conv net: LeNet-sized, ReLU so that lr 0.1 learns within one epoch. */
-function smallConvNet() {
+/** A small conv net: LeNet-sized, ReLU so that lr 0.1 learns within one epoch; with `dropout`, as AlexNet's head. */
+function smallConvNet({ dropout = false } = {}) {
   return tfl.sequential({
     layers: [
       tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "relu" }),
@@ -31,6 +31,7 @@ function smallConvNet() {
       tfl.layers.maxPooling2d({ poolSize: 2 }),
       tfl.layers.flatten(),
       tfl.layers.dense({ units: 64, activation: "relu" }),
+      ...(dropout ? [tfl.layers.dropout({ rate: 0.5 })] : []),
       tfl.layers.dense({ units: 10 }),
     ],
   });
@@ -81,6 +82,22 @@ describe("train (d2l train_ch6) on real Fashion-MNIST, wasm engine", () => {
     const resumed = await train(model, small, { ...options, epochs: 2, initialEpoch: 1 });
     const strip = ({ loss, trainAcc, testAcc }: EpochMetrics) => ({ loss, trainAcc, testAcc });
     expect(resumed.history.map(strip)).toEqual([strip(straight.history[1]!)]);
+  });
+
+  it("with dropout too: the masks come from the seed and the step, so a resumed run repeats the uninterrupted one", async () => {
+    const small = { train: takeImages(full.train, 512), test: takeImages(full.test, 128) };
+    const options = { lr: 0.1, batchSize: 64, seed: 5 };
+    const strip = ({ loss, trainAcc, testAcc }: EpochMetrics) => ({ loss, trainAcc, testAcc });
+    const straight = await train(smallConvNet({ dropout: true }), small, { ...options, epochs: 2 });
+    const again = await train(smallConvNet({ dropout: true }), small, { ...options, epochs: 2 });
+    expect(again.history.map(strip)).toEqual(straight.history.map(strip));
+    const model = smallConvNet({ dropout: true });
+    await train(model, small, { ...options, epochs: 1 });
+    const resumed = await train(model, small, { ...options, epochs: 2, initialEpoch: 1 });
+    expect(resumed.history.map(strip)).toEqual([strip(straight.history[1]!)]);
+    // Another seed draws other masks (and other weights): another history.
+    const other = await train(smallConvNet({ dropout: true }), small, { ...options, seed: 6, epochs: 1 });
+    expect(strip(other.history[0]!)).not.toEqual(strip(straight.history[0]!));
   });
 
   it("a NaN or infinite loss stops with an error naming the epoch and batch and suggesting a smaller lr", async () => {
