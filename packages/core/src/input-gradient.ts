@@ -48,11 +48,8 @@ export function skipInputGradient(model: LayersModel): string[] {
   };
   const changed: string[] = [];
   for (const layer of model.layers) {
-    if (layer.getClassName() !== "Conv2D" || unfused.has(layer)) continue;
-    const conv = layer as unknown as Conv2DInternals;
-    if (conv.dataFormat !== "channelsLast") continue;
-    if (!layer.inboundNodes.flatMap((node) => node.inboundLayers).every(isConstant)) continue;
-    trainThroughFusedKernel(layer, conv, false);
+    if (!fusable(layer) || !layer.inboundNodes.flatMap((node) => node.inboundLayers).every(isConstant)) continue;
+    trainThroughFusedKernel(layer, layer as unknown as Conv2DInternals, false);
     changed.push(layer.name);
   }
   return changed;
@@ -74,18 +71,9 @@ export function skipInputGradient(model: LayersModel): string[] {
  */
 export function fuseConvolutionRelu(model: LayersModel): string[] {
   const changed: string[] = [];
-  const eligible = (layer: layers.Layer) => {
-    const conv = layer as unknown as Conv2DInternals;
-    return (
-      layer.getClassName() === "Conv2D" &&
-      !unfused.has(layer) &&
-      conv.dataFormat === "channelsLast" &&
-      conv.dilationRate.every((d) => d === 1)
-    );
-  };
   for (const layer of model.layers) {
     const conv = layer as unknown as Conv2DInternals;
-    if (eligible(layer) && conv.activation.getClassName() === "relu") {
+    if (fusable(layer) && conv.activation.getClassName() === "relu") {
       trainThroughFusedKernel(layer, conv, true);
       changed.push(layer.name);
     }
@@ -93,7 +81,7 @@ export function fuseConvolutionRelu(model: LayersModel): string[] {
     if (layer.getClassName() !== "ReLU" || (layer as unknown as { maxValue?: number | null }).maxValue != null) continue;
     const sources = layer.inboundNodes.flatMap((node) => node.inboundLayers);
     const source = sources[0];
-    if (layer.inboundNodes.length !== 1 || sources.length !== 1 || !source || !eligible(source)) continue;
+    if (layer.inboundNodes.length !== 1 || sources.length !== 1 || !source || !fusable(source)) continue;
     const sourceConv = source as unknown as Conv2DInternals;
     if (sourceConv.activation.getClassName() !== "linear" || source.outboundNodes.length !== 1) continue;
     trainThroughFusedKernel(source, sourceConv, true);
@@ -104,6 +92,20 @@ export function fuseConvolutionRelu(model: LayersModel): string[] {
     changed.push(source.name);
   }
   return changed;
+}
+
+/**
+ * Whether `layer` is a Conv2D that trainThroughFusedKernel can take: channels last, no dilation (the
+ * registered gradient's limits), and not changed already.
+ */
+function fusable(layer: layers.Layer): boolean {
+  const conv = layer as unknown as Conv2DInternals;
+  return (
+    layer.getClassName() === "Conv2D" &&
+    !unfused.has(layer) &&
+    conv.dataFormat === "channelsLast" &&
+    conv.dilationRate.every((d) => d === 1)
+  );
 }
 
 /**

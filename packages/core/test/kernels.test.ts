@@ -238,60 +238,41 @@ describe("per-channel broadcasts", () => {
   });
 });
 
-describe.each(GEOMETRIES)("conv2d $name", (g) => {
+/** The two convolution gradients of geometry `g` on seeded random x, filter and dy, as tensor makers. */
+function convGradients(g: Geometry, seed: number) {
   const dyShape = outShape(g);
-  const x = randomValues(size(g.x), 1);
-  const w = randomValues(size(g.filter), 2);
-  const dy = randomValues(size(dyShape), 3);
+  const x = randomValues(size(g.x), seed);
+  const w = randomValues(size(g.filter), seed + 1);
+  const dy = randomValues(size(dyShape), seed + 2);
   const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const };
-
-  it("Conv2DBackpropFilter (dW) matches cpu", async () => {
-    await expectSameOnBothBackends(() =>
+  return {
+    dyShape,
+    dW: () =>
       tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, {
         ...attrs,
         filterShape: g.filter,
       }) as tf.Tensor,
-    );
+    dx: () =>
+      tf.engine().runKernel("Conv2DBackpropInput", { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, {
+        ...attrs,
+        inputShape: g.x,
+      }) as tf.Tensor,
+  };
+}
+
+describe.each(GEOMETRIES)("conv2d $name", (g) => {
+  const { dW, dx } = convGradients(g, 1);
+
+  it("Conv2DBackpropFilter (dW) matches cpu", async () => {
+    await expectSameOnBothBackends(dW);
   });
 
   it("Conv2DBackpropInput (dx) matches cpu", async () => {
-    await expectSameOnBothBackends(() =>
-      tf.engine().runKernel("Conv2DBackpropInput", { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, {
-        ...attrs,
-        inputShape: g.x,
-      }) as tf.Tensor,
-    );
+    await expectSameOnBothBackends(dx);
   });
 });
 
-describe("batches split in chunks to bound temporaries", () => {
-  const saved = kernelLimits.tempBytes;
-  beforeAll(() => {
-    kernelLimits.tempBytes = 1; // one example per chunk
-  });
-  afterAll(() => {
-    kernelLimits.tempBytes = saved;
-  });
-
-  const split = GEOMETRIES.filter((g) => (g.stride > 1 || g.x[3] === 1) && g.x[0] > 2);
-  it.each(split)("$name: dW and dx add up the chunks exactly as one pass would", async (g) => {
-    const dyShape = outShape(g);
-    const x = randomValues(size(g.x), 4);
-    const w = randomValues(size(g.filter), 5);
-    const dy = randomValues(size(dyShape), 6);
-    const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const };
-    await expectSameOnBothBackends(() => [
-      tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, {
-        ...attrs,
-        filterShape: g.filter,
-      }) as tf.Tensor,
-      tf.engine().runKernel("Conv2DBackpropInput", { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, {
-        ...attrs,
-        inputShape: g.x,
-      }) as tf.Tensor,
-    ]);
-  });
-});
+// Batches split in chunks (kernelLimits.tempBytes) are checked below, with and without SIMD, on every geometry.
 
 describe("Conv2DBackpropInput with a padding wider than the filter", () => {
   it("(full correlation padding negative: the matrix-product path) matches cpu", async () => {
@@ -358,21 +339,8 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
   });
 
   describe.each(CASES)("$name", (g) => {
-    const dyShape = outShape(g);
-    const x = randomValues(size(g.x), 51);
-    const w = randomValues(size(g.filter), 52);
-    const dy = randomValues(size(dyShape), 53);
-    const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const };
-    const both = () => [
-      tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, {
-        ...attrs,
-        filterShape: g.filter,
-      }) as tf.Tensor,
-      tf.engine().runKernel("Conv2DBackpropInput", { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, {
-        ...attrs,
-        inputShape: g.x,
-      }) as tf.Tensor,
-    ];
+    const { dyShape, dW, dx } = convGradients(g, 51);
+    const both = () => [dW(), dx()];
     const pixels = (dyShape[1] as number) * (dyShape[2] as number);
     it.each([
       { loops: "SIMD", enabled: true, limits: {} },
