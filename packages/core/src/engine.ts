@@ -20,6 +20,16 @@ export interface EngineInfo {
   gpu?: string;
   /** Kernels convnets registered on this backend: missing, incorrect or too slow in it (see WASM_TRAINING_KERNELS). */
   addedKernels: string[];
+  /** One line each for what is not as asked (a thread count lowered, the threaded build unable to start): show them. */
+  notes?: string[];
+}
+
+export interface EngineOptions {
+  /**
+   * Threads for the wasm engine: a whole number (1..8) or its text. Default: `CONVNETS_THREADS`, else the
+   * cores this process may use (`availableCores()` of `@convnets/wasm`). Other engines ignore it.
+   */
+  threads?: number | string;
 }
 
 const require = createRequire(import.meta.url);
@@ -41,9 +51,10 @@ function parsePreference(value: string, source: string): EnginePreference {
  *
  * Order for `auto`: tensorflow (tfjs-node-gpu, then tfjs-node) → wasm → cpu. The preference comes from
  * the argument, else `CONVNETS_BACKEND`, else `auto`. Asking for an engine that is not installed is an
- * error that says how to install it. On wasm, registers the kernels training needs that it lacks.
+ * error that says how to install it. On wasm (`@convnets/wasm`), runs on `options.threads` threads (default:
+ * `CONVNETS_THREADS`, else every core) and registers the kernels training needs that it lacks.
  */
-export async function setupEngine(preference?: EnginePreference | string): Promise<EngineInfo> {
+export async function setupEngine(preference?: EnginePreference | string, options: EngineOptions = {}): Promise<EngineInfo> {
   const wanted =
     preference !== undefined
       ? parsePreference(preference, "engine")
@@ -59,13 +70,21 @@ export async function setupEngine(preference?: EnginePreference | string): Promi
     }
   }
   if (wanted === "wasm" || wanted === "auto") {
-    const info = await tryWasm();
+    const info = await tryWasm(await wantedThreads(options.threads));
     if (info) return info;
     if (wanted === "wasm") throw new Error(`engine "wasm" is not available: ${INSTALL_HINT.wasm}`);
   }
   const info = await tryCpu();
   if (info) return info;
   throw new Error(`engine "cpu" is not available: ${INSTALL_HINT.cpu}`);
+}
+
+/** The thread count asked for, as a number (undefined: all cores), or an error naming where a bad one came from. */
+async function wantedThreads(threads: number | string | undefined): Promise<number | undefined> {
+  const text = threads ?? process.env.CONVNETS_THREADS;
+  if (text === undefined || text === "") return undefined;
+  const { parseThreads } = await import("@convnets/wasm");
+  return parseThreads(String(text), threads !== undefined ? "threads" : "CONVNETS_THREADS");
 }
 
 async function importOptional(specifier: string): Promise<boolean> {
@@ -126,25 +145,22 @@ function gpuName(): string | undefined {
   }
 }
 
-async function tryWasm(): Promise<EngineInfo | undefined> {
-  let wasm: typeof import("@tensorflow/tfjs-backend-wasm");
+async function tryWasm(threads: number | undefined): Promise<EngineInfo | undefined> {
+  let wasm: typeof import("@convnets/wasm");
   try {
-    wasm = await import("@tensorflow/tfjs-backend-wasm");
+    await import("@tensorflow/tfjs-backend-wasm");
+    wasm = await import("@convnets/wasm");
   } catch {
     return undefined;
   }
-  if (!(await tf.setBackend("wasm"))) return undefined;
-  await tf.ready();
-  const { registerWasmTrainingKernels } = await import("./kernels/index.js");
-  const addedKernels = registerWasmTrainingKernels();
-  const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
-  const threads = wasm.getThreadsCount();
+  const engine = await wasm.setupWasm({ threads });
   return {
     backend: "wasm",
-    description: `wasm (${simd ? "simd" : "no simd"}, ${threads} thread${threads === 1 ? "" : "s"})`,
-    simd,
-    threads,
-    addedKernels,
+    description: engine.description,
+    simd: engine.simd,
+    threads: engine.threads,
+    addedKernels: engine.addedKernels,
+    notes: engine.notes,
   };
 }
 

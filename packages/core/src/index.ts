@@ -14,7 +14,7 @@ export {
   takeImages,
 } from "./data/fashion-mnist.js";
 export { type IdxArray, IdxFormatError, parseIdx, readIdx } from "./data/idx.js";
-export { ENGINE_PREFERENCES, type EngineInfo, type EnginePreference, setupEngine } from "./engine.js";
+export { ENGINE_PREFERENCES, type EngineInfo, type EngineOptions, type EnginePreference, setupEngine } from "./engine.js";
 export { type Evaluation, type EvaluateOptions, evaluate } from "./evaluate.js";
 export { initXavierUniform } from "./init.js";
 export { fuseConvolutionRelu, skipInputGradient } from "./input-gradient.js";

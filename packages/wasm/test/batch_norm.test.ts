@@ -1,7 +1,7 @@
 /**
  * BatchNormTrainingForward and BatchNormTrainingBackward (src/kernels/batch_norm.ts) on wasm, SIMD and
  * JavaScript loops, against the same math written with tfjs ops on the pure-JS cpu backend, and
- * against float64 at LeNet's conv1 size.
+ * against float64 at LeNet's conv1 size; at 1 thread and at N (vitest.config.ts).
  *
  * Error measure: relative error = max_i |wasm_i − cpu_i| / max_i |cpu_i|; bounds 1e-5 for the forward
  * outputs, 1e-4 for the gradients.
@@ -10,11 +10,11 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { seededRandom } from "../src/data/batches.js";
 import { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD, batchNormLimits } from "../src/kernels/batch_norm.js";
-import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
+import { WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
 import type { WasmBackend } from "../src/kernels/wasm.js";
 import { wasmSimd, wasmSimdKernels } from "../src/kernels/wasm_simd.js";
+import { seededRandom, setupTestWasm } from "./helpers.js";
 
 const EPS = 1e-5;
 const FORWARD_TOLERANCE = 1e-5;
@@ -24,9 +24,7 @@ const DEFAULT_BLOCK_BYTES = batchNormLimits.blockBytes;
 beforeAll(async () => {
   await tf.setBackend("cpu");
   (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-  await tf.setBackend("wasm");
-  await tf.ready();
-  registerWasmTrainingKernels();
+  await setupTestWasm();
 });
 
 afterEach(() => {
@@ -35,7 +33,7 @@ afterEach(() => {
   batchNormLimits.order = "auto";
 });
 
-/** Deterministic uniform values in [-1, 1) (core's seeded mulberry32). */
+/** Deterministic uniform values in [-1, 1) (mulberry32). */
 function uniform(n: number, seed: number): Float32Array {
   const next = seededRandom(seed);
   return Float32Array.from({ length: n }, () => next() * 2 - 1);

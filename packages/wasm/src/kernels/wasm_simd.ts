@@ -12,8 +12,8 @@ import type { WasmBackend } from "./wasm.js";
  * (batch_norm.ts, bench/batch_norm.ts).
  *
  * Not available (`wasmSimdKernels` returns undefined, callers use their JavaScript loops) where the
- * engine lacks WebAssembly SIMD, or where the backend's memory is shared (its multi-threaded build)
- * or cannot be found. `wasmSimd.enabled = false` forces the JavaScript loops (tests, benchmarks).
+ * engine lacks WebAssembly SIMD or the backend's memory cannot be found. On the multi-threaded build
+ * the module imports the backend's shared memory. `wasmSimd.enabled = false` forces the JavaScript loops (tests, benchmarks).
  */
 export const wasmSimd = { enabled: true };
 
@@ -152,34 +152,40 @@ export interface WasmSimdKernels {
   ): void;
 }
 
-/** The backend's memory, or undefined where it cannot be shared with another module. */
+/** The backend's memory (shared in its multi-threaded build), or undefined where it cannot be found. */
 function backendMemory(backend: WasmBackend): WebAssembly.Memory | undefined {
-  const module = backend.wasm as unknown as { asm?: { memory?: unknown }; HEAPU8?: Uint8Array };
-  const memory = module.asm?.memory;
+  const module = backend.wasm as unknown as { asm?: { memory?: unknown }; wasmMemory?: unknown; HEAPU8?: Uint8Array };
+  const memory = module.asm?.memory ?? module.wasmMemory;
   if (!(memory instanceof WebAssembly.Memory)) return undefined;
-  if (typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer) return undefined;
-  if (memory.buffer !== module.HEAPU8?.buffer) return undefined;
+  if (!isShared(memory) && memory.buffer !== module.HEAPU8?.buffer) return undefined;
   return memory;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+const isShared = (memory: WebAssembly.Memory) =>
+  typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+
+/** The assembled module for a plain memory and for a shared one (the threaded build's: 4 GiB at most); null where this engine cannot compile it. */
+const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
 const instances = new WeakMap<WebAssembly.Memory, WasmSimdKernels>();
 
-/** The assembled module, or null where this engine cannot compile it (no WebAssembly SIMD). */
-function compiledModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
-    const bytes = assembleModule();
-    compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+/** The assembled module, or null where this engine cannot compile it (no WebAssembly SIMD, or no shared memory). */
+function compiledModule(shared = false): WebAssembly.Module | null {
+  const kind = shared ? "shared" : "plain";
+  if (compiled[kind] === undefined) {
+    const bytes = assembleModule(shared);
+    compiled[kind] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
   }
-  return compiled;
+  return compiled[kind];
 }
 
 /**
  * Whether the kernels can run, whatever `wasmSimd.enabled` says: this engine compiles the module and,
- * given an initialised backend, its memory can be shared (given none, only the first is known).
+ * given an initialised backend, its memory can be found (given none, only the first is known).
  */
 export function wasmSimdSupported(backend: WasmBackend | undefined): boolean {
-  return compiledModule() !== null && (backend === undefined || backendMemory(backend) !== undefined);
+  if (backend === undefined) return compiledModule() !== null;
+  const memory = backendMemory(backend);
+  return memory !== undefined && compiledModule(isShared(memory)) !== null;
 }
 
 /** The kernels bound to this backend's memory, or undefined (see wasmSimd). */
@@ -189,9 +195,9 @@ export function wasmSimdKernels(backend: WasmBackend): WasmSimdKernels | undefin
   if (!memory) return undefined;
   const known = instances.get(memory);
   if (known) return known;
-  const compiled = compiledModule();
-  if (compiled === null) return undefined;
-  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+  const module = compiledModule(isShared(memory));
+  if (module === null) return undefined;
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
   const kernels = instance.exports as unknown as WasmSimdKernels;
   instances.set(memory, kernels);
   return kernels;
@@ -979,8 +985,11 @@ function batchNormPasses() {
   return BATCH_NORM_PASSES.flatMap((pass) => [batchNormPass(pass, "column"), batchNormPass(pass, "row")]);
 }
 
-/** The module: memory imported from env.memory, the functions exported by name. */
-function assembleModule(): Uint8Array<ArrayBuffer> {
+/**
+ * The module: memory imported from env.memory (shared, at most 65,536 pages = 4 GiB, as the threaded
+ * build declares its own, when `shared`), the functions exported by name.
+ */
+function assembleModule(shared = false): Uint8Array<ArrayBuffer> {
   const functions = [
     { name: "maxPoolGrad", ...maxPoolGradBody() },
     { name: "filterOneChannel", ...filterOneChannelBody() },
@@ -1002,7 +1011,7 @@ function assembleModule(): Uint8Array<ArrayBuffer> {
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
-    ...section(2, vec([[...name("env"), ...name("memory"), 0x02, 0x00, 0x01]])),
+    ...section(2, vec([[...name("env"), ...name("memory"), 0x02, ...(shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01])]])),
     ...section(3, vec(functions.map((_, i) => uleb(i)))),
     ...section(7, vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(bodies)),

@@ -6,19 +6,20 @@
  * alone and of forward + backward (tf.grads with a given dy: no loss ops), on LeNet-BN's and a
  * DenseNet-like shape; each path's outputs are checked against the op path first.
  *
- *   npx tsx bench/batch_norm.ts [--runs 7] [--shapes 256x24x24x6,256x120]
+ *   npx tsx bench/batch_norm.ts [--threads 1] [--runs 7] [--shapes 256x24x24x6,256x120]
  */
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-layers";
 import { batchNormLimits } from "../src/kernels/batch_norm.js";
-import { registerWasmTrainingKernels } from "../src/kernels/index.js";
+import { parseThreads, setupWasm } from "../src/index.js";
 import { wasmSimd } from "../src/kernels/wasm_simd.js";
 
 const { values } = parseArgs({
   options: {
+    threads: { type: "string", default: "1" },
     runs: { type: "string", default: "7" },
     shapes: { type: "string", default: "256x24x24x6,256x8x8x16,256x120,256x84,128x24x24x128" },
     "block-bytes": { type: "string", default: String(batchNormLimits.blockBytes) },
@@ -28,18 +29,14 @@ const runs = Number(values.runs);
 const shapes = values.shapes.split(",").map((s) => s.split("x").map(Number));
 batchNormLimits.blockBytes = Number(values["block-bytes"]);
 
-// @convnets/batchnorm is not a dependency of core (it is the other way round): its source, loaded by path.
+// @convnets/batchnorm is not a dependency of this package (it is the other way round): its source, loaded by path.
 const batchnormSource = "../../batchnorm/src/batchnorm.ts";
 const { batchNormTraining, batchNormKernels } = (await import(batchnormSource)) as {
   batchNormTraining: (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axes: number[], epsilon: number) => { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
   batchNormKernels: { enabled: boolean };
 };
 
-await tf.setBackend("wasm");
-await tf.ready();
-registerWasmTrainingKernels();
-const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
-const engine = `wasm (${simd ? "simd" : "no simd"}, ${getThreadsCount()} thread${getThreadsCount() === 1 ? "" : "s"})`;
+const { description: engine } = await setupWasm({ threads: parseThreads(values.threads, "--threads") });
 console.log(
   `engine: ${engine}; median of ${runs} runs after 2 warm-ups; block ${batchNormLimits.blockBytes} bytes; tfjs ${tf.version_core}; node ${process.version}; load average ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores\n`,
 );

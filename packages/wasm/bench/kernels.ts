@@ -3,24 +3,25 @@
  * ResNet shapes, median milliseconds per call, then a LeNet training step in examples/sec with the
  * built-in kernels versus ours. Every candidate is checked against the cpu backend before it is timed.
  *
- *   npx tsx bench/kernels.ts [--runs 7] [--steps 10] [--only conv,maxpool,splitv,slice,avgpool,matmul,step]
+ *   npx tsx bench/kernels.ts [--threads 1] [--runs 7] [--steps 10] [--only conv,maxpool,splitv,slice,avgpool,matmul,step]
  *
  * `--only` runs the named sections (all by default): conv is the convolution gradients, step the LeNet step.
  */
 import "@tensorflow/tfjs-backend-cpu";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { makeConv2DBackpropFilter } from "../src/kernels/conv2d_backprop_filter.js";
 import { makeConv2DBackpropInput } from "../src/kernels/conv2d_backprop_input.js";
-import { registerWasmTrainingKernels } from "../src/kernels/index.js";
+import { parseThreads, setupWasm } from "../src/index.js";
 import { release, runKernel, type WasmBackend } from "../src/kernels/wasm.js";
 import { wasmSimd } from "../src/kernels/wasm_simd.js";
 
 const { values } = parseArgs({
   options: {
+    threads: { type: "string", default: "1" },
     runs: { type: "string", default: "7" },
     steps: { type: "string", default: "10" },
     only: { type: "string", default: "conv,maxpool,splitv,slice,avgpool,matmul,step" },
@@ -32,11 +33,7 @@ const pick = <T>(name: string, items: readonly T[]): readonly T[] => (sections.h
 const runs = Number(values.runs);
 const steps = Number(values.steps);
 
-await tf.setBackend("wasm");
-await tf.ready();
-const backend = tf.backend() as WasmBackend;
-const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
-const engine = `wasm (${simd ? "simd" : "no simd"}, ${getThreadsCount()} thread${getThreadsCount() === 1 ? "" : "s"})`;
+// tfjs-backend-wasm's own kernels, kept before setupWasm replaces them.
 const builtin = (name: string) => tf.getKernel(name, "wasm")?.kernelFunc;
 const builtinInput = builtin("Conv2DBackpropInput") as tf.KernelFunc;
 const builtinMatMul = builtin("BatchMatMul") as tf.KernelFunc;
@@ -44,7 +41,8 @@ const builtinMaxPoolGrad = builtin("MaxPoolGrad") as tf.KernelFunc;
 const builtinAvgPoolGrad = builtin("AvgPoolGrad") as tf.KernelFunc;
 const builtinSplitV = builtin("SplitV") as tf.KernelFunc;
 const builtinSlice = builtin("Slice") as tf.KernelFunc;
-registerWasmTrainingKernels();
+const { description: engine, simd } = await setupWasm({ threads: parseThreads(values.threads, "--threads") });
+const backend = tf.backend() as WasmBackend;
 const ours = (name: string) => builtin(name) as tf.KernelFunc;
 
 // Timings on a loaded machine are inflated: say how loaded it was.

@@ -1,6 +1,6 @@
 /**
  * The wasm kernels convnets registers, each against the pure-JS cpu backend (same tfjs-core) on random
- * data, over every convolution geometry the seven networks use.
+ * data, over every convolution geometry the seven networks use; at 1 thread and at N (vitest.config.ts).
  *
  * Error measure: relative error = max_i |wasm_i − cpu_i| / max_i |cpu_i| (the largest difference scaled
  * by the largest reference magnitude, so sums that cancel to near zero do not blow it up); bound 1e-4.
@@ -16,17 +16,17 @@ import { makeConv2DBackpropInput } from "../src/kernels/conv2d_backprop_input.js
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
 import { kernelLimits, type WasmBackend } from "../src/kernels/wasm.js";
 import { assembledModuleForTests, wasmSimd, wasmSimdKernels } from "../src/kernels/wasm_simd.js";
+import { setupTestWasm, TEST_THREADS } from "./helpers.js";
 
 const TOLERANCE = 1e-4;
 
 let wasmHadFilterGradient: boolean;
 let builtinMaxPoolGrad: tf.KernelFunc;
 beforeAll(async () => {
-  await tf.setBackend("wasm");
-  await tf.ready();
+  // tfjs-backend-wasm registered its kernels when imported; setupTestWasm replaces some of them.
   wasmHadFilterGradient = tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined;
   builtinMaxPoolGrad = (tf.getKernel("MaxPoolGrad", "wasm") as tf.KernelConfig).kernelFunc;
-  registerWasmTrainingKernels();
+  await setupTestWasm();
 });
 
 /** Deterministic values in [-1, 1) (a linear congruential generator: same data on both backends). */
@@ -553,10 +553,13 @@ describe("MaxPoolGrad: the SIMD and JavaScript loops", () => {
     wasmSimd.enabled = true;
   });
 
-  it("the SIMD module assembles and runs on this engine's wasm backend", async () => {
+  it("the SIMD module assembles and runs on this engine's wasm backend (its shared memory when threaded)", async () => {
     expect(WebAssembly.validate(assembledModuleForTests())).toBe(true);
     await tf.setBackend("wasm");
-    expect(wasmSimdKernels(tf.backend() as WasmBackend)).toBeDefined();
+    const backend = tf.backend() as WasmBackend;
+    expect(wasmSimdKernels(backend)).toBeDefined();
+    const memory = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer;
+    expect(memory instanceof SharedArrayBuffer).toBe(TEST_THREADS > 1);
   });
 
   describe.each(CASES)("$name", (c) => {

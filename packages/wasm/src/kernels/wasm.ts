@@ -52,9 +52,14 @@ export function heapOffset(backend: WasmBackend, info: TensorInfo): number {
 }
 
 /**
- * The whole wasm heap as bytes, the backend's own view (no allocation). Take it after the last
- * `makeOutput`: allocating may grow the heap and so replace the view.
+ * The whole wasm heap as bytes, the backend's own view (no allocation) while it covers the memory. Take
+ * it after the last `makeOutput`: allocating may grow the heap and so replace the view. In the threaded
+ * build the glue refreshes its views only when its own code next looks (a pthread may have grown the
+ * shared memory), so a stale one is replaced here by a view of the memory as it is.
  */
 export function heapBytes(backend: WasmBackend): Uint8Array {
-  return (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+  const module = backend.wasm as unknown as { HEAPU8: Uint8Array; wasmMemory?: WebAssembly.Memory };
+  const memory = module.wasmMemory;
+  if (memory && module.HEAPU8.buffer !== memory.buffer) return new Uint8Array(memory.buffer);
+  return module.HEAPU8;
 }
