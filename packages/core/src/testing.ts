@@ -1,7 +1,9 @@
 /**
- * `@convnets/core/testing`: what the network packages' tests compute again and again, computed once. Each
- * helper returns plain numbers and arrays and asserts nothing (no test runner needed): the test says what
- * they must be.
+ * `@convnets/core/testing`: what the network packages' tests compute again and again, computed once. The
+ * helpers below return plain numbers and arrays and assert nothing: the test says what they must be. The
+ * checks every network runs (architecture, training, gradients) are suites built from one row per network,
+ * in `testing/network-checks.ts`; they assert through the `describe`/`it`/`expect` the test passes in, so
+ * core still needs no test runner.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -199,3 +201,14 @@ export async function compareGradients(
   });
   return { weights: tested.length, referenceWeights: reference.length, errors };
 }
+
+export {
+  type Assertion,
+  architectureChecks,
+  gradientChecks,
+  type LossFall,
+  type NetworkCase,
+  type ShapeWalk,
+  type TestApi,
+  trainingChecks,
+} from "./testing/network-checks.js";

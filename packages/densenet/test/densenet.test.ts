@@ -1,11 +1,16 @@
 import "@tensorflow/tfjs-backend-cpu";
-import { outputShape, paramCount } from "@convnets/core/testing";
+import { architectureChecks, outputShape, paramCount } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { beforeAll, describe, expect, it } from "vitest";
-import { convBlock, denseBlock, densenet, densenetMinInputSize, densenetSpec, transitionBlock } from "../src/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { convBlock, denseBlock, densenet, densenetMinInputSize, transitionBlock } from "../src/index.js";
+import { DENSENET } from "./network.js";
 
-// Structure only: building and shape inference run on the cpu backend (training is in training.test.ts).
+// Parameter and moving-statistic counts, shape tables at 96, 224 and 60, biases, JSON round trip, input sizes
+// and the spec: the checks every network runs, from DenseNet's row. Structure only, on the cpu backend
+// (training is in training.test.ts).
+architectureChecks({ describe, it, expect, beforeAll, afterAll }, DENSENET);
+
 beforeAll(async () => {
   await tf.setBackend("cpu");
 });
@@ -29,14 +34,8 @@ function seedParamCount(blocks: number[], growthRate: number, numClasses = 10): 
 }
 
 describe("densenet parameters (REFERENCE.md §1)", () => {
-  it("has 758,226 trainable parameters with growth rate 32 and blocks [4, 4, 4, 4]", () => {
-    const model = densenet();
-    expect(paramCount(model.trainableWeights)).toBe(758_226);
+  it("are PyTorch's count of the seed's DenseNet: 758,226 with growth rate 32 and blocks [4, 4, 4, 4]", () => {
     expect(seedParamCount([4, 4, 4, 4], 32)).toBe(758_226);
-    // 1 + 16 + 3 + 1 BatchNorms, each with a moving mean and variance that are state, not parameters.
-    expect(model.layers.filter((l) => l.getClassName() === "ConvnetsBatchNorm")).toHaveLength(21);
-    expect(model.nonTrainableWeights).toHaveLength(42);
-    model.dispose();
   });
 
   it("follows growthRate and blocks", () => {
@@ -47,68 +46,6 @@ describe("densenet parameters (REFERENCE.md §1)", () => {
     expect(outputShape(model, "transition1_pool")).toEqual([null, 6, 6, 44]);
     expect(outputShape(model, "dense3_concat2")).toEqual([null, 3, 3, 64]);
     expect(outputShape(model, "global_avg")).toEqual([null, 64]);
-    model.dispose();
-  });
-});
-
-describe("densenet shapes (channels-last)", () => {
-  const table = [
-    "b1_pool",
-    "dense1_concat4",
-    "transition1_pool",
-    "dense2_concat4",
-    "transition2_pool",
-    "dense3_concat4",
-    "transition3_pool",
-    "dense4_concat4",
-    "final_bn",
-    "final_relu",
-  ];
-
-  it("walks the shape table at 96", () => {
-    const model = densenet();
-    expect(table.map((name) => outputShape(model, name))).toEqual([
-      [null, 24, 24, 64],
-      [null, 24, 24, 192],
-      [null, 12, 12, 96],
-      [null, 12, 12, 224],
-      [null, 6, 6, 112],
-      [null, 6, 6, 240],
-      [null, 3, 3, 120],
-      [null, 3, 3, 248],
-      [null, 3, 3, 248],
-      [null, 3, 3, 248],
-    ]);
-    expect(outputShape(model, "global_avg")).toEqual([null, 248]);
-    expect(model.outputs[0].shape).toEqual([null, 10]);
-    model.dispose();
-  });
-
-  it("walks the seed's printed table at 224", () => {
-    const model = densenet({ inputShape: [224, 224, 1] });
-    expect(table.map((name) => outputShape(model, name))).toEqual([
-      [null, 56, 56, 64],
-      [null, 56, 56, 192],
-      [null, 28, 28, 96],
-      [null, 28, 28, 224],
-      [null, 14, 14, 112],
-      [null, 14, 14, 240],
-      [null, 7, 7, 120],
-      [null, 7, 7, 248],
-      [null, 7, 7, 248],
-      [null, 7, 7, 248],
-    ]);
-    expect(outputShape(model, "global_avg")).toEqual([null, 248]);
-    model.dispose();
-  });
-
-  it("rounds odd sizes down in the transitions, like nn.AvgPool2d(2, 2)", () => {
-    const model = densenet({ inputShape: [60, 60, 1], numClasses: 3 });
-    // 60 → stem 30 → pool 15 → 7 → 3 → 1
-    expect(outputShape(model, "b1_pool")).toEqual([null, 15, 15, 64]);
-    expect(outputShape(model, "transition1_pool")).toEqual([null, 7, 7, 96]);
-    expect(outputShape(model, "transition3_pool")).toEqual([null, 1, 1, 120]);
-    expect(model.outputs[0].shape).toEqual([null, 3]);
     model.dispose();
   });
 });
@@ -151,21 +88,8 @@ describe("densenet computes what the seed's PyTorch layers compute", () => {
 });
 
 describe("densenet input size", () => {
-  it("needs 29×29 with four dense blocks: the three transitions each need 2 pixels to pool", () => {
-    expect(densenetSpec.minInputSize).toBe(29);
+  it("needs 29×29 with four dense blocks (each transition needs 2 pixels to pool), less with fewer", () => {
     expect(densenetMinInputSize(4)).toBe(29);
-    const model = densenet({ inputShape: [29, 29, 1] });
-    expect(outputShape(model, "dense4_concat4")).toEqual([null, 1, 1, 248]);
-    const y = model.predict(tf.zeros([2, 29, 29, 1])) as tf.Tensor;
-    expect(y.shape).toEqual([2, 10]);
-    model.dispose();
-  });
-
-  it("refuses 28×28 (Fashion-MNIST's own size), naming the minimum", () => {
-    expect(() => densenet({ inputShape: [28, 28, 1] })).toThrow(/densenet: input 28×28 is too small.* is 29×29/);
-  });
-
-  it("lowers the minimum with fewer dense blocks", () => {
     expect(densenetMinInputSize(2)).toBe(5);
     expect(densenet({ blocks: [4, 4], inputShape: [5, 5, 1] }).outputs[0].shape).toEqual([null, 10]);
     expect(() => densenet({ blocks: [4, 4], inputShape: [4, 4, 1] })).toThrow(/is 5×5/);
@@ -176,17 +100,5 @@ describe("densenet input size", () => {
     expect(() => densenet({ growthRate: 0 })).toThrow(/densenet: growthRate must be a positive integer \(the seed uses 32\)/);
     expect(() => densenet({ blocks: [] })).toThrow(/densenet: blocks must list/);
     expect(() => densenet({ blocks: [4, 0] })).toThrow(/\[4, 4, 4, 4\]/);
-  });
-});
-
-describe("densenetSpec", () => {
-  it("carries the seed's recipe (REFERENCE.md §2) and builds the default model", () => {
-    expect(densenetSpec.name).toBe("densenet");
-    expect(densenetSpec.seedSection).toBe("3.7");
-    expect(densenetSpec.defaults).toEqual({ inputSize: 96, lr: 0.1, batchSize: 256, epochs: 10 });
-    const model = densenetSpec.build();
-    expect(model.inputs[0].shape).toEqual([null, 96, 96, 1]);
-    expect(paramCount(model.trainableWeights)).toBe(758_226);
-    model.dispose();
   });
 });

@@ -1,30 +1,8 @@
 import "@tensorflow/tfjs-backend-cpu";
-import { type FashionMnist, loadFashionMnist, takeImages } from "@convnets/core";
-import { compareGradients } from "@convnets/core/testing";
-import { beforeAll, describe, expect, it } from "vitest";
-import { densenet } from "../src/index.js";
+import { gradientChecks } from "@convnets/core/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DENSENET } from "./network.js";
 
-const INPUT_SIZE = 32;
-let mnist: FashionMnist;
-
-beforeAll(async () => {
-  mnist = await loadFashionMnist();
-});
-
-describe("densenet gradients on wasm", () => {
-  // Training on wasm runs kernels core adds or replaces (conv backprop, pooling gradients) and the
-  // custom BatchNorm; this runs them together in the geometries DenseNet uses (the padded stride-2 stem,
-  // concatenations, 1×1 convs and average pooling down to 1×1) and compares with tfjs's reference cpu backend.
-  it("equal the cpu backend's for every weight (max-norm relative error < 1e-3)", async () => {
-    const build = () => densenet({ inputShape: [INPUT_SIZE, INPUT_SIZE, 1] });
-    // Gradients of the training loss on 4 real images with respect to every trainable weight, from the
-    // same weights on both engines.
-    const options = { inputSize: INPUT_SIZE, seed: 7, backend: "wasm", reference: "cpu" } as const;
-    const { weights, referenceWeights, errors } = await compareGradients(build, takeImages(mnist.train, 4), options);
-    expect(weights).toBe(referenceWeights);
-    // A conv bias right before a BatchNorm has a true gradient of 0 (the mean cancels it): only noise.
-    const compared = errors.filter((e) => e.scale >= 1e-4);
-    for (const { weight, error } of compared) expect(error, `weight ${weight}`).toBeLessThan(1e-3);
-    expect(compared.length).toBeGreaterThan(40);
-  });
-});
+// Training on wasm runs kernels core adds or replaces (conv backprop, pooling gradients) and the custom
+// BatchNorm; this runs them together in the geometries DenseNet uses and compares with tfjs's reference cpu backend.
+gradientChecks({ describe, it, expect, beforeAll, afterAll }, DENSENET);

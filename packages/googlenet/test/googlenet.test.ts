@@ -1,54 +1,20 @@
 import "@tensorflow/tfjs-backend-cpu";
-import { outputShape, paramCount } from "@convnets/core/testing";
+import { architectureChecks, outputShape, paramCount } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { beforeAll, describe, expect, it } from "vitest";
-import { googlenet, googlenetMinInputSize, googlenetSpec, inception } from "../src/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { googlenet, googlenetMinInputSize, inception } from "../src/index.js";
+import { GOOGLENET } from "./network.js";
 
-// Structure only: building and shape inference run on the cpu backend (no training here).
+// Parameter counts and shape tables (both stems), biases, JSON round trip, input sizes and the spec: the
+// checks every network runs, from GoogLeNet's row. Structure only, on the cpu backend (no training here).
+architectureChecks({ describe, it, expect, beforeAll, afterAll }, GOOGLENET);
+
 beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
-describe("googlenet parameters (REFERENCE.md §1)", () => {
-  it("has 5,977,530 trainable parameters with the 7×7 stem", () => {
-    const model = googlenet();
-    expect(paramCount(model.trainableWeights)).toBe(5_977_530);
-    expect(model.nonTrainableWeights).toHaveLength(0);
-    model.dispose();
-  });
-
-  it("has 5,974,458 trainable parameters with the seed code's 1×1 stem", () => {
-    const model = googlenet({ stemKernelSize: 1 });
-    expect(paramCount(model.trainableWeights)).toBe(5_974_458);
-    model.dispose();
-  });
-});
-
 describe("googlenet shapes (channels-last)", () => {
-  it("walks the shape table at 96 with the 7×7 stem: 24, 12, 6, 3, 1024, 10", () => {
-    const model = googlenet();
-    expect(model.inputs[0].shape).toEqual([null, 96, 96, 1]);
-    expect(outputShape(model, "b1_conv7x7")).toEqual([null, 48, 48, 64]);
-    expect(outputShape(model, "b1_pool")).toEqual([null, 24, 24, 64]);
-    expect(outputShape(model, "b2_pool")).toEqual([null, 12, 12, 192]);
-    expect(outputShape(model, "b3_pool")).toEqual([null, 6, 6, 480]);
-    expect(outputShape(model, "b4_pool")).toEqual([null, 3, 3, 832]);
-    expect(outputShape(model, "b5_global_avg")).toEqual([null, 1024]);
-    expect(model.outputs[0].shape).toEqual([null, 10]);
-    model.dispose();
-  });
-
-  it("reproduces the seed's printed table (26, 13, 7, 4) with its 1×1 stem", () => {
-    const model = googlenet({ stemKernelSize: 1 });
-    expect(outputShape(model, "b1_pool")).toEqual([null, 26, 26, 64]);
-    expect(outputShape(model, "b2_pool")).toEqual([null, 13, 13, 192]);
-    expect(outputShape(model, "b3_pool")).toEqual([null, 7, 7, 480]);
-    expect(outputShape(model, "b4_pool")).toEqual([null, 4, 4, 832]);
-    expect(outputShape(model, "b5_global_avg")).toEqual([null, 1024]);
-    model.dispose();
-  });
-
   it("gives each Inception block c1 + c2[1] + c3[1] + c4 channels", () => {
     const model = googlenet();
     const channels = (name: string) => (model.getLayer(name).outputShape as number[])[3];
@@ -61,13 +27,6 @@ describe("googlenet shapes (channels-last)", () => {
     expect(channels("b4_inception5_concat")).toBe(832);
     expect(channels("b5_inception1_concat")).toBe(832);
     expect(channels("b5_inception2_concat")).toBe(1024);
-    model.dispose();
-  });
-
-  it("honours numClasses and a non-square, 3-channel inputShape", () => {
-    const model = googlenet({ numClasses: 7, inputShape: [64, 80, 3] });
-    expect(outputShape(model, "b1_pool")).toEqual([null, 16, 20, 64]);
-    expect(model.outputs[0].shape).toEqual([null, 7]);
     model.dispose();
   });
 });
@@ -123,21 +82,8 @@ describe("googlenet computes what the seed's PyTorch layers compute", () => {
 });
 
 describe("googlenet input size", () => {
-  it("accepts inputs down to 1×1, because every stride-2 layer is padded (out = ceil(n/2))", () => {
-    expect(googlenetSpec.minInputSize).toBe(1);
+  it("is 1×1 with the 7×7 stem, and raises the minimum with a larger stem kernel, naming it when refusing", () => {
     expect(googlenetMinInputSize(7)).toBe(1);
-    const model = googlenet({ inputShape: [1, 1, 1] });
-    expect(outputShape(model, "b4_pool")).toEqual([null, 1, 1, 832]);
-    const y = model.predict(tf.ones([2, 1, 1, 1])) as tf.Tensor;
-    expect(y.shape).toEqual([2, 10]);
-    model.dispose();
-  });
-
-  it("refuses 0×0 (below the minimum of 1)", () => {
-    expect(() => googlenet({ inputShape: [0, 0, 1] })).toThrow(/googlenet: inputShape/);
-  });
-
-  it("raises the minimum with a larger stem kernel and names it when refusing", () => {
     expect(googlenetMinInputSize(11)).toBe(5);
     const model = googlenet({ stemKernelSize: 11, inputShape: [5, 5, 1] });
     expect(outputShape(model, "b1_conv11x11")).toEqual([null, 1, 1, 64]);
@@ -148,17 +94,5 @@ describe("googlenet input size", () => {
   it("refuses a stem kernel that is not a positive integer", () => {
     expect(() => googlenet({ stemKernelSize: 0 })).toThrow(/googlenet: stemKernelSize must be a positive integer/);
     expect(() => googlenet({ stemKernelSize: 2.5 })).toThrow(/stemKernelSize/);
-  });
-});
-
-describe("googlenetSpec", () => {
-  it("carries the seed's recipe (REFERENCE.md §2) and builds the default model", () => {
-    expect(googlenetSpec.name).toBe("googlenet");
-    expect(googlenetSpec.seedSection).toBe("3.4");
-    expect(googlenetSpec.defaults).toEqual({ inputSize: 96, lr: 0.1, batchSize: 128, epochs: 10 });
-    const model = googlenetSpec.build();
-    expect(model.inputs[0].shape).toEqual([null, 96, 96, 1]);
-    expect(paramCount(model.trainableWeights)).toBe(5_977_530);
-    model.dispose();
   });
 });

@@ -1,26 +1,21 @@
 import "@tensorflow/tfjs-backend-cpu";
-import { outputShape, paramCount } from "@convnets/core/testing";
+import { architectureChecks, outputShape, paramCount } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { residual, resnet, resnet18, resnet18Spec, resnet34, resnet34Spec, resnetBlock } from "../src/index.js";
+import { RESNET18 } from "./network.js";
 
-// Structure only: building and shape inference run on the cpu backend (training is in training.test.ts).
+// ResNet-18's parameter and moving-statistic counts, shape tables at 96 and 224, biases, JSON round trip, input
+// sizes and the spec: the checks every network runs, from its row. Structure only, on the cpu backend
+// (training is in training.test.ts).
+architectureChecks({ describe, it, expect, beforeAll, afterAll }, RESNET18);
+
 beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
-describe("resnet parameters (REFERENCE.md §1)", () => {
-  it("resnet18 has 11,178,378 trainable parameters; moving statistics are not trainable", () => {
-    const model = resnet18();
-    expect(paramCount(model.trainableWeights)).toBe(11_178_378);
-    // 17 BatchNorms (stem + 2 per residual block × 8) with a moving mean and variance each.
-    const bnChannels = 64 + 2 * (2 * 64 + 2 * 128 + 2 * 256 + 2 * 512);
-    expect(paramCount(model.nonTrainableWeights)).toBe(2 * bnChannels);
-    expect(model.layers.filter((l) => l.getClassName() === "ConvnetsBatchNorm")).toHaveLength(17);
-    model.dispose();
-  });
-
+describe("resnet34", () => {
   it("resnet34 has 21,290,250 trainable parameters (stages 3, 4, 6, 3)", () => {
     // Counted as PyTorch counts the seed's blocks (conv bias included, BN gamma and beta):
     // stem 3,200 + 128; residual(cin, c) = 9·cin·c + c + 2c + 9·c² + c + 2c (+ cin·c + c with projection);
@@ -33,47 +28,10 @@ describe("resnet parameters (REFERENCE.md §1)", () => {
     expect(model.layers.some((l) => l.name === "stage4_block7_add")).toBe(false);
     model.dispose();
   });
-});
-
-describe("resnet shapes (channels-last)", () => {
-  const blocks = ["stage1_pool", "stage2_block2_relu2", "stage3_block2_relu2", "stage4_block2_relu2", "stage5_block2_relu2"];
-
-  it("walks the shape table at 96: 24, 24, 12, 6, 3, global avg 512, dense 10", () => {
-    const model = resnet18();
-    expect(blocks.map((b) => outputShape(model, b))).toEqual([
-      [null, 24, 24, 64],
-      [null, 24, 24, 64],
-      [null, 12, 12, 128],
-      [null, 6, 6, 256],
-      [null, 3, 3, 512],
-    ]);
-    expect(outputShape(model, "global_avg")).toEqual([null, 512]);
-    expect(model.outputs[0].shape).toEqual([null, 10]);
-    model.dispose();
-  });
-
-  it("walks the seed's printed table at 224: 56, 56, 28, 14, 7", () => {
-    const model = resnet18({ inputShape: [224, 224, 1] });
-    expect(blocks.map((b) => outputShape(model, b))).toEqual([
-      [null, 56, 56, 64],
-      [null, 56, 56, 64],
-      [null, 28, 28, 128],
-      [null, 14, 14, 256],
-      [null, 7, 7, 512],
-    ]);
-    model.dispose();
-  });
 
   it("resnet34 ends at 512×3×3 at 96 too", () => {
     const model = resnet34();
     expect(outputShape(model, "stage5_block3_relu2")).toEqual([null, 3, 3, 512]);
-    model.dispose();
-  });
-
-  it("honours numClasses and a 3-channel inputShape", () => {
-    const model = resnet18({ numClasses: 4, inputShape: [40, 40, 3] });
-    expect(outputShape(model, "stage5_block2_relu2")).toEqual([null, 2, 2, 512]);
-    expect(model.outputs[0].shape).toEqual([null, 4]);
     model.dispose();
   });
 });
@@ -150,31 +108,13 @@ describe("resnet computes what the seed's PyTorch layers compute", () => {
   });
 });
 
-describe("resnet input size", () => {
-  it("accepts inputs down to 1×1: every stride-2 layer is padded (out = ceil(n/2))", () => {
-    expect(resnet18Spec.minInputSize).toBe(1);
-    const model = resnet18({ inputShape: [1, 1, 1] });
-    expect(outputShape(model, "stage5_block2_relu2")).toEqual([null, 1, 1, 512]);
-    const y = model.predict(tf.ones([2, 1, 1, 1])) as tf.Tensor;
-    expect(y.shape).toEqual([2, 10]);
-    model.dispose();
-  });
-
-  it("refuses 0×0 (below the minimum of 1)", () => {
-    expect(() => resnet18({ inputShape: [0, 0, 1] })).toThrow(/resnet18: inputShape/);
-  });
-});
-
 describe("resnet specs", () => {
-  it("carry the seed's recipe (REFERENCE.md §2) and build their model", () => {
-    expect(resnet18Spec.name).toBe("resnet18");
-    expect(resnet18Spec.seedSection).toBe("3.6");
-    expect(resnet18Spec.defaults).toEqual({ inputSize: 96, lr: 0.05, batchSize: 256, epochs: 10 });
+  it("resnet34's spec carries resnet18's recipe and builds its model", () => {
     expect(resnet34Spec.name).toBe("resnet34");
     expect(resnet34Spec.defaults).toEqual(resnet18Spec.defaults);
-    const model = resnet18Spec.build({ inputShape: [32, 32, 1] });
-    expect(model.name).toBe("resnet18");
-    expect(paramCount(model.trainableWeights)).toBe(11_178_378);
+    expect(resnet34Spec.minInputSize).toBe(resnet18Spec.minInputSize);
+    const model = resnet34Spec.build({ inputShape: [32, 32, 1] });
+    expect(model.name).toBe("resnet34");
     model.dispose();
   });
 });

@@ -1,0 +1,84 @@
+import type { NetworkCase } from "@convnets/core/testing";
+import { type DenseNetOptions, densenet, densenetSpec } from "../src/index.js";
+
+/** The stem, each dense block and transition, and the final BatchNorm and ReLU: REFERENCE.md §1's table. */
+const STAGES = [
+  "b1_pool",
+  "dense1_concat4",
+  "transition1_pool",
+  "dense2_concat4",
+  "transition2_pool",
+  "dense3_concat4",
+  "transition3_pool",
+  "dense4_concat4",
+  "final_bn",
+  "final_relu",
+];
+const CHANNELS = [64, 192, 96, 224, 112, 240, 120, 248, 248, 248];
+const table = (sides: number[]): [string, number[]][] =>
+  STAGES.map((layer, i) => [layer, [sides[i]!, sides[i]!, CHANNELS[i]!]]);
+
+/**
+ * Channels each BatchNorm normalises: the stem's 64; in each dense block the input of each of its 4 conv
+ * blocks (growing by 32); each transition's input; the final 248.
+ */
+const BATCH_NORM_CHANNELS = [
+  64,
+  ...[64, 96, 128, 160],
+  192,
+  ...[96, 128, 160, 192],
+  224,
+  ...[112, 144, 176, 208],
+  240,
+  ...[120, 152, 184, 216],
+  248,
+];
+
+/** DenseNet's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+export const DENSENET: NetworkCase<DenseNetOptions> = {
+  spec: densenetSpec,
+  build: densenet,
+  reference: {
+    title: "DenseNet",
+    seedSection: "3.7",
+    recipe: { inputSize: 96, lr: 0.1, batchSize: 256, epochs: 10 },
+    // Growth rate 32, blocks [4, 4, 4, 4].
+    trainableParams: 758_226,
+    // A moving mean and variance per channel of each of the 21 BatchNorms: state, not parameters.
+    nonTrainableParams: 2 * BATCH_NORM_CHANNELS.reduce((a, b) => a + b, 0),
+    // Three transitions, each needing 2 pixels to pool, after the stem's two stride-2 layers.
+    minInputSize: 29,
+  },
+  walks: [
+    {
+      title: "the shape table at 96×96",
+      layers: [...table([24, 24, 12, 12, 6, 6, 3, 3, 3, 3]), ["global_avg", [248]]],
+    },
+    {
+      title: "the seed's printed table at 224×224",
+      options: { inputShape: [224, 224, 1] },
+      layers: [...table([56, 56, 28, 28, 14, 14, 7, 7, 7, 7]), ["global_avg", [248]]],
+    },
+    {
+      title: "60×60 with 3 classes: odd sizes round down in the transitions, like nn.AvgPool2d(2, 2)",
+      options: { inputShape: [60, 60, 1], numClasses: 3 },
+      // 60 → stem 30 → pool 15 → 7 → 3 → 1
+      layers: [
+        ["b1_pool", [15, 15, 64]],
+        ["transition1_pool", [7, 7, 96]],
+        ["transition3_pool", [1, 1, 120]],
+      ],
+    },
+  ],
+  dropout: [],
+  batchNorms: { count: 21, watched: ["b1_bn", "dense2_layer3_bn", "transition3_bn", "final_bn"] },
+  featureMap: { layer: "dense4_concat4", channels: 248 },
+  colourInput: [48, 56],
+  training: {
+    inputSize: 32,
+    lossFall: { kind: "epochs", images: 64, testImages: 32, epochs: 3, batchSize: 32, lr: 0.1, seed: 1, fallsBy: 0.1 },
+  },
+  // The geometries DenseNet trains with: the padded stride-2 stem, concatenations, 1×1 convolutions and average
+  // pooling down to 1×1, and the seed's BatchNorm. A conv bias right before a BatchNorm has a true gradient of 0.
+  gradients: { inputSize: 32, compared: 40 },
+};
