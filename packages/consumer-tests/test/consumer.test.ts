@@ -43,7 +43,7 @@ function assertSelfContained(dir: string): void {
 beforeAll(() => {
   const dest = join(root, "tarballs");
   mkdirSync(dest);
-  for (const pkg of ["core", "batchnorm", "resnet", "trainer"]) {
+  for (const pkg of ["wasm", "core", "batchnorm", "resnet", "trainer"]) {
     const out = run("npx", ["-y", "pnpm@12.4.2", "pack", "--pack-destination", dest], join(WORKSPACE, "packages", pkg));
     const file = out.trim().split("\n").find((l) => l.endsWith(".tgz"))!.trim();
     tarballs[pkg] = existsSync(file) ? file : join(dest, file);
@@ -62,7 +62,7 @@ describe("installed alone with npm, outside the workspace", () => {
   });
 
   it("@convnets/resnet: builds ResNet-18, predicts on a batch and saves it", () => {
-    const dir = project("uses-resnet", ["resnet", "batchnorm", "core"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    const dir = project("uses-resnet", ["resnet", "batchnorm", "core", "wasm"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
     assertSelfContained(dir);
     writeFileSync(
       join(dir, "main.js"),
@@ -90,8 +90,48 @@ console.log(JSON.stringify({ engine: engine.description, shape: logits.shape, pa
     expect(existsSync(join(dir, "saved", "weights.bin"))).toBe(true);
   });
 
+  it("@convnets/wasm alone: a user's own tfjs-layers model trains with model.fit on wasm, on 2 threads", () => {
+    const dir = project("uses-wasm", ["wasm"], [
+      "@tensorflow/tfjs-core@4.22.0",
+      "@tensorflow/tfjs-layers@4.22.0",
+      "@tensorflow/tfjs-backend-wasm@4.22.0",
+    ]);
+    assertSelfContained(dir);
+    expect(readdirSync(join(dir, "node_modules", "@convnets"))).toEqual(["wasm"]);
+    // The README's example: a small CNN (conv, pooling, dense) that tfjs-backend-wasm alone cannot train.
+    writeFileSync(
+      join(dir, "main.js"),
+      `import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { setupWasm } from "@convnets/wasm";
+
+const engine = await setupWasm({ threads: 2 });
+const model = tfl.sequential({ layers: [
+  tfl.layers.conv2d({ inputShape: [12, 12, 1], filters: 8, kernelSize: 3, activation: "relu" }),
+  tfl.layers.maxPooling2d({ poolSize: 2 }),
+  tfl.layers.flatten(),
+  tfl.layers.dense({ units: 2, activation: "softmax" }),
+] });
+model.compile({ optimizer: tf.train.sgd(0.5), loss: "categoricalCrossentropy", metrics: ["accuracy"] });
+// Two classes: a bright left half or a bright right half.
+const xs = tf.tidy(() => {
+  const left = tf.concat([tf.ones([32, 12, 6, 1]), tf.zeros([32, 12, 6, 1])], 2);
+  return tf.add(tf.concat([left, tf.reverse(left, 2)]), tf.randomUniform([64, 12, 12, 1], 0, 0.5, "float32", 1));
+});
+const ys = tf.oneHot(tf.tensor1d([...Array(32).fill(0), ...Array(32).fill(1)], "int32"), 2);
+const history = await model.fit(xs, ys, { epochs: 8, batchSize: 16, shuffle: true, verbose: 0 });
+console.log(JSON.stringify({ engine: engine.description, notes: engine.notes, loss: history.history.loss, acc: history.history.acc }));
+`,
+    );
+    const result = JSON.parse(run("node", ["main.js"], dir).trim().split("\n").at(-1)!);
+    expect(result.engine).toBe("wasm (simd, 2 threads)");
+    expect(result.notes).toEqual([]);
+    expect(result.loss.at(-1)).toBeLessThan(result.loss[0] / 2);
+    expect(result.acc.at(-1)).toBe(1);
+  });
+
   it("@convnets/trainer: trains the user's own tiny model for one epoch on the real data", () => {
-    const dir = project("uses-trainer", ["trainer", "core"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    const dir = project("uses-trainer", ["trainer", "core", "wasm"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
     assertSelfContained(dir);
     writeFileSync(
       join(dir, "tiny.js"),

@@ -9,7 +9,8 @@ import {
 } from "@convnets/core";
 import { resolve } from "node:path";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { UsageError } from "./context.js";
+import { type OutputStream, println, UsageError } from "./context.js";
+import { intOption } from "./options.js";
 import { findSource } from "./registry.js";
 import { loadRunModel, type RunRecord, readRun } from "./run-dir.js";
 
@@ -22,12 +23,30 @@ export function checkBackend(value: string | undefined): string | undefined {
   return value;
 }
 
-export async function startEngine(backend: string | undefined): Promise<EngineInfo> {
+/** The help line of `--threads`, the same in every command that starts an engine. */
+export const THREADS_HELP = "  --threads N       wasm engine threads, 1 to 8 (default: CONVNETS_THREADS, else every core)";
+
+/** Checks `--threads` before any work: a whole number ≥ 1 (more than 8 is lowered with a note when the engine starts). */
+export function threadsOption(value: unknown): number | undefined {
+  return intOption("threads", value, 1, "1 to 8 threads for the wasm engine, 1 = single-threaded; leave it out for every core");
+}
+
+/**
+ * Starts the engine (`backend`, `threads` as given, else the environment's, else auto and every core) and
+ * writes its notes (a thread count lowered, the threaded build unable to start) to `notes`, one line each.
+ */
+export async function startEngine(
+  backend: string | undefined,
+  options: { threads?: number; notes?: OutputStream } = {},
+): Promise<EngineInfo> {
+  let engine: EngineInfo;
   try {
-    return await setupEngine(backend);
+    engine = await setupEngine(backend, { threads: options.threads });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  if (options.notes) for (const note of engine.notes ?? []) println(options.notes, `note: ${note}`);
+  return engine;
 }
 
 export interface Data {
@@ -83,13 +102,18 @@ export interface OpenedRun {
   engine: EngineInfo;
 }
 
-export async function openRun(runArg: string | undefined, command: string, cwd: string, backend?: string): Promise<OpenedRun> {
+export async function openRun(
+  runArg: string | undefined,
+  command: string,
+  cwd: string,
+  engineOptions: { backend?: string; threads?: number; notes?: OutputStream } = {},
+): Promise<OpenedRun> {
   if (!runArg) throw new UsageError(`${command}: which run? e.g. convnets ${command} runs/lenet-20250101-120000`);
   const dir = resolve(cwd, runArg);
   const run = await readRun(dir);
   // Importing the model's package registers its custom layers (BatchNorm) before the model is loaded.
   await findSource(run.model.source, cwd);
-  const engine = await startEngine(backend);
+  const engine = await startEngine(engineOptions.backend, engineOptions);
   const { model, from, epoch } = await loadRunModel(dir);
   return { dir, run, model, from: epoch !== undefined ? `checkpoint after epoch ${epoch}` : from, engine };
 }

@@ -1,6 +1,6 @@
 import { BackendWasm, getThreadsCount, setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { availableCores, canRunThreads, MAX_THREADS, type ThreadedModuleOptions, threadedModule } from "#threads";
+import { availableCores, canRunThreads, letProcessExit, MAX_THREADS, type ThreadedModuleOptions, threadedModule } from "#threads";
 import { registerWasmTrainingKernels } from "./kernels/index.js";
 
 export { availableCores, MAX_THREADS };
@@ -73,7 +73,9 @@ export async function setupWasm(options: WasmOptions = {}): Promise<WasmEngine> 
         const module = await threadedModule(threads, options.threadedModule);
         register(threads, () => {
           setThreadsCount(threads);
-          return new BackendWasm(module);
+          const backend = new BackendWasm(module);
+          letProcessExit(module);
+          return backend;
         });
       } catch (error) {
         notes.push(`the threaded wasm build did not start (${(error as Error).message}): running on 1 thread`);

@@ -5,10 +5,14 @@
 import "@tensorflow/tfjs-backend-wasm";
 // tfjs-layers' node bundle registers tfjs-core's gradient functions.
 import "@tensorflow/tfjs-layers";
+import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
 import { availableCores, MAX_THREADS, parseThreads, setupWasm } from "../src/index.js";
+
+const PACKAGE_DIR = resolve(import.meta.dirname, "..");
 
 describe("thread counts", () => {
   it("all cores by default: availableParallelism, lowered to a cgroup quota, never 0", () => {
@@ -55,5 +59,26 @@ describe("setupWasm", () => {
 
   it("an impossible count given directly is an error", async () => {
     await expect(setupWasm({ threads: 0 })).rejects.toThrow(/threads: 0 is not a whole number ≥ 1/);
+  });
+});
+
+describe("a program on the threaded build", () => {
+  /** Runs `code` (an ES module using this package's build) in a fresh node process. */
+  const runNode = (code: string) =>
+    spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
+  const setup = `import { setupWasm } from "./dist/index.js"; const e = await setupWasm({ threads: 2 });`;
+
+  it("exits by itself when its work is done: the idle pool's workers do not hold it", () => {
+    const result = runNode(`${setup} console.log(e.description);`);
+    expect(result.signal).toBeNull(); // not killed by the timeout
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe("wasm (simd, 2 threads)");
+  });
+
+  it("crashes on an uncaught error with that error alone, not the glue's 100 kB line", () => {
+    const result = runNode(`${setup} throw new Error("the user's own bug");`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("the user's own bug");
+    expect(result.stderr.length).toBeLessThan(5_000);
   });
 });

@@ -4,7 +4,7 @@ import { batches, ENGINE_PREFERENCES, type ImageSet, type ModelSpec, TrainStep }
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
-import { loadData, startEngine } from "../common.js";
+import { loadData, startEngine, threadsOption } from "../common.js";
 import { formatBytes, formatInt, formatTable, timestamp } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { findModel, specOf } from "../registry.js";
@@ -17,6 +17,7 @@ Training and inference speed (examples/sec, median over timed batches after a wa
 and peak tensor memory of each model on each engine, as a table and as JSON.
 
   --backend LIST     engines, comma-separated, e.g. wasm,cpu (default: the one auto picks)
+  --threads LIST     wasm thread counts, comma-separated, e.g. 1,2 (default: CONVNETS_THREADS, else every core)
   --batch-size N     examples per batch (default: each model's recipe)
   --input-size N     input side (default: each model's recipe)
   --batches N        timed batches per measurement (default 3)
@@ -104,6 +105,7 @@ async function benchModel(
 export async function benchCommand(argv: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parseCommandArgs("bench", argv, {
     backend: { type: "string" },
+    threads: { type: "string" },
     "batch-size": { type: "string" },
     "input-size": { type: "string" },
     batches: { type: "string" },
@@ -127,6 +129,10 @@ export async function benchCommand(argv: string[], ctx: CliContext): Promise<num
       throw new UsageError(`--backend ${e}: unknown engine; use one or more of ${ENGINE_PREFERENCES.join(", ")}, comma-separated`);
     }
   }
+  // Without --threads: the engine's default (CONVNETS_THREADS, else every core). Other engines than wasm ignore it.
+  const threadCounts: (number | undefined)[] = stringOption(values.threads)
+    ?.split(",")
+    .map((t) => threadsOption(t)) ?? [undefined];
   const names =
     positionals.length > 0 ? positionals : (await listModels(ctx.cwd)).filter((m) => m.installed).map((m) => m.name);
   if (names.length === 0) throw new UsageError("bench: no networks installed; add one, e.g. npm install @convnets/lenet");
@@ -142,11 +148,14 @@ export async function benchCommand(argv: string[], ctx: CliContext): Promise<num
 
   const results: BenchResult[] = [];
   for (const preference of engines) {
-    const engine = await startEngine(preference);
-    for (const model of found) {
-      const spec = specOf(model);
-      if (!values.json) ctx.stderr.write(`benchmarking ${spec.name} on ${engine.description}…\n`);
-      results.push(await benchModel(spec, engine.description, data.train, { batchSize, inputSize, timed }));
+    for (const threads of threadCounts) {
+      const engine = await startEngine(preference, { threads, notes: ctx.stderr });
+      for (const model of found) {
+        const spec = specOf(model);
+        if (!values.json) ctx.stderr.write(`benchmarking ${spec.name} on ${engine.description}…\n`);
+        results.push(await benchModel(spec, engine.description, data.train, { batchSize, inputSize, timed }));
+      }
+      if (engine.backend !== "wasm") break;
     }
   }
   const report = {

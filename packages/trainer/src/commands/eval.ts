@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { evaluate } from "@convnets/core";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
-import { checkBackend, loadData, openRun } from "../common.js";
+import { checkBackend, loadData, openRun, THREADS_HELP, threadsOption } from "../common.js";
 import { f3, formatInt, formatTable } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { displayPath, RUN_FILES, writeJsonAtomic } from "../run-dir.js";
@@ -14,12 +14,14 @@ Test accuracy, accuracy of each class and the confusion matrix of a trained run
   --limit N         only the first N test images (default: all 10,000)
   --batch-size N    examples per inference batch (default: the run's)
   --backend NAME    auto, tensorflow, wasm or cpu
+${THREADS_HELP}
   --data-dir DIR    Fashion-MNIST's directory`;
 
 const OPTIONS = {
   limit: { type: "string" },
   "batch-size": { type: "string" },
   backend: { type: "string" },
+  threads: { type: "string" },
   "data-dir": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -35,7 +37,8 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<numb
   const batchSizeFlag = intOption("batch-size", values["batch-size"], 1, "examples per batch, e.g. 256");
   const backend = checkBackend(stringOption(values.backend));
 
-  const opened = await openRun(positionals[0], "eval", ctx.cwd, backend);
+  const threads = threadsOption(values.threads);
+  const opened = await openRun(positionals[0], "eval", ctx.cwd, { backend, threads, notes: ctx.stderr });
   const { run, model, dir } = opened;
   try {
     const data = await loadData({ limit, dataDir: stringOption(values["data-dir"]) });

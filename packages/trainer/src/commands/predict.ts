@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { evaluate, takeImages } from "@convnets/core";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
-import { checkBackend, loadData, openRun } from "../common.js";
+import { checkBackend, loadData, openRun, THREADS_HELP, threadsOption } from "../common.js";
 import { formatTable } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { type Prediction, predictionsPng, predictionsSvg } from "../picture.js";
@@ -17,6 +17,7 @@ as a picture (PNG or SVG) and as text.
   --format FORMAT   png or svg (default png, or the --out file's extension)
   --out FILE        where to write the picture (default <run>/predictions.png)
   --backend NAME    auto, tensorflow, wasm or cpu
+${THREADS_HELP}
   --data-dir DIR    Fashion-MNIST's directory`;
 
 const OPTIONS = {
@@ -24,6 +25,7 @@ const OPTIONS = {
   format: { type: "string" },
   out: { type: "string" },
   backend: { type: "string" },
+  threads: { type: "string" },
   "data-dir": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -44,7 +46,8 @@ export async function predictCommand(argv: string[], ctx: CliContext): Promise<n
   }
   const backend = checkBackend(stringOption(values.backend));
 
-  const opened = await openRun(positionals[0], "predict", ctx.cwd, backend);
+  const threads = threadsOption(values.threads);
+  const opened = await openRun(positionals[0], "predict", ctx.cwd, { backend, threads, notes: ctx.stderr });
   const { run, model, dir } = opened;
   try {
     const data = await loadData({ dataDir: stringOption(values["data-dir"]) });

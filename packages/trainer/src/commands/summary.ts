@@ -1,6 +1,6 @@
 import { formatSummary, summary } from "@convnets/core";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
-import { checkBackend, startEngine } from "../common.js";
+import { checkBackend, startEngine, THREADS_HELP, threadsOption } from "../common.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { findModel, specOf } from "../registry.js";
 
@@ -10,12 +10,14 @@ The seed's shape walk: every layer's output shape (channels last) and parameters
 
   --input-size N    input side (default: the model's recipe)
   --backend NAME    auto, tensorflow, wasm or cpu (the model is built, not trained)
+${THREADS_HELP}
   --json            the summary as JSON`;
 
 export async function summaryCommand(argv: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parseCommandArgs("summary", argv, {
     "input-size": { type: "string" },
     backend: { type: "string" },
+    threads: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -28,13 +30,14 @@ export async function summaryCommand(argv: string[], ctx: CliContext): Promise<n
   }
   const inputFlag = intOption("input-size", values["input-size"], 1, "the side images are resized to, e.g. 224");
   const backend = checkBackend(stringOption(values.backend));
+  const threads = threadsOption(values.threads);
   const found = await findModel(positionals[0]!, ctx.cwd);
   if (found.spec && inputFlag !== undefined && inputFlag < found.spec.minInputSize) {
     throw new UsageError(
       `--input-size ${inputFlag}: ${found.spec.name} needs images of at least ${found.spec.minInputSize}×${found.spec.minInputSize}`,
     );
   }
-  await startEngine(backend);
+  await startEngine(backend, { threads, notes: ctx.stderr });
   const spec = specOf(found);
   const inputSize = inputFlag ?? spec.defaults.inputSize;
   if (inputSize < spec.minInputSize) {

@@ -13,7 +13,7 @@ import {
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { curvesSvg } from "../chart.js";
-import { checkBackend, checkLogits, type Data, loadData, startEngine } from "../common.js";
+import { checkBackend, checkLogits, type Data, loadData, startEngine, THREADS_HELP, threadsOption } from "../common.js";
 import { estimateRun } from "../estimate.js";
 import { formatDuration, formatInt } from "../format.js";
 import { d2lLines, historyCsv } from "../history.js";
@@ -51,6 +51,7 @@ Trains a network on Fashion-MNIST with d2l's train_ch6 recipe and writes a run d
   --limit N         use only the first N training and N test images (quick runs)
   --seed N          seed of the initial weights and of the shuffles (default 0)
   --backend NAME    auto, tensorflow, wasm or cpu (default auto, or CONVNETS_BACKEND)
+${THREADS_HELP}
   --data-dir DIR    Fashion-MNIST's directory (default: FASHION_MNIST_DIR, the cache, Debian's package)
   --out DIR         run directory (default runs/<model>-<timestamp>); never overwritten
   --resume RUN      continue an interrupted run from its last checkpoint`;
@@ -63,6 +64,7 @@ const OPTIONS = {
   limit: { type: "string" },
   seed: { type: "string" },
   backend: { type: "string" },
+  threads: { type: "string" },
   "data-dir": { type: "string" },
   out: { type: "string" },
   resume: { type: "string" },
@@ -79,6 +81,7 @@ interface TrainFlags {
   limit?: number;
   seed?: number;
   backend?: string;
+  threads?: number;
   dataDir?: string;
   out?: string;
   resume?: string;
@@ -99,6 +102,7 @@ function readFlags(argv: string[]): TrainFlags | "help" {
     limit: intOption("limit", values.limit, 1, "how many training and test images to use, e.g. 512"),
     seed: intOption("seed", values.seed, 0, "any whole number; the same seed gives the same run"),
     backend: checkBackend(stringOption(values.backend)),
+    threads: threadsOption(values.threads),
     dataDir: stringOption(values["data-dir"]),
     out: stringOption(values.out),
     resume: stringOption(values.resume),
@@ -239,7 +243,7 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<num
     return EXIT.ok;
   }
 
-  const engine = await startEngine(flags.backend);
+  const engine = await startEngine(flags.backend, { threads: flags.threads, notes: ctx.stderr });
   const spec = specOf(found);
   const recipe: Recipe = plan.run
     ? plan.recipe

@@ -16,3 +16,5 @@ export function availableCores(): CoreCount {
 export async function threadedModule(): Promise<never> {
   throw new Error("@convnets/wasm starts the threaded build itself only in Node");
 }
+
+export function letProcessExit(): void {}

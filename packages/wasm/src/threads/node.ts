@@ -185,9 +185,18 @@ export async function threadedModule(threads: number, options: ThreadedModuleOpt
     Worker: PthreadWorker,
     onAbort: (what: unknown) => fail(new Error(`the threaded wasm build aborted: ${String(what)}`)),
   };
+  // The glue adds process listeners that rethrow any uncaught error from inside its own (minified, 100 kB)
+  // line, so that Node prints that line with every crash of the program: they go once it has started.
+  const listening = { uncaughtException: process.listeners("uncaughtException"), unhandledRejection: process.listeners("unhandledRejection") };
   try {
     const module = await Promise.race([factory(config), failed, timeout]);
     ready = true;
+    for (const listener of process.listeners("uncaughtException")) {
+      if (!listening.uncaughtException.includes(listener)) process.removeListener("uncaughtException", listener);
+    }
+    for (const listener of process.listeners("unhandledRejection")) {
+      if (!listening.unhandledRejection.includes(listener)) process.removeListener("unhandledRejection", listener);
+    }
     const { cwrap } = module as unknown as { cwrap: (name: string, returns: string | null, args: string[]) => never };
     module.tfjs = {
       init: cwrap("init", null, []),
@@ -204,3 +213,13 @@ export async function threadedModule(threads: number, options: ThreadedModuleOpt
 }
 
 export const canRunThreads = true;
+
+/**
+ * Lets the process exit while the threadpool's workers wait for work: the glue keeps a worker referenced
+ * (Node waits for it) from the moment it runs a thread, and the pool's threads run until the backend goes.
+ * Call once the backend has made its pool.
+ */
+export function letProcessExit(module: BackendWasmModule): void {
+  const pthreads = (module as unknown as { PThread?: { runningWorkers?: Worker[] } }).PThread;
+  for (const worker of pthreads?.runningWorkers ?? []) worker.unref();
+}
