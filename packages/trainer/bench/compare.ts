@@ -1,13 +1,14 @@
 /**
- * Training throughput of every network on wasm next to PyTorch on the same CPU (issue 7).
+ * Training throughput of every network on wasm next to PyTorch on the same CPU (issues 7 and 13).
  *
  *   pnpm bench                                    # from the repository root: builds, then this
- *   pnpm --filter @convnets/trainer bench:compare [--networks lenet,resnet18] [--runs 3] [--batches N]
- *       [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch]
+ *   pnpm --filter @convnets/trainer bench:compare [--networks lenet,resnet18] [--threads 1,all] [--runs 3]
+ *       [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch]
  *       [--torch-reference PATH] [--python /usr/bin/python3]
  *
- * For each row, PyTorch (torch_reference.py `bench`, --threads 1: tfjs's wasm backend runs one thread
- * in Node) and then ours (train-ours.ts, a child process per network so its peak resident memory is its
+ * For each row and each thread count (`--threads`: counts and `all`, the cores this process may use;
+ * default `1,all`), PyTorch (torch_reference.py `bench` with torch.set_num_threads(N)) and then ours
+ * (train-ours.ts with CONVNETS_THREADS=N, a child process per network so its peak resident memory is its
  * own) train the same examples at the same input size and batch size: one warm-up pass, then --runs
  * timed passes; each side reports the median examples/sec of its passes. The table's "load" is the
  * 1-minute load average when the row finished (the benchmark's own process counts 1): the machine may
@@ -16,7 +17,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { cpus, loadavg } from "node:os";
+import { readFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, markdownTable } from "../src/format.js";
@@ -33,6 +35,8 @@ interface TorchResult {
 
 interface CompareRow {
   network: string;
+  /** Threads on both sides. */
+  threads: number;
   inputSize: number;
   batchSize: number;
   examplesPerPass: number;
@@ -51,6 +55,7 @@ const { values } = parseArgs({
   options: {
     networks: { type: "string" },
     runs: { type: "string", default: "3" },
+    threads: { type: "string", default: "1,all" },
     batches: { type: "string" },
     "batch-size": { type: "string" },
     "input-size": { type: "string" },
@@ -69,7 +74,7 @@ const repoRoot = resolve(here, "../../..");
 const callerDir = process.env.INIT_CWD ?? process.cwd();
 if (values.help) {
   console.log(
-    "bench:compare [--networks a,b] [--runs R] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch] [--torch-reference PATH] [--python PATH]",
+    "bench:compare [--networks a,b] [--threads 1,all] [--runs R] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch] [--torch-reference PATH] [--python PATH]",
   );
   process.exit(0);
 }
@@ -81,6 +86,10 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   return n;
 }
 const runs = positiveInt("runs", values.runs)!;
+const allCores = availableParallelism();
+const threadCounts = [
+  ...new Set(values.threads.split(",").map((t) => (t.trim() === "all" ? allCores : positiveInt("threads", t.trim())!))),
+];
 const batchesOverride = positiveInt("batches", values.batches);
 const batchSizeOverride = positiveInt("batch-size", values["batch-size"]);
 const inputSizeOverride = positiveInt("input-size", values["input-size"]);
@@ -117,7 +126,7 @@ if (!values["no-torch"] && !torchReference) {
   console.error("PyTorch side skipped: torch_reference.py not found; pass --torch-reference PATH or set TORCH_REFERENCE");
 }
 
-function runTorch(row: BenchRow, rowRuns: number): TorchResult {
+function runTorch(row: BenchRow, rowRuns: number, threads: number): TorchResult {
   const args = [
     join(here, "torch_peer.py"),
     torchReference!,
@@ -130,7 +139,7 @@ function runTorch(row: BenchRow, rowRuns: number): TorchResult {
     "--batch-size",
     String(row.batchSize),
     "--threads",
-    "1",
+    String(threads),
     "--runs",
     String(rowRuns),
   ];
@@ -145,7 +154,7 @@ function runTorch(row: BenchRow, rowRuns: number): TorchResult {
   return { examplesPerSec: Number(rate[2]), threads: Number(rate[1]), version: rate[3], peakRssBytes: rss ? Number(rss[1]) : undefined };
 }
 
-function runOurs(row: BenchRow, rowRuns: number): OursResult {
+function runOurs(row: BenchRow, rowRuns: number, threads: number): OursResult {
   const args = [
     ...process.execArgv, // tsx's loader
     join(here, "train-ours.ts"),
@@ -159,7 +168,8 @@ function runOurs(row: BenchRow, rowRuns: number): OursResult {
     "--runs",
     String(rowRuns),
   ];
-  const child = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 16 * 2 ** 20 });
+  const env = { ...process.env, CONVNETS_THREADS: String(threads) };
+  const child = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 16 * 2 ** 20, env });
   const line = (child.stdout ?? "")
     .trim()
     .split("\n")
@@ -189,19 +199,20 @@ const rate = (r: number | undefined) => (r === undefined ? "–" : r >= 100 ? r.
 
 const results: CompareRow[] = [];
 const started = Date.now();
-for (const row of rows) {
+for (const row of rows) for (const threads of threadCounts) {
   const rowRuns = row.runs ?? runs;
-  const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
+  const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${threads} thread(s), ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
   const loadBefore = loadavg()[0]!;
   console.error(`${what} (load ${loadBefore.toFixed(2)})…`);
-  const torch = torchReference ? runTorch(row, rowRuns) : undefined;
+  const torch = torchReference ? runTorch(row, rowRuns, threads) : undefined;
   if (torch?.error) console.error(`  PyTorch failed: ${torch.error}`);
-  const ours = runOurs(row, rowRuns);
+  const ours = runOurs(row, rowRuns, threads);
   if (ours.error) console.error(`  ours failed: ${ours.error}`);
   const ratio = ours.examplesPerSec && torch?.examplesPerSec ? ours.examplesPerSec / torch.examplesPerSec : undefined;
   console.error(`  PyTorch ${rate(torch?.examplesPerSec)}, ours ${rate(ours.examplesPerSec)} examples/s`);
   results.push({
     network: row.spec.name,
+    threads,
     inputSize: row.inputSize,
     batchSize: row.batchSize,
     examplesPerPass: row.batches * row.batchSize,
@@ -215,13 +226,35 @@ for (const row of rows) {
   });
 }
 
-const header = ["network", "input", "batch", "ours ex/s", "PyTorch ex/s", "ratio", "our peak RSS", "PyTorch peak RSS", "load", "engine", "note"];
+/** The same row at 1 thread, to show what more threads bring on each side. */
+const single = (r: CompareRow) =>
+  results.find((o) => o.threads === 1 && o.network === r.network && o.inputSize === r.inputSize && o.batchSize === r.batchSize);
+const speedUp = (now: number | undefined, then: number | undefined) => (now && then ? `×${(now / then).toFixed(2)}` : "–");
+const header = [
+  "network",
+  "input",
+  "batch",
+  "threads",
+  "ours ex/s",
+  "vs 1 thread",
+  "PyTorch ex/s",
+  "vs 1 thread",
+  "ratio",
+  "our peak RSS",
+  "PyTorch peak RSS",
+  "load",
+  "engine",
+  "note",
+];
 const cells = results.map((r) => [
   r.network,
   `${r.inputSize}×${r.inputSize}`,
   String(r.batchSize),
+  String(r.threads),
   r.ours.error ? "failed" : rate(r.ours.examplesPerSec),
+  speedUp(r.ours.examplesPerSec, single(r)?.ours.examplesPerSec),
   rate(r.torch?.examplesPerSec),
+  speedUp(r.torch?.examplesPerSec, single(r)?.torch?.examplesPerSec),
   r.ratio === undefined ? "–" : r.ratio.toFixed(2),
   gb(r.ours.peakRssBytes),
   gb(r.torch?.peakRssBytes),
@@ -229,21 +262,30 @@ const cells = results.map((r) => [
   r.ours.engine,
   [r.note, r.ours.error].filter(Boolean).join("; "),
 ]);
-const align = ["left", "right", "right", "right", "right", "right", "right", "right", "right", "left", "left"] as const;
+const align = ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "left", "left"] as const;
 const cpu = cpus()[0]?.model ?? "unknown CPU";
+/** The vector extensions that decide both sides' convolution speed, from /proc/cpuinfo (Linux). */
+const cpuFlags = (() => {
+  try {
+    const flags = readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:\s*(.*)$/m)?.[1]?.split(" ") ?? [];
+    return ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"].filter((f) => flags.includes(f));
+  } catch {
+    return [];
+  }
+})();
 const torchVersion = results.find((r) => r.torch?.version)?.torch?.version;
 console.log(values.markdown ? markdownTable(header, cells, [...align]) : formatTable(header, cells, [...align]));
 console.log(
-  `\nMedian examples/sec of the timed passes after one warm-up pass; load = 1-minute load average after the row; PyTorch ${torchVersion ?? "(not run)"} with 1 thread; ` +
-    `${cpus().length} × ${cpu}, Node ${process.version}; took ${((Date.now() - started) / 60000).toFixed(1)} min.`,
+  `\nMedian examples/sec of the timed passes after one warm-up pass; load = 1-minute load average after the row; PyTorch ${torchVersion ?? "(not run)"} at the row's threads; ` +
+    `${cpus().length} × ${cpu} (flags: ${cpuFlags.join(" ") || "unknown"}; ${allCores} available), Node ${process.version}; took ${((Date.now() - started) / 60000).toFixed(1)} min.`,
 );
 
 // The issue's targets, as measured in this run (undefined: not measured).
 const atLeast = (name: string, min: number, inputSize?: number): boolean | undefined => {
-  const ratio = results.find((r) => r.network === name && (inputSize === undefined || r.inputSize === inputSize))?.ratio;
+  const ratio = results.find((r) => r.threads === 1 && r.network === name && (inputSize === undefined || r.inputSize === inputSize))?.ratio;
   return ratio === undefined ? undefined : ratio >= min;
 };
-const measured = results.filter((r) => r.ratio !== undefined);
+const measured = results.filter((r) => r.threads === 1 && r.ratio !== undefined);
 const targets: [string, boolean | undefined][] = [
   ["LeNet ≥ 1.0", atLeast("lenet", 1)],
   ["LeNet-BN ≥ 1.0", atLeast("lenet-bn", 1)],
@@ -258,8 +300,27 @@ const targets: [string, boolean | undefined][] = [
         : undefined,
   ],
 ];
-const memoryRow = results.find((r) => r.network === "resnet18" && r.batchSize === 256 && r.inputSize === 96);
+const memoryRow = results.find((r) => r.threads === 1 && r.network === "resnet18" && r.batchSize === 256 && r.inputSize === 96);
 if (memoryRow) targets.push(["ResNet-18 batch 256 96×96 peak RSS < 4 GB", !memoryRow.ours.error && memoryRow.ours.peakRssBytes < 4e9]);
+// Issue 13's, where more than one thread ran: each row at N threads against the same row at 1.
+const threaded = results.filter((r) => r.threads > 1 && single(r));
+if (threaded.length > 0) {
+  const scaled = (r: CompareRow) => (r.ours.examplesPerSec ?? 0) / (single(r)!.ours.examplesPerSec ?? Number.NaN);
+  for (const name of ["resnet18", "googlenet", "nin", "densenet"]) {
+    const r = threaded.find((o) => o.network === name && o.threads === 2);
+    if (r) targets.push([`${name} at 2 threads ≥ 1.7× 1 thread (×${scaled(r).toFixed(2)})`, scaled(r) >= 1.7]);
+  }
+  for (const name of ["lenet", "lenet-bn"]) {
+    const r = threaded.find((o) => o.network === name && o.threads === allCores);
+    if (r) targets.push([`${name} at all cores not slower than 1 thread (×${scaled(r).toFixed(2)})`, scaled(r) >= 1]);
+  }
+  const parity = threaded.filter((r) => r.threads === allCores && r.ratio !== undefined && single(r)!.ratio !== undefined);
+  if (parity.length > 0) targets.push(["ours/PyTorch at all cores ≥ at 1 thread, every row", parity.every((r) => r.ratio! >= single(r)!.ratio!)]);
+  const rss = threaded.filter((r) => r.threads === 2 && r.ours.peakRssBytes && single(r)!.ours.peakRssBytes);
+  if (rss.length > 0) {
+    targets.push(["peak RSS at 2 threads ≤ 1.2× 1 thread, every row", rss.every((r) => r.ours.peakRssBytes <= 1.2 * single(r)!.ours.peakRssBytes)]);
+  }
+}
 console.log(
   `targets: ${targets.map(([what, met]) => `${what}: ${met === undefined ? "not measured" : met ? "met" : "NOT met"}`).join("; ")}`,
 );
@@ -269,9 +330,10 @@ if (values.json) {
   await mkdir(dirname(path), { recursive: true });
   const report = {
     date: new Date().toISOString(),
-    machine: { cpu, cores: cpus().length, node: process.version },
+    machine: { cpu, flags: cpuFlags, cores: cpus().length, availableCores: allCores, node: process.version },
     engine: results[0]?.ours.engine,
-    torch: { version: torchVersion, threads: 1, reference: torchReference },
+    torch: { version: torchVersion, reference: torchReference },
+    threads: threadCounts,
     runs,
     rows: results,
     targets: Object.fromEntries(targets),
