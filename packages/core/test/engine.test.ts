@@ -52,6 +52,24 @@ describe("setupEngine", () => {
     expect((await setupEngine("wasm")).backend).toBe("wasm");
   });
 
+  it("wasm threads: the option, else CONVNETS_THREADS; the description states what runs; bad counts name their source", async () => {
+    const savedThreads = process.env.CONVNETS_THREADS;
+    try {
+      process.env.CONVNETS_THREADS = "1";
+      expect((await setupEngine("wasm")).description).toBe("wasm (simd, 1 thread)");
+      expect((await setupEngine("wasm", { threads: 2 })).description).toBe("wasm (simd, 2 threads)");
+      const lowered = await setupEngine("wasm", { threads: "64" });
+      expect(lowered.threads).toBe(8);
+      expect(lowered.notes).toEqual(["64 threads asked; the wasm engine runs at most 8: using 8"]);
+      process.env.CONVNETS_THREADS = "abc";
+      await expect(setupEngine("wasm")).rejects.toThrow(/^CONVNETS_THREADS: "abc" is not a thread count; give a whole number from 1 to 8/);
+      await expect(setupEngine("wasm", { threads: "0" })).rejects.toThrow(/^threads: "0" is not a thread count/);
+    } finally {
+      if (savedThreads === undefined) delete process.env.CONVNETS_THREADS;
+      else process.env.CONVNETS_THREADS = savedThreads;
+    }
+  });
+
   it("an unknown engine name is refused, naming where it came from", async () => {
     process.env.CONVNETS_BACKEND = "webgpu";
     await expect(setupEngine()).rejects.toThrow('CONVNETS_BACKEND: unknown engine "webgpu"; use one of auto, tensorflow, wasm, cpu');

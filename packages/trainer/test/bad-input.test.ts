@@ -53,6 +53,20 @@ describe("bad input is refused before any work", () => {
     await refused(["trian", "lenet"], 'unknown command "trian"; the commands are list, summary, train, eval, predict, bench');
   });
 
+  it("a thread count that is not a whole number ≥ 1, on every command that takes one", async () => {
+    await refused(["train", "lenet", "--threads", "0"], "--threads 0: must be a whole number ≥ 1 (1 to 8 threads for the wasm engine");
+    await refused(["train", "lenet", "--threads", "abc"], "--threads abc: must be a whole number ≥ 1");
+    await refused(["summary", "lenet", "--threads", "1.5"], "--threads 1.5: must be a whole number ≥ 1");
+    await refused(["bench", "lenet", "--threads", "1,x"], "--threads x: must be a whole number ≥ 1");
+  });
+
+  it("more threads than the wasm engine runs: lowered to 8, with a one-line note, and the command goes on", async () => {
+    const res = await cli(["summary", "lenet", "--threads", "64"], { cwd: tmp.dir });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain("note: 64 threads asked; the wasm engine runs at most 8: using 8\n");
+    expect(res.stdout).toContain("total params: 61,706");
+  });
+
   it("a missing model, a second model, or --resume of something that is not a run", async () => {
     await refused(["train"], "train: which model? e.g. convnets train lenet");
     await refused(["train", "lenet", "alexnet"], "train takes one model, got 2: lenet alexnet");
