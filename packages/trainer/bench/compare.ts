@@ -15,13 +15,13 @@
  * be shared, and both sides slow down under load.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, markdownTable } from "../src/format.js";
+import { callerDir, positiveInt, torchReferencePath } from "./options.js";
 import { type BenchRow, NETWORK_NAMES, ROWS } from "./networks.js";
 import type { OursResult } from "./train-ours.js";
 
@@ -69,9 +69,6 @@ const { values } = parseArgs({
 });
 
 const here = import.meta.dirname;
-const repoRoot = resolve(here, "../../..");
-// pnpm runs the script in packages/trainer; paths on the command line are the caller's.
-const callerDir = process.env.INIT_CWD ?? process.cwd();
 if (values.help) {
   console.log(
     "bench:compare [--networks a,b] [--threads 1,all] [--runs R] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch] [--torch-reference PATH] [--python PATH]",
@@ -79,12 +76,6 @@ if (values.help) {
   process.exit(0);
 }
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${value}: must be a positive integer`);
-  return n;
-}
 const runs = positiveInt("runs", values.runs)!;
 const allCores = availableParallelism();
 const threadCounts = [
@@ -113,18 +104,7 @@ for (const row of ROWS.filter((r) => !wanted || wanted.includes(r.spec.name))) {
   if (!rows.some((o) => o.spec.name === r.spec.name && o.inputSize === r.inputSize && o.batchSize === r.batchSize)) rows.push(r);
 }
 
-/** torch_reference.py: --torch-reference, else $TORCH_REFERENCE, else the shared copy beside the repository. */
-function findTorchReference(): string | undefined {
-  const option = values["torch-reference"] ?? process.env.TORCH_REFERENCE;
-  const given = option === undefined ? undefined : resolve(callerDir, option);
-  if (given !== undefined && !existsSync(given)) throw new Error(`torch_reference.py not found at ${given}: give its path with --torch-reference`);
-  const beside = join(repoRoot, "../shared/bench/torch_reference.py");
-  return given ?? (existsSync(beside) ? beside : undefined);
-}
-const torchReference = values["no-torch"] ? undefined : findTorchReference();
-if (!values["no-torch"] && !torchReference) {
-  console.error("PyTorch side skipped: torch_reference.py not found; pass --torch-reference PATH or set TORCH_REFERENCE");
-}
+const torchReference = torchReferencePath(values["torch-reference"], values["no-torch"]);
 
 function runTorch(row: BenchRow, rowRuns: number, threads: number): TorchResult {
   const args = [

@@ -23,7 +23,6 @@
  * (test/fidelity.test.ts runs LeNet on 256 images for one epoch as a smoke test).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
@@ -32,6 +31,7 @@ import type { ModelSpec } from "@convnets/core";
 import { type Align, formatInt, formatTable, markdownTable, timestamp } from "../src/format.js";
 import type { OursRun } from "./fidelity-ours.js";
 import { findRow } from "./networks.js";
+import { callerDir, positiveInt, torchReferencePath } from "./options.js";
 
 /** How one network is trained on both sides. */
 export interface FidelityRecipe {
@@ -151,9 +151,6 @@ const { values } = parseArgs({
 });
 
 const here = import.meta.dirname;
-const repoRoot = resolve(here, "../../..");
-// pnpm runs the script in packages/trainer; paths on the command line are the caller's.
-const callerDir = process.env.INIT_CWD ?? process.cwd();
 if (values.help) {
   console.log(
     "bench:fidelity [--networks a,b] [--seeds K] [--examples N] [--epochs E] [--threads T] [--backend wasm] [--out DIR] [--no-torch] [--torch-reference PATH] [--python PATH]\n" +
@@ -162,12 +159,6 @@ if (values.help) {
   process.exit(0);
 }
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${value}: must be a positive integer`);
-  return n;
-}
 const seeds = positiveInt("seeds", values.seeds)!;
 const examplesOverride = positiveInt("examples", values.examples);
 const epochsOverride = positiveInt("epochs", values.epochs);
@@ -185,18 +176,7 @@ const recipes = RECIPES.filter((r) => !wanted || wanted.includes(r.spec.name)).m
   epochs: epochsOverride ?? r.epochs,
 }));
 
-/** torch_reference.py: --torch-reference, else $TORCH_REFERENCE, else the shared copy beside the repository. */
-function findTorchReference(): string | undefined {
-  const option = values["torch-reference"] ?? process.env.TORCH_REFERENCE;
-  const given = option === undefined ? undefined : resolve(callerDir, option);
-  if (given !== undefined && !existsSync(given)) throw new Error(`torch_reference.py not found at ${given}: give its path with --torch-reference`);
-  const beside = join(repoRoot, "../shared/bench/torch_reference.py");
-  return given ?? (existsSync(beside) ? beside : undefined);
-}
-const torchReference = values["no-torch"] ? undefined : findTorchReference();
-if (!values["no-torch"] && !torchReference) {
-  console.error("PyTorch side skipped: torch_reference.py not found; pass --torch-reference PATH or set TORCH_REFERENCE");
-}
+const torchReference = torchReferencePath(values["torch-reference"], values["no-torch"]);
 
 const outDir = resolve(callerDir, values.out ?? join("runs", `fidelity-${timestamp()}`));
 

@@ -1,9 +1,15 @@
 import { BackendWasm, getThreadsCount, setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { availableCores, canRunThreads, letProcessExit, MAX_THREADS, type ThreadedModuleOptions, threadedModule } from "#threads";
+import { availableCores, canRunThreads, letProcessExit, type ThreadedModuleOptions, threadedModule } from "#threads";
 import { registerWasmTrainingKernels } from "./kernels/index.js";
 
-export { availableCores, MAX_THREADS };
+export { availableCores };
+
+/**
+ * The most threads setupWasm starts: the pool size tfjs's threaded build was made with (Emscripten
+ * preallocated 8 workers), and the most tested here.
+ */
+export const MAX_THREADS = 8;
 
 export interface WasmOptions {
   /**

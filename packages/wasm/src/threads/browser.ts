@@ -5,7 +5,6 @@
 import type { CoreCount, ThreadedModuleOptions } from "./node.js";
 
 export type { CoreCount, ThreadedModuleOptions };
-export const MAX_THREADS = 8;
 export const canRunThreads = false;
 
 export function availableCores(): CoreCount {

@@ -25,8 +25,6 @@ const require = createRequire(import.meta.url);
 /** The Emscripten module a BackendWasm is made on. */
 export type BackendWasmModule = ConstructorParameters<typeof BackendWasm>[0];
 
-/** Workers the glue preallocates (Emscripten's PTHREAD_POOL_SIZE in tfjs's build): the most threads it can run. */
-export const MAX_THREADS = 8;
 
 /** How many threads `threads: undefined` means, and how that was counted. */
 export interface CoreCount {
@@ -128,7 +126,7 @@ export interface ThreadedModuleOptions {
 }
 
 /**
- * Instantiates the threaded SIMD build with a pool sized for `threads` (1..MAX_THREADS) and resolves to
+ * Instantiates the threaded SIMD build with a pool sized for `threads` (1..8, see setup.ts) and resolves to
  * its module, ready for `new BackendWasm(module)` after `setThreadsCount(threads)`. Rejects, naming the
  * worker, when a pthread worker fails to start, and after `startTimeoutMs` (30 s) without all of them.
  */
