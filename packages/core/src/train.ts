@@ -1,9 +1,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { batchCount, batches } from "./data/batches.js";
-import type { ImageSet } from "./data/fashion-mnist.js";
+import type { ImageSet } from "./data/image-set.js";
 import { evaluate } from "./evaluate.js";
 import { initXavierUniform } from "./init.js";
+import { nextTask } from "./next-task.js";
 import { TrainStep } from "./train-step.js";
 
 export interface TrainData {
@@ -163,8 +164,8 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
           trainAcc: correct / examples,
           examplesPerSec: examples / seconds,
         });
-        // Let signal handlers (Ctrl-C) run between batches.
-        await new Promise((resolve) => setImmediate(resolve));
+        // Let signal handlers (Ctrl-C) and a page's clicks run between batches.
+        await nextTask();
         if (signal?.aborted) {
           aborted = true;
           break;

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Batch } from "../spec.js";
-import type { ImageSet } from "./fashion-mnist.js";
+import type { ImageSet } from "./image-set.js";
 
 export interface BatchOptions {
   batchSize: number;

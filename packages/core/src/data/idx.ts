@@ -1,7 +1,3 @@
-import { type FileHandle, open } from "node:fs/promises";
-import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
-
 /** An IDX array of unsigned bytes (the only element type Fashion-MNIST and MNIST use). */
 export interface IdxArray {
   /** Sizes of each dimension, outermost first: `[60000, 28, 28]`. */
@@ -31,70 +27,26 @@ export class IdxFormatError extends Error {
 }
 
 /**
- * Reads an IDX file (gzip'd or raw; gzip is recognised by its magic bytes, not by the name).
- * Validates the magic number, the element type, and that the header's dimensions match the data length.
- * Streams the file into one buffer of exactly the data's size: no compressed copy, no intermediate chunks
- * kept (the training images are 47 MB; holding the .gz and a concatenated copy would double that).
+ * Incremental parser: validates the header as soon as it has arrived, then fills an exactly-sized array.
+ * `file` names the input in errors (a path, a URL, a dropped file's name).
  */
-export async function readIdx(file: string): Promise<IdxArray> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, "r");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new IdxFormatError(file, code === "ENOENT" ? "file not found" : `cannot read (${code ?? String(err)})`);
-  }
-  const magic = Buffer.alloc(2);
-  let stream: Readable;
-  try {
-    const { bytesRead } = await handle.read(magic, 0, 2, 0);
-    const isGzip = bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
-    if (!isGzip && file.endsWith(".gz")) {
-      throw new IdxFormatError(
-        file,
-        "named .gz but is not gzip data (no gzip magic bytes 1f 8b); the download may be incomplete or an HTML error page — delete it and fetch it again",
-      );
-    }
-    const raw = handle.createReadStream({ start: 0, autoClose: true });
-    stream = isGzip ? raw.pipe(createGunzip()) : raw;
-    raw.on("error", (err) => stream.destroy(err));
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
-  const reader = new IdxReader(file);
-  try {
-    for await (const chunk of stream) reader.push(chunk as Buffer);
-  } catch (err) {
-    if (err instanceof IdxFormatError) throw err;
-    throw new IdxFormatError(
-      file,
-      `gzip data is corrupt or truncated (${(err as Error).message}); delete the file and fetch it again`,
-    );
-  } finally {
-    stream.destroy();
-  }
-  return reader.finish();
-}
-
-/** Incremental parser: validates the header as soon as it has arrived, then fills an exactly-sized array. */
-class IdxReader {
-  private header = Buffer.alloc(0);
+export class IdxParser {
+  private header: Uint8Array = new Uint8Array(0);
   private dims: number[] | undefined;
   private data: Uint8Array | undefined;
   private received = 0;
 
   constructor(private readonly file: string) {}
 
-  push(chunk: Buffer): void {
+  push(chunk: Uint8Array): void {
     if (!this.dims) {
-      this.header = Buffer.concat([this.header, chunk]);
+      this.header = concat(this.header, chunk);
       const parsed = parseHeader(this.header, this.file, false);
       if (!parsed) return;
       this.dims = parsed.dims;
       this.data = new Uint8Array(parsed.dims.reduce((a, b) => a * b, 1));
       chunk = this.header.subarray(parsed.headerLength);
-      this.header = Buffer.alloc(0);
+      this.header = new Uint8Array(0);
     }
     const room = this.data!.length - this.received;
     if (room > 0) this.data!.set(chunk.subarray(0, room), this.received);
@@ -122,7 +74,7 @@ function parseHeader(
     throw new IdxFormatError(file, `only ${bytes.length} bytes; an IDX file starts with a 4-byte magic number`);
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
-    const magic = Buffer.from(bytes.subarray(0, 4)).toString("hex");
+    const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join("");
     throw new IdxFormatError(
       file,
       `wrong magic number 0x${magic}: not an IDX file (expected 0x0000080N, e.g. 0x00000803 for images)`,
@@ -164,4 +116,89 @@ export function parseIdx(bytes: Uint8Array, file = "<buffer>"): IdxArray {
   const { dims, headerLength } = parseHeader(bytes, file, true)!;
   checkLength(dims, bytes.length - headerLength, file);
   return { dims, data: bytes.subarray(headerLength) };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
+/** True when the bytes start with gzip's magic number 1f 8b. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** The error for a file named `.gz` whose bytes are not gzip. */
+export function notGzipError(file: string): IdxFormatError {
+  return new IdxFormatError(
+    file,
+    "named .gz but is not gzip data (no gzip magic bytes 1f 8b); the download may be incomplete or an HTML error page — delete it and fetch it again",
+  );
+}
+
+/** The error for gzip data that does not unzip. */
+export function corruptGzipError(file: string, cause: unknown): IdxFormatError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new IdxFormatError(file, `gzip data is corrupt or truncated (${reason}); delete the file and fetch it again`);
+}
+
+/**
+ * Reads an IDX file from a stream of its bytes, gzip'd or raw (gzip is recognised by its magic bytes), e.g. a
+ * `fetch` response's body or a dropped `File`'s `stream()`. Unzips with the web's `DecompressionStream`, so it
+ * runs in browsers and in Node alike. `file` names the input in errors, which are the same as `readIdx`'s.
+ */
+export async function readIdxStream(stream: ReadableStream<Uint8Array>, file: string): Promise<IdxArray> {
+  const [head, rest] = await peek(stream.getReader());
+  const gzip = isGzip(head);
+  if (!gzip && file.endsWith(".gz")) {
+    await rest.cancel();
+    throw notGzipError(file);
+  }
+  const bytes = gzip ? rest.pipeThrough(new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>) : rest;
+  const parser = new IdxParser(file);
+  const reader = bytes.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parser.push(value);
+    }
+  } catch (err) {
+    if (err instanceof IdxFormatError) throw err;
+    throw gzip ? corruptGzipError(file, err) : err;
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return parser.finish();
+}
+
+/** Reads until at least 2 bytes have arrived; returns them and a stream of all the bytes, those included. */
+async function peek(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<[Uint8Array, ReadableStream<Uint8Array>]> {
+  const seen: Uint8Array[] = [];
+  let length = 0;
+  let done = false;
+  while (length < 2 && !done) {
+    const next = await reader.read();
+    done = next.done;
+    if (next.value) {
+      seen.push(next.value);
+      length += next.value.length;
+    }
+  }
+  const head = seen.reduce(concat, new Uint8Array(0));
+  const rest = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (head.length > 0) controller.enqueue(head);
+      if (done) controller.close();
+    },
+    async pull(controller) {
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return [head.subarray(0, 2), rest];
 }
