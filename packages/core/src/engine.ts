@@ -3,24 +3,28 @@ import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { tryWebgpu, WEBGPU_INSTALL_HINT } from "./webgpu.js";
 
 /** Which engine (tfjs backend) to train on. `auto` picks the fastest one installed. */
-export type EnginePreference = "auto" | "tensorflow" | "wasm" | "cpu";
+export type EnginePreference = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
 
-export const ENGINE_PREFERENCES: readonly EnginePreference[] = ["auto", "tensorflow", "wasm", "cpu"];
+export const ENGINE_PREFERENCES: readonly EnginePreference[] = ["auto", "tensorflow", "webgpu", "wasm", "cpu"];
 
 /** What a result was measured on; goes with every reported number. */
 export interface EngineInfo {
-  /** The tfjs backend name: `tensorflow`, `wasm` or `cpu`. */
+  /** The tfjs backend name: `tensorflow`, `webgpu`, `wasm` or `cpu`. */
   backend: string;
-  /** One line for reports: `wasm (simd, 1 thread)`, `tensorflow (GPU 0: NVIDIA H100)`. */
+  /** One line for reports: `wasm (simd, 1 thread)`, `tensorflow (GPU 0: NVIDIA H100)`, `webgpu (llvmpipe, vulkan, software)`. */
   description: string;
   simd?: boolean;
   threads?: number;
   gpu?: string;
   /** Kernels convnets registered on this backend: missing, incorrect or too slow in it (see WASM_TRAINING_KERNELS). */
   addedKernels: string[];
-  /** One line each for what is not as asked (a thread count lowered, the threaded build unable to start): show them. */
+  /**
+   * One line each for what is not as asked (a thread count lowered, the threaded build unable to start, a webgpu
+   * adapter passed over): show them.
+   */
   notes?: string[];
 }
 
@@ -37,6 +41,7 @@ const require = createRequire(import.meta.url);
 const INSTALL_HINT: Record<Exclude<EnginePreference, "auto">, string> = {
   tensorflow:
     "install @tensorflow/tfjs-node-gpu@4.22.0 (NVIDIA GPU, CUDA 11.8 + cuDNN 8.6) or @tensorflow/tfjs-node@4.22.0 (CPU); both download libtensorflow when installed, so they need internet access",
+  webgpu: WEBGPU_INSTALL_HINT,
   wasm: "install @tensorflow/tfjs-backend-wasm@4.22.0",
   cpu: "install @tensorflow/tfjs-backend-cpu@4.22.0",
 };
@@ -49,7 +54,8 @@ function parsePreference(value: string, source: string): EnginePreference {
 /**
  * Picks the training engine and makes it the active tfjs backend.
  *
- * Order for `auto`: tensorflow (tfjs-node-gpu, then tfjs-node) → wasm → cpu. The preference comes from
+ * Order for `auto`: tensorflow (tfjs-node-gpu, then tfjs-node) → webgpu (a hardware adapter; a software one,
+ * lavapipe or SwiftShader, only when `webgpu` is asked for by name) → wasm → cpu. The preference comes from
  * the argument, else `CONVNETS_BACKEND`, else `auto`. Asking for an engine that is not installed is an
  * error that says how to install it. On wasm (`@convnets/wasm`), runs on `options.threads` threads (default:
  * `CONVNETS_THREADS`, else every core) and registers the kernels training needs that it lacks.
@@ -69,14 +75,28 @@ export async function setupEngine(preference?: EnginePreference | string, option
       throw new Error(`engine "tensorflow" is not available: ${INSTALL_HINT.tensorflow}`);
     }
   }
+  // Why auto passed webgpu over, where it is installed; said with whichever engine it settles on.
+  const passedOver: string[] = [];
+  if (wanted === "webgpu" || wanted === "auto") {
+    const attempt = await tryWebgpu(wanted === "webgpu");
+    if (attempt.ok) {
+      return { backend: "webgpu", description: attempt.description, gpu: attempt.adapter.description, addedKernels: [] };
+    }
+    if (wanted === "webgpu") throw new Error(`engine "webgpu" is not available: ${attempt.reason}`);
+    if (attempt.installed) passedOver.push(`webgpu: ${attempt.reason}`);
+  }
   if (wanted === "wasm" || wanted === "auto") {
     const info = await tryWasm(await wantedThreads(options.threads));
-    if (info) return info;
+    if (info) return withNotes(info, passedOver);
     if (wanted === "wasm") throw new Error(`engine "wasm" is not available: ${INSTALL_HINT.wasm}`);
   }
   const info = await tryCpu();
-  if (info) return info;
+  if (info) return withNotes(info, passedOver);
   throw new Error(`engine "cpu" is not available: ${INSTALL_HINT.cpu}`);
+}
+
+function withNotes(info: EngineInfo, notes: string[]): EngineInfo {
+  return notes.length ? { ...info, notes: [...notes, ...(info.notes ?? [])] } : info;
 }
 
 /** The thread count asked for, as a number (undefined: all cores), or an error naming where a bad one came from. */

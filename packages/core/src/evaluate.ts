@@ -19,8 +19,11 @@ export interface Evaluation {
   count: number;
 }
 
-/** Accuracy, per-class accuracy and confusion matrix of a logits model on a set (inference mode). */
-export function evaluate(model: LayersModel, set: ImageSet, options: EvaluateOptions = {}): Evaluation {
+/**
+ * Accuracy, per-class accuracy and confusion matrix of a logits model on a set (inference mode). Reads
+ * results asynchronously: a GPU engine (webgpu in Node) has no synchronous read.
+ */
+export async function evaluate(model: LayersModel, set: ImageSet, options: EvaluateOptions = {}): Promise<Evaluation> {
   const batchSize = options.batchSize ?? 256;
   const numClasses = model.outputs[0]!.shape[1] as number;
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
@@ -28,9 +31,13 @@ export function evaluate(model: LayersModel, set: ImageSet, options: EvaluateOpt
   let offset = 0;
   for (const { xs, labels, size } of batches(set, { batchSize, inputSize: options.inputSize })) {
     const predicted = tf.tidy(() => tf.argMax(model.predict(xs) as tf.Tensor2D, 1));
-    const p = predicted.dataSync();
-    const t = labels.dataSync();
-    tf.dispose([xs, labels, predicted]);
+    let p: Int32Array | Float32Array | Uint8Array;
+    let t: Int32Array | Float32Array | Uint8Array;
+    try {
+      [p, t] = (await Promise.all([predicted.data(), labels.data()])) as [Int32Array, Int32Array];
+    } finally {
+      tf.dispose([xs, labels, predicted]);
+    }
     for (let i = 0; i < size; i++) {
       predictions[offset + i] = p[i]!;
       confusion[t[i]!]![p[i]!]!++;

@@ -173,7 +173,7 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
         start = performance.now();
       }
       if (aborted) return { history, aborted: true };
-      const { accuracy: testAcc } = evaluate(model, data.test, { batchSize, inputSize });
+      const { accuracy: testAcc } = await evaluate(model, data.test, { batchSize, inputSize });
       const metrics: EpochMetrics = {
         epoch,
         loss: lossSum / examples,

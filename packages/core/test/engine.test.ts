@@ -71,8 +71,8 @@ describe("setupEngine", () => {
   });
 
   it("an unknown engine name is refused, naming where it came from", async () => {
-    process.env.CONVNETS_BACKEND = "webgpu";
-    await expect(setupEngine()).rejects.toThrow('CONVNETS_BACKEND: unknown engine "webgpu"; use one of auto, tensorflow, wasm, cpu');
+    process.env.CONVNETS_BACKEND = "webgl";
+    await expect(setupEngine()).rejects.toThrow('CONVNETS_BACKEND: unknown engine "webgl"; use one of auto, tensorflow, webgpu, wasm, cpu');
     await expect(setupEngine("gpu")).rejects.toThrow('engine: unknown engine "gpu"');
   });
 });

@@ -79,7 +79,7 @@ describe("convnets train lenet (512 images, 2 epochs)", () => {
     await setupEngine();
     const model = await loadModel(join(run, "model"));
     const data = await loadFashionMnist();
-    const { accuracy } = evaluate(model, takeImages(data.test, 512), { batchSize: 256 });
+    const { accuracy } = await evaluate(model, takeImages(data.test, 512), { batchSize: 256 });
     const history = readJson<EpochMetrics[]>(join(run, "history.json"));
     expect(accuracy).toBe(history[1]!.testAcc);
     const manifest = readJson<{ format: string; weightsManifest: { paths: string[] }[] }>(join(run, "model", "model.json"));

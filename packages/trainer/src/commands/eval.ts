@@ -43,7 +43,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<numb
   try {
     const data = await loadData({ limit, dataDir: stringOption(values["data-dir"]) });
     const batchSize = batchSizeFlag ?? run.recipe.batchSize;
-    const result = evaluate(model, data.test, { batchSize, inputSize: run.recipe.inputSize });
+    const result = await evaluate(model, data.test, { batchSize, inputSize: run.recipe.inputSize });
     const correct = result.confusion.reduce((sum, row, i) => sum + row[i]!, 0);
     const out = ctx.stdout;
     println(out, `${run.model.name}: ${opened.from === RUN_FILES.model ? "final model" : opened.from} of run ${displayPath(dir, ctx.cwd)}, on ${opened.engine.description}`);

@@ -52,7 +52,7 @@ export async function predictCommand(argv: string[], ctx: CliContext): Promise<n
   try {
     const data = await loadData({ dataDir: stringOption(values["data-dir"]) });
     const set = takeImages(data.test, count);
-    const { predictions } = evaluate(model, set, { batchSize: run.recipe.batchSize, inputSize: run.recipe.inputSize });
+    const { predictions } = await evaluate(model, set, { batchSize: run.recipe.batchSize, inputSize: run.recipe.inputSize });
     const pixels = set.height * set.width;
     const shown: Prediction[] = Array.from({ length: set.count }, (_, i) => ({
       pixels: set.images.subarray(i * pixels, (i + 1) * pixels),

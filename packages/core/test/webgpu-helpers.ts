@@ -1,0 +1,30 @@
+/**
+ * The webgpu tests run wherever Dawn finds an adapter; on CI, the software one `.ci/install-lavapipe.sh`
+ * installs. Without an adapter they fail, naming what is missing: only `CONVNETS_SKIP_WEBGPU=1`, set by hand,
+ * skips them (CI never sets it), so a broken install cannot pass as green.
+ */
+export const SKIP_WEBGPU = process.env.CONVNETS_SKIP_WEBGPU === "1";
+
+/** Deterministic values in [-1, 1) (a linear congruential generator: the same data on every backend). */
+export function randomValues(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** max_i |actual_i − expected_i| / max_i |expected_i|: the largest difference, scaled by the largest reference value. */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`lengths differ: ${actual.length} vs ${expected.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  if (scale === 0) throw new Error("the reference is all zeros: nothing to compare");
+  return diff / scale;
+}
