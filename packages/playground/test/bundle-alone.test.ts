@@ -13,6 +13,9 @@ describe("each network package bundles alone for a browser", () => {
     const stated = Number(/\*\*(\d+) kB\*\* of JavaScript minified/.exec(section)?.[1]);
     // Within 5%: tfjs or our code growing by more shows up as a stale README (rerun the sizes script).
     expect(Math.abs(stated * 1000 - report.bytes) / report.bytes).toBeLessThan(0.05);
+    // convnets' own share, to the kB: a change to the package's code shows up here.
+    const statedOwn = Number(/of which (\d+) kB is convnets' own code/.exec(section)?.[1]);
+    expect(Math.abs(statedOwn * 1000 - report.convnetsBytes)).toBeLessThanOrEqual(1000);
   });
 
   it("the check finds Node built-ins where they are: core's Node entry", async () => {
