@@ -79,6 +79,20 @@ describe("the playground in Chromium", () => {
     expect(errors).toEqual([]);
   });
 
+  it("runs tfjs's threaded wasm build with convnets' kernels where the page is isolated and the browser reports 4 cores", async () => {
+    // tfjs's threaded build runs half the cores the browser reports: 1 on this 2-core machine unless told 4.
+    const threaded = await browser.newPage();
+    const threadedErrors = collectErrors(threaded);
+    await threaded.addInitScript({ content: 'Object.defineProperty(Navigator.prototype, "hardwareConcurrency", { get: () => 4 });' });
+    await threaded.goto(url);
+    await fillForm(threaded, { ...QUICK, engine: "wasm" });
+    await threaded.click("#train");
+    expect(await waitForEnd(threaded)).toMatch(/on wasm \(simd, 2 threads\)/);
+    expect((await epochRows(threaded))[0]!.testAcc).toBeGreaterThan(0.5);
+    await threaded.close();
+    expect(threadedErrors).toEqual([]);
+  });
+
   it("trains LeNet-BN one epoch on webgl (SwiftShader): test acc > 0.5", async () => {
     await fillForm(page, { ...QUICK_WEBGL, engine: "webgl" });
     await page.click("#train");
