@@ -42,7 +42,7 @@ describe("the playground in Chromium", () => {
     expect(errors).toEqual([]);
   });
 
-  it("trains LeNet-BN one epoch on 4,000 images on wasm: test acc > 0.5, tensors flat across epochs", async () => {
+  it("trains LeNet-BN one epoch on 4,000 images on wasm: test acc > 0.5, tensors flat across epochs, saved as a download", async () => {
     await fillForm(page, { ...QUICK, engine: "wasm", epochs: 2 });
     await page.click("#train");
     const status = await waitForEnd(page);
@@ -53,6 +53,12 @@ describe("the playground in Chromium", () => {
     expect(rows[1]!.tensors).toBe(rows[0]!.tensors);
     expect(await page.locator("#chart svg").count()).toBe(1);
     expect(await page.locator("#predictions figure").count()).toBe(16);
+    // Save: the model in TensorFlow.js format, as two downloads.
+    const downloads: string[] = [];
+    page.on("download", (d) => downloads.push(d.suggestedFilename()));
+    await page.click("#save");
+    await page.waitForFunction(() => document.getElementById("status")!.textContent!.startsWith("saved"));
+    await expect.poll(() => downloads.sort(), { timeout: 10_000 }).toEqual(["lenet-bn.json", "lenet-bn.weights.bin"]);
     expect(errors).toEqual([]);
   });
 
