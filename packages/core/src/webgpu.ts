@@ -1,5 +1,6 @@
 import { closeSync, openSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
+import { registerWebgpuMatMulFix } from "./webgpu-kernels.js";
 
 /**
  * The webgpu engine: `@tensorflow/tfjs-backend-webgpu` on Dawn's Node binding (the `webgpu` package, an
@@ -193,5 +194,6 @@ export async function tryWebgpu(allowSoftware: boolean): Promise<WebgpuAttempt> 
     return { ok: false, installed: true, reason: `tfjs's webgpu backend did not start on ${description}` };
   }
   await tf.ready();
+  registerWebgpuMatMulFix();
   return { ok: true, adapter, description };
 }

@@ -119,6 +119,22 @@ describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
     });
   });
 
+  // A dense layer's input gradient dy · Wᵀ at AlexNet's and VGG's width, small batch: the product tfjs-backend-webgpu
+  // 4.22 gets wrong (relative error 1.5) in its split-K program unless core's BatchMatMul fix is registered.
+  it.each([
+    [4, 4096, 256],
+    [32, 4096, 32],
+    [4, 2048, 4096],
+  ])("MatMul with transposeB (a dense layer's input gradient) at m=%i, k=%i, n=%i, and gradients at that width", async (m, k, n) => {
+    await expectSameAsCpu(() => {
+      const dy = tensor([m, k], 22);
+      const w = tensor([n, k], 23);
+      const x = tensor([m, n], 24);
+      const [dx, dw] = tf.grads((a, b) => tf.sum(tf.square(tf.matMul(a!, b!, false, true))))([x, tensor([k, n], 25)]);
+      return [tf.matMul(dy, w, false, true), dx!, dw!];
+    });
+  });
+
   it("ReLU, sigmoid, add (residual), multiply (dropout mask) and their gradients", async () => {
     await expectSameAsCpu(() => {
       const x = tensor([4, 5, 5, 6], 30);

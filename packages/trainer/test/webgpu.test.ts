@@ -1,0 +1,128 @@
+/**
+ * The webgpu engine runs all of convnets: every network's first SGD steps give wasm's losses, and `train`,
+ * `eval`, `predict` and `bench` complete on it, with no synchronous GPU read anywhere on their paths
+ * (withoutSyncReads). On CI the adapter is lavapipe, Mesa's Vulkan software rasteriser
+ * (`.ci/install-lavapipe.sh`); without an adapter these tests fail, unless CONVNETS_SKIP_WEBGPU=1 is set by hand.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { alexnetSpec } from "@convnets/alexnet";
+import { type FashionMnist, initXavierUniform, loadFashionMnist, type ModelSpec, setupEngine, TrainStep, takeImages } from "@convnets/core";
+import { firstImages } from "@convnets/core/testing";
+import { densenetSpec } from "@convnets/densenet";
+import { googlenetSpec } from "@convnets/googlenet";
+import { lenetBNSpec, lenetSpec } from "@convnets/lenet";
+import { ninSpec } from "@convnets/nin";
+import { resnet18Spec } from "@convnets/resnet";
+import { vgg11Spec } from "@convnets/vgg";
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, tempDir } from "./helpers.js";
+import { withoutSyncReads } from "./webgpu-guard.js";
+
+const SKIP_WEBGPU = process.env.CONVNETS_SKIP_WEBGPU === "1";
+const STEPS = 3;
+
+/**
+ * The eight networks, each at its smallest input (or LeNet's 28) to keep a software adapter's steps short, on 4
+ * real images at the recipe's learning rate, but for the two whose BatchNorms see 1×1 maps at that size: there a
+ * few images and a large step make the loss a magnifier of float32 rounding (ResNet-18 on 4 images at its rate
+ * leaps to loss 36.8 by step 3, and cpu and wasm disagree by 3e-4 already at step 2). For them, 16 images and a
+ * smaller step; the losses still fall by a third or more in three steps.
+ */
+const NETWORKS: { spec: ModelSpec; images: number; lrScale: number }[] = [
+  { spec: lenetSpec, images: 4, lrScale: 1 },
+  { spec: lenetBNSpec, images: 4, lrScale: 1 },
+  { spec: alexnetSpec, images: 4, lrScale: 1 },
+  { spec: vgg11Spec, images: 4, lrScale: 1 },
+  { spec: ninSpec, images: 4, lrScale: 1 },
+  { spec: googlenetSpec, images: 4, lrScale: 1 },
+  { spec: resnet18Spec, images: 16, lrScale: 0.01 },
+  { spec: densenetSpec, images: 16, lrScale: 0.1 },
+];
+
+/** The losses of the first `STEPS` training steps (the loop's TrainStep) from `weights`, on `engine`. */
+async function firstLosses(row: (typeof NETWORKS)[number], engine: "wasm" | "webgpu", weights: Float32Array[] | undefined, mnist: FashionMnist) {
+  const { spec, images } = row;
+  const info = await setupEngine(engine);
+  expect(info.backend).toBe(engine);
+  const inputSize = Math.max(spec.minInputSize, 28);
+  const model = spec.build({ inputShape: [inputSize, inputSize, 1] });
+  if (weights) {
+    model.setWeights(model.getWeights().map((w, i) => tf.tensor(weights[i]!, w.shape)));
+  } else {
+    initXavierUniform(model, 1);
+  }
+  const start = await Promise.all(model.getWeights().map(async (w) => Float32Array.from(await w.data())));
+  const step = new TrainStep(model, spec.defaults.lr * row.lrScale, { seed: 3 });
+  const batch = firstImages(takeImages(mnist.train, images), images, inputSize);
+  const losses: number[] = [];
+  for (let i = 0; i < STEPS; i++) {
+    const { loss, correct } = step.run(batch.xs, batch.labels);
+    losses.push((await loss.data())[0]!);
+    tf.dispose([loss, correct]);
+  }
+  tf.dispose([batch.xs, batch.labels]);
+  step.dispose();
+  model.dispose();
+  return { start, losses };
+}
+
+describe.skipIf(SKIP_WEBGPU)("the webgpu engine", () => {
+  let mnist: FashionMnist;
+  beforeAll(async () => {
+    mnist = await loadFashionMnist();
+  });
+
+  describe.each(NETWORKS.map((row) => ({ name: row.spec.name, row })))("$name", ({ row }) => {
+    it(`takes wasm's first ${STEPS} SGD steps from the same weights (losses within 1e-4), with no synchronous read`, async () => {
+      const wasm = await firstLosses(row, "wasm", undefined, mnist);
+      const webgpu = await withoutSyncReads(() => firstLosses(row, "webgpu", wasm.start, mnist));
+      expect(webgpu.losses).toHaveLength(STEPS);
+      for (let i = 0; i < STEPS; i++) {
+        expect(Math.abs(webgpu.losses[i]! - wasm.losses[i]!), `step ${i + 1}: webgpu ${webgpu.losses[i]} vs wasm ${wasm.losses[i]}`).toBeLessThanOrEqual(1e-4);
+      }
+      // The steps learn something: not a model that ignores its updates.
+      expect(wasm.losses[STEPS - 1]).not.toBe(wasm.losses[0]);
+    });
+  });
+
+  describe("convnets train, eval, predict and bench --backend webgpu", () => {
+    const tmp = tempDir();
+    afterAll(() => tmp.remove());
+    const run = join(tmp.dir, "lenet-webgpu");
+
+    it("train lenet --limit 512 --epochs 1 completes and writes its run directory", async () => {
+      const res = await withoutSyncReads(() =>
+        cli(["train", "lenet", "--backend", "webgpu", "--limit", "512", "--epochs", "1", "--out", run], { cwd: tmp.dir }),
+      );
+      expect(res.stderr).not.toMatch(/synchronous read|Error/);
+      expect(res.code).toBe(0);
+      expect(res.stdout).toMatch(/examples\/sec on webgpu \([^)]+\)/);
+      for (const file of ["model/model.json", "history.json", "history.csv", "curves.svg", "report.md"]) {
+        expect(existsSync(join(run, file)), file).toBe(true);
+      }
+      const record = JSON.parse(readFileSync(join(run, "run.json"), "utf8"));
+      expect(record.sessions[0].engine).toMatch(/^webgpu \(/);
+    });
+
+    it("eval and predict the run on webgpu", async () => {
+      const evaluated = await withoutSyncReads(() => cli(["eval", run, "--backend", "webgpu", "--limit", "256"], { cwd: tmp.dir }));
+      expect(evaluated.stderr).toBe("");
+      expect(evaluated.code).toBe(0);
+      expect(evaluated.stdout).toMatch(/on webgpu \(/);
+      expect(evaluated.stdout).toMatch(/^test acc 0\.\d+ \(256 of 256 test images\)$|^test acc 0\.\d+ \(\d+ of 256 test images\)$/m);
+      const predicted = await withoutSyncReads(() => cli(["predict", run, "--backend", "webgpu", "--count", "8"], { cwd: tmp.dir }));
+      expect(predicted.code).toBe(0);
+      expect(predicted.stdout).toMatch(/on webgpu \(/);
+    });
+
+    it("bench lenet on webgpu", async () => {
+      const res = await withoutSyncReads(() =>
+        cli(["bench", "lenet", "--backend", "webgpu", "--batch-size", "64", "--batches", "1", "--out", join(tmp.dir, "bench.json")], { cwd: tmp.dir }),
+      );
+      expect(res.code).toBe(0);
+      expect(res.stdout).toMatch(/lenet +webgpu \(/);
+    });
+  });
+});
