@@ -11,6 +11,8 @@ describe("convnets list", () => {
     expect(res.stdout).toMatch(/^model +title +input +lr +batch +epochs +min input +seed +package$/m);
     expect(res.stdout).toMatch(/^lenet +LeNet-5 +28×28 +0\.9 +256 +10 +12 +§2\.1 +@convnets\/lenet$/m);
     expect(res.stdout).toMatch(/^lenet-bn +.+ +28×28 +1 +256 +10 +16 +§3\.5 +@convnets\/lenet$/m);
+    // The engine train would start, as train names it.
+    expect(res.stdout).toMatch(/^engine: (tensorflow|webgpu|wasm|cpu) \(.+\) +\(choose with --backend or CONVNETS_BACKEND: /m);
     const json = await cli(["list", "--json"], { cwd: "/" });
     const models = JSON.parse(json.stdout) as { name: string; installed: boolean; defaults?: object }[];
     expect(models.find((m) => m.name === "lenet")).toMatchObject({

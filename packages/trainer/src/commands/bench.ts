@@ -16,7 +16,7 @@ export const BENCH_HELP = `convnets bench [models…] [options]
 Training and inference speed (examples/sec, median over timed batches after a warm-up one)
 and peak tensor memory of each model on each engine, as a table and as JSON.
 
-  --backend LIST     engines, comma-separated, e.g. wasm,cpu (default: the one auto picks)
+  --backend LIST     engines, comma-separated, e.g. webgpu,wasm (default: the one auto picks)
   --threads LIST     wasm thread counts, comma-separated, e.g. 1,2 (default: CONVNETS_THREADS, else every core)
   --batch-size N     examples per batch (default: each model's recipe)
   --input-size N     input side (default: each model's recipe)

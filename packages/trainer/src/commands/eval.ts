@@ -13,7 +13,7 @@ Test accuracy, accuracy of each class and the confusion matrix of a trained run
 
   --limit N         only the first N test images (default: all 10,000)
   --batch-size N    examples per inference batch (default: the run's)
-  --backend NAME    auto, tensorflow, wasm or cpu
+  --backend NAME    auto, tensorflow, webgpu, wasm or cpu
 ${THREADS_HELP}
   --data-dir DIR    Fashion-MNIST's directory`;
 

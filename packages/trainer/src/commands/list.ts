@@ -1,4 +1,5 @@
 import type { ModelSpec } from "@convnets/core";
+import { startEngine } from "../common.js";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { formatTable } from "../format.js";
 import { parseCommandArgs } from "../options.js";
@@ -7,7 +8,8 @@ import { importPackage, KNOWN_MODELS, KNOWN_PACKAGES, specExports } from "../reg
 export const LIST_HELP = `convnets list [--json]
 
 The networks convnets can find in the installed @convnets/* packages, with the recipe
-each one trains with by default (the seed's), and the packages to add for the others.`;
+each one trains with by default (the seed's), the packages to add for the others, and the
+engine training would run on (auto, or CONVNETS_BACKEND), with a note for each engine passed over.`;
 
 export interface ListedModel {
   name: string;
@@ -110,6 +112,17 @@ export async function listCommand(argv: string[], ctx: CliContext): Promise<numb
     }
   }
   println(ctx.stdout);
+  println(ctx.stdout, `engine: ${await engineLine(ctx)}`);
   println(ctx.stdout, "Train one with: convnets train <model>   (or your own: convnets train ./my-model.js)");
   return EXIT.ok;
+}
+
+/** The engine `convnets train` would start here, as `train` reports it; its notes go to stderr as `note:` lines. */
+async function engineLine(ctx: CliContext): Promise<string> {
+  try {
+    const engine = await startEngine(undefined, { notes: ctx.stderr });
+    return `${engine.description}   (choose with --backend or CONVNETS_BACKEND: auto, tensorflow, webgpu, wasm, cpu)`;
+  } catch (err) {
+    return `none: ${(err as Error).message}`;
+  }
 }

@@ -16,7 +16,7 @@ as a picture (PNG or SVG) and as text.
   --count N         how many test images (default 10)
   --format FORMAT   png or svg (default png, or the --out file's extension)
   --out FILE        where to write the picture (default <run>/predictions.png)
-  --backend NAME    auto, tensorflow, wasm or cpu
+  --backend NAME    auto, tensorflow, webgpu, wasm or cpu
 ${THREADS_HELP}
   --data-dir DIR    Fashion-MNIST's directory`;
 

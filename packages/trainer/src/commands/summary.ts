@@ -9,7 +9,7 @@ export const SUMMARY_HELP = `convnets summary <model> [--input-size N] [--json]
 The seed's shape walk: every layer's output shape (channels last) and parameters, with totals.
 
   --input-size N    input side (default: the model's recipe)
-  --backend NAME    auto, tensorflow, wasm or cpu (the model is built, not trained)
+  --backend NAME    auto, tensorflow, webgpu, wasm or cpu (the model is built, not trained)
 ${THREADS_HELP}
   --json            the summary as JSON`;
 

@@ -50,7 +50,7 @@ Trains a network on Fashion-MNIST with d2l's train_ch6 recipe and writes a run d
   --input-size N    images are resized to N×N (default: the model's recipe)
   --limit N         use only the first N training and N test images (quick runs)
   --seed N          seed of the initial weights and of the shuffles (default 0)
-  --backend NAME    auto, tensorflow, wasm or cpu (default auto, or CONVNETS_BACKEND)
+  --backend NAME    auto, tensorflow, webgpu, wasm or cpu (default auto, or CONVNETS_BACKEND)
 ${THREADS_HELP}
   --data-dir DIR    Fashion-MNIST's directory (default: FASHION_MNIST_DIR, the cache, Debian's package)
   --out DIR         run directory (default runs/<model>-<timestamp>); never overwritten
