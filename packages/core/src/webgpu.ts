@@ -1,4 +1,7 @@
+import { execFile } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { registerWebgpuMatMulFix } from "./webgpu-kernels.js";
 
@@ -90,6 +93,81 @@ export function webgpuDescription(adapter: AdapterInfo): string {
 
 let dawn: { module: DawnModule; gpu: Gpu; adapter: Promise<GpuAdapter | null>; flags: string[] } | undefined;
 
+/** Dawn's options: its backend when `CONVNETS_DAWN_BACKEND` names one (Dawn's default otherwise). */
+function dawnFlags(): string[] {
+  const backend = process.env.CONVNETS_DAWN_BACKEND;
+  return backend ? [`backend=${backend}`] : [];
+}
+
+/** Dawn's OpenGL ES backend only offers a compatibility-mode adapter; tfjs asks without a feature level. */
+function adapterOptions(): Record<string, unknown> {
+  return { powerPreference: "high-performance", ...(process.env.CONVNETS_DAWN_BACKEND === "opengles" ? { featureLevel: "compatibility" } : {}) };
+}
+
+function adapterInfo(info: GpuAdapter["info"], flags: string[]): AdapterInfo {
+  return {
+    vendor: info.vendor ?? "",
+    architecture: info.architecture ?? "",
+    device: info.device ?? "",
+    description: info.description ?? "",
+    software:
+      info.isFallbackAdapter === true || info.architecture === "software" || SOFTWARE_ADAPTER.test(`${info.description} ${info.device}`),
+    backend: backendOf(flags),
+  };
+}
+
+function passedOver(adapter: AdapterInfo): WebgpuAttempt {
+  return {
+    ok: false,
+    installed: true,
+    reason: `passed over ${adapterName(adapter)} (${adapter.backend}), a software adapter: slower than wasm on the same cores; --backend webgpu (or CONVNETS_BACKEND=webgpu) takes it anyway`,
+  };
+}
+
+function noAdapter(flags: string[]): WebgpuAttempt {
+  const fix = process.platform === "linux" ? "install a Vulkan driver (mesa-vulkan-drivers, or the GPU vendor's)" : "is the GPU driver installed?";
+  return { ok: false, installed: true, reason: `Dawn found no GPU adapter (${backendOf(flags)}): ${fix}` };
+}
+
+/**
+ * Loads Dawn in a child Node process and asks it for its adapter: its start-up output goes nowhere (unless
+ * `CONVNETS_DEBUG`), and a driver that crashes takes only the child down.
+ */
+async function probeInChild(): Promise<{ ok: true; adapter: AdapterInfo | null } | { ok: false; installed: boolean; reason: string }> {
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve("webgpu");
+  } catch {
+    return { ok: false, installed: false, reason: `the webgpu package is not installed: ${WEBGPU_INSTALL_HINT}` };
+  }
+  const flags = dawnFlags();
+  const script = [
+    `const { create } = await import(${JSON.stringify(pathToFileURL(entry).href)});`,
+    `const adapter = await create(${JSON.stringify(flags)}).requestAdapter(${JSON.stringify(adapterOptions())});`,
+    "const i = adapter?.info;",
+    "process.stdout.write(JSON.stringify(i ? { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: i.isFallbackAdapter } : null));",
+    "process.exit(0);",
+  ].join("\n");
+  const result = await new Promise<{ error: (Error & { signal?: string | null }) | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 60_000, encoding: "utf8" }, (error, stdout, stderr) =>
+      resolve({ error, stdout, stderr }),
+    );
+  });
+  if (process.env.CONVNETS_DEBUG && result.stderr) process.stderr.write(result.stderr);
+  if (result.error) {
+    const why = result.error.signal
+      ? `it died of ${result.error.signal}`
+      : firstLine(result.stderr.split("\n").find((line) => /Error/.test(line)) ?? result.error.message);
+    return { ok: false, installed: true, reason: `Dawn (webgpu package) failed to load on ${process.platform}-${process.arch}: ${why}` };
+  }
+  try {
+    const info = JSON.parse(result.stdout) as GpuAdapter["info"] | null;
+    return { ok: true, adapter: info && adapterInfo(info, flags) };
+  } catch {
+    return { ok: false, installed: true, reason: `Dawn's adapter probe answered no JSON: ${firstLine(result.stdout)}` };
+  }
+}
+
 /** Loads Dawn and finds its adapter, once per process (Dawn enumerates adapters, and warns, once). */
 async function findAdapter(): Promise<{ adapter: GpuAdapter | null; flags: string[] } | { installed: boolean; reason: string }> {
   if (!dawn) {
@@ -103,15 +181,12 @@ async function findAdapter(): Promise<{ adapter: GpuAdapter | null; flags: strin
         ? { installed: false, reason: `the webgpu package is not installed: ${WEBGPU_INSTALL_HINT}` }
         : { installed: true, reason: `Dawn (webgpu package) failed to load on ${process.platform}-${process.arch}: ${firstLine(e.message)}` };
     }
-    const dawnBackend = process.env.CONVNETS_DAWN_BACKEND;
-    const flags = dawnBackend ? [`backend=${dawnBackend}`] : [];
-    // Dawn's OpenGL ES backend only offers a compatibility-mode adapter; tfjs asks without a feature level.
-    const adapterOptions = dawnBackend === "opengles" ? { featureLevel: "compatibility" } : {};
+    const flags = dawnFlags();
     let gpu: Gpu;
     let adapter: Promise<GpuAdapter | null>;
     try {
       gpu = quietNative(() => module.create(flags));
-      adapter = quietNative(() => gpu.requestAdapter({ powerPreference: "high-performance", ...adapterOptions }));
+      adapter = quietNative(() => gpu.requestAdapter(adapterOptions()));
     } catch (err) {
       return { installed: true, reason: `Dawn could not start: ${firstLine((err as Error).message)}` };
     }
@@ -155,35 +230,19 @@ function firstLine(text: string): string {
  * the wasm engine is faster on the same CPU. On success `webgpu` is the active tfjs backend.
  */
 export async function tryWebgpu(allowSoftware: boolean): Promise<WebgpuAttempt> {
+  if (!allowSoftware && !dawn) {
+    // auto: look in a child process first, so that a software adapter (or a crashing driver) never loads here.
+    const probe = await probeInChild();
+    if (!probe.ok) return probe;
+    if (!probe.adapter) return noAdapter(dawnFlags());
+    if (probe.adapter.software) return passedOver(probe.adapter);
+  }
   const found = await findAdapter();
   if ("reason" in found) return { ok: false, installed: found.installed, reason: found.reason };
-  if (!found.adapter) {
-    return {
-      ok: false,
-      installed: true,
-      reason: `Dawn found no GPU adapter (${backendOf(found.flags)}): ${process.platform === "linux" ? "install a Vulkan driver (mesa-vulkan-drivers, or the GPU vendor's)" : "is the GPU driver installed?"}`,
-    };
-  }
-  const info = found.adapter.info;
-  const adapter: AdapterInfo = {
-    vendor: info.vendor ?? "",
-    architecture: info.architecture ?? "",
-    device: info.device ?? "",
-    description: info.description ?? "",
-    software:
-      info.isFallbackAdapter === true ||
-      info.architecture === "software" ||
-      SOFTWARE_ADAPTER.test(`${info.description} ${info.device}`),
-    backend: backendOf(found.flags),
-  };
+  if (!found.adapter) return noAdapter(found.flags);
+  const adapter = adapterInfo(found.adapter.info, found.flags);
   const description = webgpuDescription(adapter);
-  if (adapter.software && !allowSoftware) {
-    return {
-      ok: false,
-      installed: true,
-      reason: `passed over ${adapterName(adapter)} (${adapter.backend}), a software adapter: slower than wasm on the same cores; --backend webgpu (or CONVNETS_BACKEND=webgpu) takes it anyway`,
-    };
-  }
+  if (adapter.software && !allowSoftware) return passedOver(adapter);
   exposeToTfjs(dawn!);
   try {
     await import("@tensorflow/tfjs-backend-webgpu");

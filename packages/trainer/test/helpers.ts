@@ -76,3 +76,11 @@ export function assertWellFormedXml(xml: string): void {
   if (xml.slice(last).trim() !== "") throw new Error("text after the root element");
   if (stack.length > 0) throw new Error(`unclosed elements: ${stack.join(", ")}`);
 }
+
+/**
+ * `stderr` without the engine's note that auto passed a software webgpu adapter over (on a machine with `webgpu`
+ * installed and only lavapipe, as CI): expected output, one line, that tests asserting "nothing on stderr" allow.
+ */
+export function withoutSoftwareAdapterNote(stderr: string): string {
+  return stderr.replace(/^note: webgpu: passed over .+, a software adapter: .*\n/m, "");
+}
