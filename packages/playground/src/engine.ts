@@ -24,13 +24,15 @@ export interface StartedEngine {
 }
 
 /**
- * Starts an engine. wasm runs with convnets' training kernels (@convnets/wasm), on every core where the
- * page is cross-origin isolated (SharedArrayBuffer: tfjs's threaded build), else on 1 thread, with the reason.
+ * Starts an engine. wasm runs with convnets' training kernels (@convnets/wasm), threaded where the page is
+ * cross-origin isolated (SharedArrayBuffer: tfjs's threaded build), else on 1 thread, with the reason.
  */
 export async function startEngine(name: PageEngine): Promise<StartedEngine> {
   if (name === "wasm") {
     const isolated = globalThis.crossOriginIsolated === true;
-    const threads = isolated ? Math.max(1, navigator.hardwareConcurrency || 1) : 1;
+    // tfjs's threaded build runs at most half the logical cores the browser reports; where that is 1, its
+    // single-threaded build is faster (no shared memory, no atomics).
+    const threads = isolated ? Math.max(1, Math.floor((navigator.hardwareConcurrency || 1) / 2)) : 1;
     const engine = await setupWasm({ threads });
     const notes = [...engine.notes];
     if (!isolated) notes.push("1 thread: the page is not cross-origin isolated (no SharedArrayBuffer)");

@@ -94,6 +94,9 @@ export async function setupWasm(options: WasmOptions = {}): Promise<WasmEngine> 
   }
   if (threads === 1) {
     setThreadsCount(1);
+    // tfjs's single-threaded SIMD build, as in Node: in a cross-origin isolated page tfjs would otherwise start
+    // its threaded build even for 1 thread, whose shared memory and atomics cost LeNet ~25% of its speed.
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
     if (registeredThreads !== 1) register(1, builtinFactory);
   }
 
