@@ -1,6 +1,6 @@
 /**
  * The page in a real browser: Debian's Chromium (or CHROMIUM_PATH) driven by playwright-core, no browser
- * download. WebGL runs on SwiftShader in headless Chromium.
+ * download. WebGL and WebGPU run on SwiftShader in headless Chromium.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,14 @@ export async function launchChromium(): Promise<Browser> {
   }
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"],
+    // WebGL and WebGPU on SwiftShader (the CPU): headless Chromium here has no GPU.
+    args: [
+      "--use-angle=swiftshader",
+      "--enable-unsafe-swiftshader",
+      "--ignore-gpu-blocklist",
+      "--enable-unsafe-webgpu",
+      "--use-webgpu-adapter=swiftshader",
+    ],
   });
 }
 

@@ -113,6 +113,18 @@ describe("the playground in Chromium", () => {
     expect(errors).toEqual([]);
   });
 
+  it("trains on webgpu (SwiftShader's WebGPU adapter): a short run, finite loss, tensors flat", async () => {
+    // ~12 examples/sec on the CPU: 150 images, 2 epochs, only to show the loop runs on webgpu in a page.
+    await fillForm(page, { ...QUICK, engine: "webgpu", epochs: 2, batchSize: 50, trainCount: 150, testCount: 100 });
+    await page.click("#train");
+    expect(await waitForEnd(page)).toMatch(/on webgpu/);
+    const rows = await epochRows(page);
+    expect(rows.map((r) => r.epoch)).toEqual([1, 2]);
+    expect(rows.every((r) => Number.isFinite(r.loss))).toBe(true);
+    expect(rows[1]!.tensors).toBe(rows[0]!.tensors);
+    expect(errors).toEqual([]);
+  });
+
   it("opens a run of `convnets train` and gives Node's test accuracy ±0.005", async () => {
     const runDir = mkdtempSync(join(tmpdir(), "convnets-playground-run-"));
     const trainer = join(dirname(createRequire(import.meta.url).resolve("@convnets/trainer/package.json")), "bin/convnets.js");
