@@ -240,6 +240,7 @@ const convCases: { title: string; x: Shape4; filter: Shape4; stride: number; pad
   { title: "ResNet 32×24×24×64 → 128, 1×1 s2", x: [32, 24, 24, 64], filter: [1, 1, 64, 128], stride: 2, pad: "valid" },
   { title: "GoogLeNet-like 32×12×12×192 → 64, 1×1", x: [32, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid" },
   { title: "GoogLeNet b2 32×24×24×64 → 192, 3×3 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 192], stride: 1, pad: pad(1) },
+  { title: "DenseNet 32×24×24×128 → 32, 3×3 pad 1", x: [32, 24, 24, 128], filter: [3, 3, 128, 32], stride: 1, pad: pad(1) },
   { title: "stem 32×96×96×1 → 64, 7×7 s2 pad 3", x: [32, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: pad(3) },
 ];
 
