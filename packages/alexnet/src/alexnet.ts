@@ -72,7 +72,7 @@ export function alexnet(options?: AlexNetOptions): LayersModel {
 /** The seed's `nn.MaxPool2d(kernel_size=3, stride=2)`. */
 const POOL = { poolSize: 3, strides: 2, pad: 0 } as const;
 
-/** Xavier-uniform kernels and zero biases, as d2l's `init_weights` sets them. */
+/** Xavier-uniform kernels and zero biases as built (core's `train` re-draws both as the book's PyTorch networks start). */
 const INIT = { kernelInitializer: "glorotUniform", biasInitializer: "zeros" } as const;
 
 /** Linear → ReLU → Dropout(0.5), the seed's hidden classifier layer. */

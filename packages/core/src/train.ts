@@ -52,7 +52,7 @@ export interface TrainOptions {
   seed?: number;
   /** Epochs already completed (resume). Default 0. Shuffles continue as if the run had not stopped. */
   initialEpoch?: number;
-  /** Re-initialise conv/dense kernels Xavier-uniform before a fresh run (d2l's `init_weights`). Default true. */
+  /** Re-initialise conv/dense layers before a fresh run: Xavier-uniform kernels (d2l's `init_weights`), biases U(±1/√fan_in) as PyTorch draws them. Default true. */
   initialize?: boolean;
   /** Stops after the current batch; the unfinished epoch is discarded and `aborted` is set. */
   signal?: AbortSignal;

@@ -15,7 +15,7 @@ type Tensor = SymbolicTensor;
 const LENET_MIN_INPUT = 12;
 const LENET_BN_MIN_INPUT = 16;
 
-/** d2l's `init_weights`: Xavier-uniform kernels, zero biases (seed §2.1). */
+/** Xavier-uniform kernels, zero biases as built (seed §2.1; core's `train` re-draws both as the book's PyTorch networks start). */
 function weightInit() {
   return { kernelInitializer: initializers.glorotUniform({}), biasInitializer: initializers.zeros() };
 }

@@ -52,7 +52,7 @@ export function reportMarkdown(run: RunRecord, history: EpochMetrics[], runName:
       ["right", "right", "right", "right", "right", "right", "right"],
     ),
     "",
-    "SGD on softmax cross-entropy of the logits, Xavier-uniform initialisation, training set reshuffled every epoch (d2l `train_ch6`).",
+    "SGD on softmax cross-entropy of the logits, Xavier-uniform kernels and PyTorch's default biases, training set reshuffled every epoch (d2l `train_ch6`).",
     "",
     "## Engine and timings",
     "",

@@ -65,7 +65,7 @@ export interface VggOptions extends BuildOptions {
 /** The seed trains VGG on Fashion-MNIST resized to 224×224 (seed §3.2). */
 const DEFAULT_INPUT_SIZE = 224;
 
-/** Xavier-uniform kernels and zero biases, as d2l's `init_weights` sets them. */
+/** Xavier-uniform kernels and zero biases as built (core's `train` re-draws both as the book's PyTorch networks start). */
 const INIT = { kernelInitializer: "glorotUniform", biasInitializer: "zeros" } as const;
 
 /**
