@@ -4,7 +4,7 @@
  * installed, on PyTorch's, and reads back what it wrote.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { PACKAGE_DIR, tempDir } from "./helpers.js";
@@ -63,4 +63,33 @@ it(`trains LeNet on 256 images for one epoch (ours${withTorch ? " and PyTorch" :
   const markdown = readFileSync(join(tmp.dir, "fidelity.md"), "utf8");
   expect(markdown).toContain("| lenet | 28×28, 256 × 1 ep, lr 0.9, batch 256 |");
   expect(res.stdout).toMatch(/^lenet +28×28, 256 × 1 ep, lr 0\.9, batch 256 /m);
+});
+
+it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of training them again", () => {
+  const first = JSON.parse(readFileSync(join(tmp.dir, "fidelity.json"), "utf8")).networks[0];
+  // A PyTorch run as torch_gpu.py prints it on a GPU machine: torch_reference.py's model name, the recipe, a device.
+  const torchLine = { model: "lenet", inputSize: 28, examples: 256, epochs: 1, lr: 0.9, batchSize: 256, seed: 0, torch: "2.11.0", device: "NVIDIA H200", history: first.ours[0].history };
+  const other = { ...torchLine, seed: 1, history: [{ epoch: 1, loss: 2.3, trainAcc: 0.1, testAcc: 0.1 }] };
+  const lines = join(tmp.dir, "torch-gpu.jsonl");
+  writeFileSync(lines, `${JSON.stringify(other)}\n${JSON.stringify(torchLine)}\n`);
+  const out = join(tmp.dir, "again");
+  const args = [
+    join(PACKAGE_DIR, "bench", "fidelity.ts"),
+    ...["--networks", "lenet", "--seeds", "1", "--examples", "256", "--epochs", "1", "--threads", "1", "--out", out, "--no-torch"],
+    ...["--ours-runs", join(tmp.dir, "fidelity.json"), "--torch-runs", lines],
+  ];
+  const res = spawnSync(TSX, args, { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
+  expect(res.status, res.stderr).toBe(0);
+  expect(res.stderr).toMatch(/ours: .*read from --ours-runs/);
+  expect(res.stderr).toContain(`from ${lines}`);
+  const again = JSON.parse(readFileSync(join(out, "fidelity.json"), "utf8"));
+  // Seed 0 of each side, as written: no training here.
+  expect(again.networks[0].ours).toEqual(first.ours);
+  expect(again.networks[0].torch).toEqual([{ ...torchLine, from: lines }]);
+  expect(again.torch.runs).toEqual(["PyTorch 2.11.0 on NVIDIA H200"]);
+  expect(readFileSync(join(out, "fidelity.md"), "utf8")).toContain("PyTorch 2.11.0 on NVIDIA H200");
+
+  const missing = spawnSync(TSX, [...args.slice(0, -4), "--torch-runs", join(tmp.dir, "nowhere.jsonl")], { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
+  expect(missing.status).not.toBe(0);
+  expect(missing.stderr).toMatch(/--torch-runs .*nowhere\.jsonl: cannot read it/);
 });
