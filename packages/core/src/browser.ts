@@ -16,7 +16,7 @@ export {
   parseIdx,
   readIdxStream,
 } from "./data/idx.js";
-export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, type ImageSet, takeImages, toImageSet } from "./data/image-set.js";
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, type ImageSet, readImageSets, takeImages, toImageSet } from "./data/image-set.js";
 export { type Evaluation, type EvaluateOptions, evaluate } from "./evaluate.js";
 export { initXavierUniform } from "./init.js";
 export { fuseConvolutionRelu, skipInputGradient } from "./input-gradient.js";

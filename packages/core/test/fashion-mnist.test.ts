@@ -6,6 +6,7 @@ import {
   FASHION_MNIST_CLASSES,
   type FashionMnist,
   loadFashionMnist,
+  readImageSets,
   takeImages,
 } from "../src/index.js";
 import { gz, idxBytes, REAL_DIR, tempDir } from "./helpers.js";
@@ -137,5 +138,34 @@ describe("loadFashionMnist on bad directories", () => {
     const dir = writeSet(tempDir(), { train: 3, test: 2 });
     writeFileSync(join(dir, "train-images-idx3-ubyte.gz"), "not gzip at all");
     await expect(loadFashionMnist({ dir })).rejects.toThrow(`${join(dir, "train-images-idx3-ubyte.gz")}: named .gz but is not gzip`);
+  });
+});
+
+describe("readImageSets: the four files from any reader (the playground's URLs and picked files)", () => {
+  const idx = (dims: number[], fill = 0) => ({ dims, data: new Uint8Array(dims.reduce((a, b) => a * b, 1)).fill(fill) });
+  const sizes: Record<string, number[]> = {
+    "train-images-idx3-ubyte": [3, 2, 2],
+    "train-labels-idx1-ubyte": [3],
+    "t10k-images-idx3-ubyte": [2, 2, 2],
+    "t10k-labels-idx1-ubyte": [2],
+  };
+
+  it("asks the reader for each file once and pairs images with labels", async () => {
+    const asked: string[] = [];
+    const sets = await readImageSets(async (name) => {
+      asked.push(name);
+      return { name: `https://example.test/${name}.gz`, idx: idx(sizes[name]!, name.includes("labels") ? 7 : 200) };
+    });
+    expect(asked.sort()).toEqual(Object.keys(sizes).sort());
+    expect(sets.train).toMatchObject({ count: 3, height: 2, width: 2 });
+    expect(Array.from(sets.train.labels)).toEqual([7, 7, 7]);
+    expect(sets.test.count).toBe(2);
+  });
+
+  it("names the reader's files when a pair does not match", async () => {
+    const read = async (name: string) => ({ name: `picked/${name}`, idx: idx(name === "t10k-labels-idx1-ubyte" ? [5] : sizes[name]!) });
+    await expect(readImageSets(read)).rejects.toThrow(
+      "picked/t10k-images-idx3-ubyte has 2 images but picked/t10k-labels-idx1-ubyte has 5 labels",
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { FASHION_MNIST_FILES, type ImageSet, readIdxStream, toImageSet } from "@convnets/core/browser";
+import { FASHION_MNIST_FILES, type ImageSet, readIdxStream, readImageSets } from "@convnets/core/browser";
 
 export interface PageData {
   train: ImageSet;
@@ -14,21 +14,11 @@ interface Source {
 }
 
 /** Reads the four files: IDX parsed by core (gzip unzipped with DecompressionStream), checked as the CLI checks them. */
-async function readFour(find: (name: string) => Source): Promise<Omit<PageData, "source">> {
-  const read = async (name: string) => {
+function readFour(find: (name: string) => Source): Promise<Omit<PageData, "source">> {
+  return readImageSets(async (name) => {
     const source = find(name);
     return { name: source.name, idx: await readIdxStream(await source.open(), source.name) };
-  };
-  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    read(FASHION_MNIST_FILES.trainImages),
-    read(FASHION_MNIST_FILES.trainLabels),
-    read(FASHION_MNIST_FILES.testImages),
-    read(FASHION_MNIST_FILES.testLabels),
-  ]);
-  return {
-    train: toImageSet(trainImages.name, trainImages.idx, trainLabels.name, trainLabels.idx),
-    test: toImageSet(testImages.name, testImages.idx, testLabels.name, testLabels.idx),
-  };
+  });
 }
 
 /** The four .gz files from this page's own server (vite.config.ts serves them from the dataset directory). */

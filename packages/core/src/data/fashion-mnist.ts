@@ -5,9 +5,9 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { readIdx } from "./idx-file.js";
-import { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES as FILES, type ImageSet, toImageSet } from "./image-set.js";
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES as FILES, type ImageSet, readImageSets } from "./image-set.js";
 
-export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, type ImageSet, takeImages } from "./image-set.js";
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, type ImageSet, readImageSets, takeImages } from "./image-set.js";
 
 export interface FashionMnist {
   train: ImageSet;
@@ -111,19 +111,11 @@ export async function loadFashionMnist(options: LoadFashionMnistOptions = {}): P
 }
 
 async function readDir(dir: string): Promise<FashionMnist> {
-  const read = (name: string) => readIdx(findFile(dir, name)!);
-  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    read(FILES.trainImages),
-    read(FILES.trainLabels),
-    read(FILES.testImages),
-    read(FILES.testLabels),
-  ]);
-  return {
-    train: toImageSet(findFile(dir, FILES.trainImages)!, trainImages, findFile(dir, FILES.trainLabels)!, trainLabels),
-    test: toImageSet(findFile(dir, FILES.testImages)!, testImages, findFile(dir, FILES.testLabels)!, testLabels),
-    classNames: FASHION_MNIST_CLASSES,
-    dir,
-  };
+  const sets = await readImageSets(async (name) => {
+    const file = findFile(dir, name)!;
+    return { name: file, idx: await readIdx(file) };
+  });
+  return { ...sets, classNames: FASHION_MNIST_CLASSES, dir };
 }
 
 /** Downloads the four files into `dir`, checking each one's SHA-256 and renaming it into place only when it matches. */

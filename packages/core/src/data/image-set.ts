@@ -57,6 +57,23 @@ export function toImageSet(imagesFile: string, images: IdxArray, labelsFile: str
   return { images: images.data, labels: labels.data, count, height, width };
 }
 
+/**
+ * Fashion-MNIST's training and test sets from its four files, read all at once by `read`: given a file's name
+ * without `.gz` (FASHION_MNIST_FILES), it returns the name errors should use (its path or URL) and the parsed IDX
+ * array. Each images/labels pair is checked by toImageSet. The Node loader reads a directory with it, the
+ * playground a server's URLs or the files a user picked.
+ */
+export async function readImageSets(
+  read: (name: string) => Promise<{ name: string; idx: IdxArray }>,
+): Promise<{ train: ImageSet; test: ImageSet }> {
+  const { trainImages, trainLabels, testImages, testLabels } = FASHION_MNIST_FILES;
+  const [trImages, trLabels, teImages, teLabels] = await Promise.all([trainImages, trainLabels, testImages, testLabels].map(read));
+  return {
+    train: toImageSet(trImages!.name, trImages!.idx, trLabels!.name, trLabels!.idx),
+    test: toImageSet(teImages!.name, teImages!.idx, teLabels!.name, teLabels!.idx),
+  };
+}
+
 /** The first `count` examples of a set (views into the same bytes, no copy). */
 export function takeImages(set: ImageSet, count: number): ImageSet {
   if (!Number.isInteger(count) || count < 1) throw new Error(`limit must be a positive integer, got ${count}`);
