@@ -5,13 +5,14 @@
  * parallel, so this is the check to run where a GPU is lent.
  *
  *   pnpm --filter @convnets/trainer bench:webgpu-check [--networks a,b] [--batch-size N] [--input-size N]
- *       [--steps S] [--lr-scale X]
+ *       [--steps S] [--lr-scale X] [--flag WEBGPU_MATMUL_PROGRAM_TYPE=3 …]
  *
  * For each network, from the same Xavier-uniform weights (seed 1) and the first N training images (default the
  * recipe's batch size, at the fidelity recipes' reduced input: 28 for LeNet, else the network's smallest input
  * or 32): the first step's gradient of every trainable variable on wasm and on webgpu, twice on webgpu (is it
  * deterministic?), and the losses of S TrainSteps (the loop's step) at the recipe's lr × --lr-scale. Prints the
- * worst variables by relative error, max |g_webgpu − g_wasm| / max |g_wasm| (the scale floored at 1e-3 of the
+ * worst variables by relative error (--flag sets a tfjs environment flag for the webgpu side, to find which of
+ * tfjs's programs a difference comes from: WEBGPU_MATMUL_PROGRAM_TYPE 0–3, WEBGPU_CPU_FORWARD false, …), max |g_webgpu − g_wasm| / max |g_wasm| (the scale floored at 1e-3 of the
  * network's largest gradient).
  */
 import { parseArgs } from "node:util";
@@ -28,11 +29,17 @@ const { values } = parseArgs({
     "input-size": { type: "string" },
     steps: { type: "string", default: "3" },
     "lr-scale": { type: "string", default: "1" },
+    flag: { type: "string", multiple: true, default: [] },
   },
 });
 const names = values.networks?.split(",") ?? [...NETWORK_NAMES];
 const steps = positiveInt("steps", values.steps)!;
 const lrScale = Number(values["lr-scale"]);
+const flags = values.flag.map((text) => {
+  const [name, value] = text.split("=");
+  if (!name || value === undefined) throw new Error(`--flag ${text}: expected NAME=VALUE, e.g. WEBGPU_MATMUL_PROGRAM_TYPE=3`);
+  return { name, value: value === "true" ? true : value === "false" ? false : Number.isNaN(Number(value)) ? value : Number(value) };
+});
 const mnist = await loadFashionMnist();
 
 interface Side {
@@ -43,6 +50,7 @@ interface Side {
 async function side(name: string, engine: "wasm" | "webgpu", start: Float32Array[] | undefined, batchSize: number, inputSize: number) {
   const spec = findRow(name).spec;
   await setupEngine(engine);
+  if (engine === "webgpu") for (const { name, value } of flags) tf.env().set(name, value);
   const model = spec.build({ inputShape: [inputSize, inputSize, 1] });
   if (start) model.setWeights(model.getWeights().map((w, i) => tf.tensor(start[i]!, w.shape)));
   else initXavierUniform(model, 1);
