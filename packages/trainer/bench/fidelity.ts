@@ -395,7 +395,7 @@ function footnote(): string {
     `Δ mean = ours − PyTorch test accuracy. ` +
     `Target (issue 15): both means ≥ 0.7 and |Δ mean| ≤ max(0.02, the larger seed range). ` +
     `Ours: ${[...engines].join(", ") || values.backend}; ${[...torchRuns].join(", ") || "PyTorch not run"}; ` +
-    `${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}; ` +
+    `this machine (where the runs not read with --ours-runs/--torch-runs ran): ${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}; ` +
     `${((Date.now() - started) / 60000).toFixed(1)} min; 1-minute load average ${loadavg()[0]!.toFixed(2)} at the end.`
   );
 }
