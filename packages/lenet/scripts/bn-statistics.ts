@@ -28,7 +28,7 @@ const model = await loadModel(dir);
 const norms = model.layers.filter((l): l is ConvnetsBatchNorm => l instanceof ConvnetsBatchNorm);
 if (norms.length === 0) throw new Error(`${dir}: the model has no ConvnetsBatchNorm layer; nothing to explain`);
 console.log(`${model.name} from ${dir} on ${engine.description}`);
-console.log(`test acc, moving statistics (inference): ${evaluate(model, data.test).accuracy.toFixed(4)}`);
+console.log(`test acc, moving statistics (inference): ${(await evaluate(model, data.test)).accuracy.toFixed(4)}`);
 console.log(`test acc, each batch of 256 its own statistics: ${batchStatisticsAccuracy(await loadModel(dir), data.test)}`);
 
 // Exact per-feature mean and (biased) variance of each BatchNorm's input over the training set,
@@ -50,7 +50,7 @@ for (const norm of norms) {
   );
   norm.setWeights([gamma!, beta!, tf.tensor1d(mean), tf.tensor1d(variance)]);
 }
-console.log(`test acc, training-set statistics: ${evaluate(model, data.test).accuracy.toFixed(4)}`);
+console.log(`test acc, training-set statistics: ${(await evaluate(model, data.test)).accuracy.toFixed(4)}`);
 
 function batchStatisticsAccuracy(m: LayersModel, set: ImageSet): string {
   let correct = 0;
