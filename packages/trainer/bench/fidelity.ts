@@ -4,7 +4,7 @@
  *
  *   pnpm --filter @convnets/trainer bench:fidelity [--networks lenet,resnet18] [--seeds K] [--examples N]
  *       [--epochs E] [--threads T] [--backend wasm] [--out DIR] [--no-torch] [--torch-reference PATH]
- *       [--python /usr/bin/python3]
+ *       [--python /usr/bin/python3] [--ours-runs FILES] [--torch-runs FILES]
  *
  * For each network of RECIPES (below) and each seed 0 … K−1, PyTorch (`torch_reference.py train`: d2l's
  * train_ch6, seeded with `torch.manual_seed`) and then ours (fidelity-ours.ts, a child process per run: core's
@@ -18,6 +18,11 @@
  * --out defaults to runs/fidelity-<date-time> under the directory pnpm was run from; --threads (default: every
  * core) applies to both sides, and the engine line of the report says what ours ran on. --examples and
  * --epochs override every row's (quick runs; the table then says nothing about the recipes).
+ *
+ * --ours-runs and --torch-runs (comma-separated files) take runs made earlier or elsewhere instead of making
+ * them: a fidelity.json of an earlier run, fidelity-ours.ts's output lines (ours on another machine, e.g. the
+ * webgpu engine on a GPU), or torch_gpu.py's (PyTorch on CUDA). A run stands in for the one with the same network,
+ * recipe and seed; the footnote and the JSON say where each side ran.
  *
  * A run of all eight networks with 3 seeds is CPU-hours on a 2-core machine: run it by hand, not in CI
  * (test/fidelity.test.ts runs LeNet on 256 images for one epoch as a smoke test).
