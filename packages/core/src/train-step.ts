@@ -49,6 +49,18 @@ export class TrainStep {
 
   /** One step on a batch. `stepIndex`: this step's place in the run (default: the steps this TrainStep ran). */
   run(xs: tf.Tensor4D, labels: tf.Tensor1D, stepIndex = this.steps): StepResult {
+    const { loss, correct, grads } = this.gradients(xs, labels, stepIndex);
+    this.optimizer.applyGradients(grads);
+    tf.dispose(Object.values(grads));
+    return { loss, correct };
+  }
+
+  /**
+   * The step without its update: loss, correct count and the gradient of each trainable weight (by variable
+   * name; the caller disposes all three), with step `stepIndex`'s dropout masks. Counts as that step: the next
+   * default index follows it. `run` is this plus the SGD update; a check that compares engines reads these.
+   */
+  gradients(xs: tf.Tensor4D, labels: tf.Tensor1D, stepIndex = this.steps): StepResult & { grads: tf.NamedTensorMap } {
     this.steps = stepIndex + 1;
     this.dropouts.forEach((layer, i) => {
       layer.seed = dropoutSeed(this.seed, stepIndex, i);
@@ -63,9 +75,7 @@ export class TrainStep {
     this.variables.forEach((v, i) => {
       if (grads[i]) named[v.name] = grads[i]!;
     });
-    this.optimizer.applyGradients(named);
-    tf.dispose(grads.filter((g) => g !== null));
-    return { loss, correct: correct! };
+    return { loss, correct: correct!, grads: named };
   }
 
   dispose(): void {

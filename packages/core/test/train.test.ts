@@ -9,8 +9,10 @@ import {
   setupEngine,
   takeImages,
   type TrainData,
+  TrainStep,
   train,
 } from "../src/index.js";
+import { firstImages } from "../src/testing.js";
 import { REAL_DIR } from "./helpers.js";
 
 let full: FashionMnist;
@@ -129,5 +131,26 @@ describe("train (d2l train_ch6) on real Fashion-MNIST, wasm engine", () => {
     await expect(train(model, data, { epochs: 1, lr: -0.1, batchSize: 64 })).rejects.toThrow("lr must be a positive number, got -0.1");
     await expect(train(model, data, { epochs: 1, lr: 0.1, batchSize: 0 })).rejects.toThrow("batchSize must be a positive integer, got 0");
     await expect(train(model, data, { epochs: 0, lr: 0.1, batchSize: 8 })).rejects.toThrow("epochs must be a positive integer, got 0");
+  });
+});
+
+describe("TrainStep.gradients: the step without its update", () => {
+  it("gives the gradients run() applies: SGD on them reaches run()'s weights, dropout masks included", async () => {
+    await setupEngine("wasm");
+    const [a, b] = [smallConvNet({ dropout: true }), smallConvNet({ dropout: true })];
+    b.setWeights(a.getWeights());
+    const batch = firstImages(full.train, 64, 28);
+    const [stepA, stepB] = [new TrainStep(a, 0.1, { seed: 5 }), new TrainStep(b, 0.1, { seed: 5 })];
+    const ran = stepA.run(batch.xs, batch.labels, 3);
+    const { loss, correct, grads } = stepB.gradients(batch.xs, batch.labels, 3);
+    expect(Object.keys(grads)).toHaveLength(b.trainableWeights.length);
+    expect(await loss.data()).toEqual(await ran.loss.data());
+    expect(await correct.data()).toEqual(await ran.correct.data());
+    const updated = b.trainableWeights.map((w) => tf.sub(w.read(), tf.mul(0.1, grads[w.read().name]!)));
+    const expected = await Promise.all(a.trainableWeights.map((w) => w.read().data()));
+    for (const [i, u] of updated.entries()) expect(Array.from(await u.data())).toEqual(Array.from(expected[i]!));
+    tf.dispose([ran.loss, ran.correct, loss, correct, ...Object.values(grads), ...updated, batch.xs, batch.labels]);
+    stepA.dispose();
+    stepB.dispose();
   });
 });

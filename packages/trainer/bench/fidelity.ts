@@ -214,9 +214,15 @@ async function readRuns<R extends { seed: number }>(files: string | undefined, s
       if (!network) throw new Error(`--${side}-runs ${file}: a run names no network known here (${NAMES.join(", ")})`);
       runs.set(runKey(network, recipe as unknown as FidelityRecipe, run.seed), { ...run, ...(side === "torch" ? { from: path } : {}) });
     };
-    if (text.trimStart().startsWith("{\n") || text.trimStart().startsWith('{"date"')) {
-      const report = JSON.parse(text) as { networks?: NetworkResult[] };
-      if (!Array.isArray(report.networks)) throw new Error(`--${side}-runs ${file}: not a fidelity.json (no "networks")`);
+    // A fidelity.json is one JSON document with "networks"; anything else is read as JSON lines.
+    const report = (() => {
+      try {
+        return JSON.parse(text) as { networks?: NetworkResult[] };
+      } catch {
+        return undefined;
+      }
+    })();
+    if (Array.isArray(report?.networks)) {
       for (const n of report.networks) for (const run of n[side] as unknown as R[]) add(n.network, n.recipe, run);
       continue;
     }

@@ -16,8 +16,8 @@
  * network's largest gradient).
  */
 import { parseArgs } from "node:util";
-import { initXavierUniform, loadFashionMnist, lossGradients, setupEngine, TrainStep, takeImages } from "@convnets/core";
-import { firstImages } from "@convnets/core/testing";
+import { initXavierUniform, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
+import { firstImages, maxAbsDifference } from "@convnets/core/testing";
 import * as tf from "@tensorflow/tfjs-core";
 import { findRow, NETWORK_NAMES } from "./networks.js";
 import { positiveInt } from "./options.js";
@@ -57,29 +57,23 @@ async function side(name: string, engine: "wasm" | "webgpu", start: Float32Array
   const weights = await Promise.all(model.getWeights().map(async (w) => Float32Array.from(await w.data())));
   const step = new TrainStep(model, spec.defaults.lr * lrScale, { seed: 3 }); // fuses conv+ReLU as the loop does
   const batch = firstImages(takeImages(mnist.train, batchSize), batchSize, inputSize);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const dropouts = model.layers.filter((l) => l.getClassName() === "Dropout") as unknown as { seed?: number }[];
+  // The first step's gradients (its dropout masks), as the loop's step computes them, without the update.
   const gradients = async () => {
-    dropouts.forEach((l, i) => {
-      l.seed = 1000 + i;
-    });
-    const { value, grads } = lossGradients(() => {
-      const logits = model.apply(batch.xs, { training: true }) as tf.Tensor2D;
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(batch.labels, 10), logits) as tf.Scalar;
-    }, variables);
-    const out = await Promise.all(grads.map(async (g) => (g ? Float32Array.from(await g.data()) : new Float32Array())));
-    tf.dispose([value, ...grads.filter((g) => g !== null)]);
-    return out;
+    const { loss, correct, grads } = step.gradients(batch.xs, batch.labels, 0);
+    const out = await Promise.all(Object.values(grads).map(async (g) => Float32Array.from(await g.data())));
+    tf.dispose([loss, correct, ...Object.values(grads)]);
+    return { names: Object.keys(grads), values: out };
   };
-  const grads = await gradients();
-  const again = engine === "webgpu" ? await gradients() : undefined;
+  const first = await gradients();
+  const again = engine === "webgpu" ? (await gradients()).values : undefined;
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
-    const { loss, correct } = step.run(batch.xs, batch.labels);
+    const { loss, correct } = step.run(batch.xs, batch.labels, i);
     losses.push((await loss.data())[0]!);
     tf.dispose([loss, correct]);
   }
-  const varNames = variables.map((v) => v.name);
+  const grads = first.values;
+  const varNames = first.names;
   tf.dispose([batch.xs, batch.labels]);
   step.dispose();
   model.dispose();
@@ -93,8 +87,7 @@ const maxAbs = (a: Float32Array) => a.reduce((m, x) => Math.max(m, Math.abs(x)),
  * rounding noise only (the BatchNorm cancels it), which no relative error should be taken of.
  */
 function relError(a: Float32Array, b: Float32Array, floor = 0): number {
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  const diff = maxAbsDifference(a, b);
   const scale = Math.max(maxAbs(b), floor);
   return scale === 0 ? diff : diff / scale;
 }
