@@ -146,7 +146,7 @@ describe("TrainStep.gradients: the step without its update", () => {
     expect(Object.keys(grads)).toHaveLength(b.trainableWeights.length);
     expect(await loss.data()).toEqual(await ran.loss.data());
     expect(await correct.data()).toEqual(await ran.correct.data());
-    const updated = b.trainableWeights.map((w) => tf.sub(w.read(), tf.mul(0.1, grads[w.read().name]!)));
+    const updated = b.trainableWeights.map((w) => tf.sub(w.read(), tf.mul(0.1, grads[(w.read() as tf.Variable).name]!)));
     const expected = await Promise.all(a.trainableWeights.map((w) => w.read().data()));
     for (const [i, u] of updated.entries()) expect(Array.from(await u.data())).toEqual(Array.from(expected[i]!));
     tf.dispose([ran.loss, ran.correct, loss, correct, ...Object.values(grads), ...updated, batch.xs, batch.labels]);
