@@ -301,8 +301,9 @@ describe("Conv2DBackpropInput with a padding wider than the filter", () => {
  * the unblocked matrix product and the JavaScript col2im), each against cpu, on the geometries above
  * and edge cases: output widths not a multiple of 4, output channel counts not a multiple of 4,
  * filters wider than the 8 taps one pass of the dW loop accumulates, a filter larger than the input,
- * one example, 2 to 8 input channels (one or two passes of the few-channel loop), 9 to 20 (the
- * blocked product, with taps that see no input row at all); with the batch split in chunks, and the
+ * one example, 2 to 8 input channels (one or two passes of the few-channel loop), 9 to 36 (the
+ * blocked product, with taps that see no input row at all, strided taps, channel and pixel counts
+ * that leave tails beside colsᵀ's 4 × 4 blocks); with the batch split in chunks, and the
  * product's blocks of one example, or of two with a shorter last block.
  */
 describe("convolution gradients: the SIMD loops and their fallbacks", () => {
@@ -330,6 +331,10 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
     { name: "7×7 same on a 4×5 input, 9 channels (taps outside the input)", x: [3, 4, 5, 9], filter: [7, 7, 9, 4], stride: 1, pad: "same" },
     { name: "1×1 stride 1, 20 channels → 7", x: [3, 5, 6, 20], filter: [1, 1, 20, 7], stride: 1, pad: "valid" },
     { name: "1×1 pad 1, 9 channels → 3 (a border of zeros)", x: [3, 4, 4, 9], filter: [1, 1, 9, 3], stride: 1, pad: pad(1) },
+    // colsᵀ in 4 × 4 blocks (tapColumns): strided taps, channel and pixel counts not multiples of 4.
+    { name: "3×3 stride 2 pad 1, 13 channels → 6, OW 5", x: [2, 9, 10, 13], filter: [3, 3, 13, 6], stride: 2, pad: pad(1) },
+    { name: "5×5 stride 3 valid, 16 channels → 4, OW 4", x: [2, 16, 14, 16], filter: [5, 5, 16, 4], stride: 3, pad: "valid" },
+    { name: "1×1 stride 1, 36 channels → 5, 7 × 9 pixels", x: [2, 7, 9, 36], filter: [1, 1, 36, 5], stride: 1, pad: "valid" },
   ];
   const CASES = [...GEOMETRIES, ...EDGES];
   const saved = { ...kernelLimits };

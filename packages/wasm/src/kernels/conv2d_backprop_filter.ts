@@ -294,15 +294,14 @@ function fewChannelsBySimd(
  * the product's right operand) and colsᵀ [KH·KW·CI, P] holds, in row (kh, kw, ci), the input value
  * each output pixel sees through tap (kh, kw) on channel ci (0 in the padding). A block is a few whole
  * examples, or a band of output rows of one example when an example alone has more than
- * kernelLimits.gemmBlockPixels output pixels. Per group of examples, x transposed to planes
- * [count, CI, H, W] (transposeChannels); then writeColumns puts what each tap sees at its place in
- * colsᵀ. A 1×1 filter over every pixel needs no planes: colsᵀ is the block of x transposed. The
- * padding's zeros sit at the same places in every block of whole examples, so their colsᵀ is zeroed
- * once; a band's is zeroed each time. Blocks of about kernelLimits.gemmBlockPixels keep the
- * product's operands near the caches: XNNPACK's matrix product does not split its reduction axis, and
- * one product over the whole batch (K = N·OH·OW) streams both operands from memory (the convolution
- * above, whose reduction is also the batch, ran GoogLeNet's 3×3 64→192 dW at 6.3 multiply-adds per ns
- * against 14.8 for its forward pass; this, 12–13).
+ * kernelLimits.gemmBlockPixels output pixels. colsᵀ is written tap by tap from x as it is (NHWC) by
+ * the SIMD module's tapColumns (writeColumns), any stride; a 1×1 filter over every pixel is the block
+ * of x transposed, one such call. The padding's zeros sit at the same places in every block of whole
+ * examples, so their colsᵀ is zeroed once; a band's is zeroed each time. Blocks of about
+ * kernelLimits.gemmBlockPixels keep the product's operands near the caches: XNNPACK's matrix product
+ * does not split its reduction axis, and one product over the whole batch (K = N·OH·OW) streams both
+ * operands from memory (the convolution above, whose reduction is also the batch, ran GoogLeNet's 3×3
+ * 64→192 dW at 6.3 multiply-adds per ns against 14.8 for its forward pass; this, 12–13).
  */
 function blockedGemm(
   backend: WasmBackend,
@@ -311,18 +310,14 @@ function blockedGemm(
   dy: TensorInfo,
   conv: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = conv;
-  const top = conv.padInfo.top;
-  const left = conv.padInfo.left;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
   const pixels = outHeight * outWidth;
-  const rows = filterHeight * filterWidth * inChannels;
+  const rows = conv.filterHeight * conv.filterWidth * inChannels;
   const perGroup = Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.gemmBlockPixels / pixels)));
   // Output rows per block: all of them, or bands when one example is already more than a block.
   const bandRows = perGroup > 1 ? outHeight : Math.max(1, Math.min(outHeight, Math.floor(kernelLimits.gemmBlockPixels / outWidth)));
   const banded = bandRows < outHeight;
-  const direct = rows === inChannels && top === 0 && left === 0 && outHeight === inHeight && outWidth === inWidth;
   const dW = backend.makeOutput(conv.filterShape, "float32");
-  const planes = backend.makeOutput(direct ? [0] : [perGroup, inChannels, inHeight, inWidth], "float32");
   // colsᵀ by width: the full blocks', and a shorter last block's or band's.
   const colsByWidth = new Map<number, TensorInfo>();
   const colsOf = (width: number) => {
@@ -337,24 +332,16 @@ function blockedGemm(
   let firstBlock = true;
   for (let first = 0; first < batchSize; first += perGroup) {
     const count = Math.min(perGroup, batchSize - first);
-    const xAt = () => heapOffset(backend, x) + first * inHeight * inWidth * inChannels * 4;
-    if (!direct) simd.transposeChannels(xAt(), heapOffset(backend, planes), count, inHeight, inWidth, inChannels, inWidth);
     for (let ohStart = 0; ohStart < outHeight; ohStart += bandRows) {
       const ohCount = Math.min(bandRows, outHeight - ohStart);
       const width = count * ohCount * outWidth;
       const cols = colsOf(width);
       const right = backend.makeOutput([1, width, outChannels], "float32");
       // Offsets after the last makeOutput: allocating may grow (and so detach) the wasm heap.
-      const colsAt = heapOffset(backend, cols);
       const dyAt = heapOffset(backend, dy) + ((first * outHeight + ohStart) * outWidth * outChannels) * 4;
       heapBytes(backend).copyWithin(heapOffset(backend, right), dyAt, dyAt + width * outChannels * 4);
-      if (direct) {
-        // A 1×1 filter seeing every pixel: colsᵀ is the block's x transposed, [P, CI] → [CI, P].
-        simd.transposeChannels(xAt() + ohStart * inWidth * inChannels * 4, colsAt, 1, 1, width, inChannels, width);
-      } else {
-        if (banded) backend.typedArrayFromHeap(cols).fill(0);
-        writeColumns(backend, simd, planes, cols, conv, count, ohStart, ohCount);
-      }
+      if (banded) backend.typedArrayFromHeap(cols).fill(0);
+      writeColumns(backend, simd, x, cols, conv, first, count, ohStart, ohCount);
       const product = runKernel(backend, "BatchMatMul", { a: cols, b: right }, { transposeA: false, transposeB: false });
       release(backend, right);
       const sum = backend.typedArrayFromHeap(product);
@@ -365,36 +352,41 @@ function blockedGemm(
       release(backend, product);
     }
   }
-  release(backend, planes, ...colsByWidth.values());
+  release(backend, ...colsByWidth.values());
   return dW;
 }
 
 /**
- * colsᵀ [KH·KW·CI, count·ohCount·OW] of output rows [ohStart, ohStart + ohCount) of `count` examples,
- * from their planes [count, CI, H, W]: for each tap the output rows and columns whose input pixel
- * (ih, iw) = (oh·sH + kh − top, ow·sW + kw − left) is inside the input; at stride 1 those are runs of
- * plane rows, one copyRows over the CI planes per tap and example; otherwise every sW-th element, a
- * JavaScript loop. Entries whose input falls in the padding are left as they are (zero).
+ * colsᵀ [KH·KW·CI, count·ohCount·OW] of output rows [ohStart, ohStart + ohCount) of examples
+ * [first, first + count), from x (NHWC): for each tap the output rows and columns whose input pixel
+ * (ih, iw) = (oh·sH + kh − top, ow·sW + kw − left) is inside the input, one tapColumns call over the
+ * examples, rows and channels. A 1×1 filter over every pixel is one call over the block's pixels.
+ * Entries whose input falls in the padding are left as they are (zero).
  */
 function writeColumns(
   backend: WasmBackend,
   simd: WasmSimdKernels,
-  planes: TensorInfo,
+  x: TensorInfo,
   cols: TensorInfo,
   conv: backend_util.Conv2DInfo,
+  first: number,
   count: number,
   ohStart: number,
   ohCount: number,
 ): void {
-  const { inHeight, inWidth, inChannels, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = conv;
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = conv;
   const top = conv.padInfo.top;
   const left = conv.padInfo.left;
   const width = count * ohCount * outWidth;
-  const strided = strideHeight > 1 || strideWidth > 1;
-  const planesAt = heapOffset(backend, planes);
+  const pixelBytes = inChannels * 4;
+  const exampleBytes = inHeight * inWidth * pixelBytes;
+  const xAt = heapOffset(backend, x) + first * exampleBytes;
   const colsAt = heapOffset(backend, cols);
-  const src = strided ? backend.typedArrayFromHeap(planes) : undefined;
-  const dst = strided ? backend.typedArrayFromHeap(cols) : undefined;
+  if (filterHeight * filterWidth === 1 && top === 0 && left === 0 && outHeight === inHeight && outWidth === inWidth) {
+    // Every pixel, in order: colsᵀ is the block [P, CI] transposed.
+    simd.tapColumns(xAt + ohStart * inWidth * pixelBytes, colsAt, 1, 1, width, inChannels, pixelBytes, 0, 0, width * 4, 0, 0);
+    return;
+  }
   /** The first o with o·s + k − pad ≥ 0, and the end of those with o·s + k − pad < size. */
   const inside = (k: number, pad: number, stride: number, size: number, first: number, end: number) =>
     [Math.max(first, Math.ceil((pad - k) / stride)), Math.min(end, Math.floor((size - 1 + pad - k) / stride) + 1)] as const;
@@ -405,31 +397,20 @@ function writeColumns(
       const [owFirst, owEnd] = inside(kw, left, strideWidth, inWidth, 0, outWidth);
       if (owEnd <= owFirst) continue;
       const row = (kh * filterWidth + kw) * inChannels;
-      for (let n = 0; n < count; n++) {
-        const column = (n * ohCount - ohStart) * outWidth;
-        if (!src || !dst) {
-          simd.copyRows(
-            planesAt + ((n * inChannels * inHeight + ohFirst + kh - top) * inWidth + owFirst + kw - left) * 4,
-            colsAt + (row * width + column + ohFirst * outWidth + owFirst) * 4,
-            inChannels,
-            ohEnd - ohFirst,
-            (owEnd - owFirst) * 4,
-            inWidth * 4,
-            outWidth * 4,
-            inHeight * inWidth * 4,
-            width * 4,
-          );
-          continue;
-        }
-        for (let ci = 0; ci < inChannels; ci++) {
-          const plane = (n * inChannels + ci) * inHeight * inWidth;
-          for (let oh = ohFirst; oh < ohEnd; oh++) {
-            let from = plane + (oh * strideHeight + kh - top) * inWidth + owFirst * strideWidth + kw - left;
-            let to = (row + ci) * width + column + oh * outWidth + owFirst;
-            for (let ow = owFirst; ow < owEnd; ow++, from += strideWidth) dst[to++] = src[from] as number;
-          }
-        }
-      }
+      simd.tapColumns(
+        xAt + ((ohFirst * strideHeight + kh - top) * inWidth + owFirst * strideWidth + kw - left) * pixelBytes,
+        colsAt + (row * width + (ohFirst - ohStart) * outWidth + owFirst) * 4,
+        count,
+        ohEnd - ohFirst,
+        owEnd - owFirst,
+        inChannels,
+        strideWidth * pixelBytes,
+        strideHeight * inWidth * pixelBytes,
+        exampleBytes,
+        width * 4,
+        outWidth * 4,
+        ohCount * outWidth * 4,
+      );
     }
   }
 }

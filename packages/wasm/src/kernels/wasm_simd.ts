@@ -7,8 +7,8 @@ import type { WasmBackend } from "./wasm.js";
  * offsets. It is for loops that neither XNNPACK nor the backend offer and that JavaScript runs
  * several times slower: MaxPoolGrad's running argmax (a compare and two selects per input, 4 lanes
  * at a time here), the filter gradient of a stride-1 convolution with one or a few input channels
- * (which XNNPACK's convolution, given CI images of N channels, runs poorly), col2im for
- * Conv2DBackpropInput (bench/kernels.ts), and the passes of training-mode batch normalisation
+ * (which XNNPACK's convolution, given CI images of N channels, runs poorly), the transposed columns
+ * (colsᵀ) the other filter gradients multiply with dy, col2im for Conv2DBackpropInput (bench/kernels.ts), and the passes of training-mode batch normalisation
  * (batch_norm.ts, bench/batch_norm.ts).
  *
  * Not available (`wasmSimdKernels` returns undefined, callers use their JavaScript loops) where the
@@ -137,6 +137,26 @@ export interface WasmSimdKernels {
     rows: number,
     rowBytes: number,
     blockRows: number,
+  ): void;
+  /**
+   * What one filter tap sees, transposed: for each of `count` examples and `rows` output rows, `pixels`
+   * input pixels of C floats each (`srcPixel` bytes apart) become C runs of `pixels` floats
+   * (`dstChannel` bytes apart); src and dst advance by their own row and example strides (bytes).
+   * The rows of colsᵀ that Conv2DBackpropFilter multiplies with dy. See tapColumnsBody.
+   */
+  tapColumns(
+    src: number,
+    dst: number,
+    count: number,
+    rows: number,
+    pixels: number,
+    channels: number,
+    srcPixel: number,
+    srcRow: number,
+    srcExample: number,
+    dstChannel: number,
+    dstRow: number,
+    dstExample: number,
   ): void;
   /** `count` blocks of `rows` rows of `rowBytes` bytes, each side with its own row and block strides (bytes). */
   copyRows(
@@ -651,6 +671,100 @@ function transposeChannelsBody() {
 }
 
 /**
+ * tapColumns: dst[n, r, c, p] = src[n, r, p, c] with byte strides (dst: example, row, channel, 4;
+ * src: example, row, pixel, 4). Blocks of 4 pixels × 4 channels are moved as 4 v128 loads, a 4×4
+ * transpose in 8 shuffles and 4 v128 stores; the last pixels (pixels mod 4) and channels (C mod 4)
+ * one float at a time.
+ */
+function tapColumnsBody() {
+  const L = locals(
+    ["src", "dst", "count", "rows", "pixels", "C", "srcPixel", "srcRow", "srcExample", "dstChannel", "dstRow", "dstExample"],
+    ["n", "r", "c", "p", "c4", "p4", "s", "d", "a", "q"],
+    ["va", "vb", "vc", "vd", "t0", "t1", "t2", "t3"],
+  );
+  const $ = L.index;
+  /** f32 lanes [i, j, k, l] of the 8 lanes of two vectors, as the 16 bytes of an i8x16.shuffle. */
+  const lanes = (...f32: number[]) => f32.flatMap((lane) => [0, 1, 2, 3].map((b) => 4 * lane + b));
+  const code = [
+    set($.c4, and(get($.C), i32(-4))),
+    set($.p4, and(get($.pixels), i32(-4))),
+    set($.n, i32(0)),
+    doWhile(
+      stepBelow($.n, i32(1), get($.count)),
+      set($.r, i32(0)),
+      doWhile(
+        stepBelow($.r, i32(1), get($.rows)),
+        set($.s, add(add(get($.src), mul(get($.n), get($.srcExample))), mul(get($.r), get($.srcRow)))),
+        set($.d, add(add(get($.dst), mul(get($.n), get($.dstExample))), mul(get($.r), get($.dstRow)))),
+        // 4 channels × 4 pixels at a time.
+        ifThen(
+          and(gtU(get($.c4), i32(0)), gtU(get($.p4), i32(0))),
+          set($.c, i32(0)),
+          doWhile(
+            stepBelow($.c, i32(4), get($.c4)),
+            set($.a, add(get($.s), shl(get($.c), i32(2)))),
+            set($.q, add(get($.d), mul(get($.c), get($.dstChannel)))),
+            set($.p, i32(0)),
+            doWhile(
+              stepBelow($.p, i32(4), get($.p4)),
+              set($.va, loadV128(get($.a))),
+              set($.vb, loadV128(add(get($.a), get($.srcPixel)))),
+              set($.vc, loadV128(add(get($.a), shl(get($.srcPixel), i32(1))))),
+              set($.vd, loadV128(add(get($.a), mul(get($.srcPixel), i32(3))))),
+              set($.t0, shuffle(get($.va), get($.vb), lanes(0, 4, 1, 5))),
+              set($.t1, shuffle(get($.va), get($.vb), lanes(2, 6, 3, 7))),
+              set($.t2, shuffle(get($.vc), get($.vd), lanes(0, 4, 1, 5))),
+              set($.t3, shuffle(get($.vc), get($.vd), lanes(2, 6, 3, 7))),
+              storeV128(get($.q), shuffle(get($.t0), get($.t2), lanes(0, 1, 4, 5))),
+              storeV128(add(get($.q), get($.dstChannel)), shuffle(get($.t0), get($.t2), lanes(2, 3, 6, 7))),
+              storeV128(add(get($.q), shl(get($.dstChannel), i32(1))), shuffle(get($.t1), get($.t3), lanes(0, 1, 4, 5))),
+              storeV128(add(get($.q), mul(get($.dstChannel), i32(3))), shuffle(get($.t1), get($.t3), lanes(2, 3, 6, 7))),
+              set($.a, add(get($.a), shl(get($.srcPixel), i32(2)))),
+              set($.q, add(get($.q), i32(16))),
+            ),
+          ),
+        ),
+        // The last pixels, every channel.
+        ifThen(
+          ltU(get($.p4), get($.pixels)),
+          set($.p, get($.p4)),
+          doWhile(
+            stepBelow($.p, i32(1), get($.pixels)),
+            set($.a, add(get($.s), mul(get($.p), get($.srcPixel)))),
+            set($.q, add(get($.d), shl(get($.p), i32(2)))),
+            set($.c, i32(0)),
+            doWhile(
+              stepBelow($.c, i32(1), get($.C)),
+              storeF32(get($.q), loadF32(get($.a))),
+              set($.a, add(get($.a), i32(4))),
+              set($.q, add(get($.q), get($.dstChannel))),
+            ),
+          ),
+        ),
+        // The last channels, the pixels of the 4 × 4 blocks.
+        ifThen(
+          and(ltU(get($.c4), get($.C)), gtU(get($.p4), i32(0))),
+          set($.c, get($.c4)),
+          doWhile(
+            stepBelow($.c, i32(1), get($.C)),
+            set($.a, add(get($.s), shl(get($.c), i32(2)))),
+            set($.q, add(get($.d), mul(get($.c), get($.dstChannel)))),
+            set($.p, i32(0)),
+            doWhile(
+              stepBelow($.p, i32(1), get($.p4)),
+              storeF32(get($.q), loadF32(get($.a))),
+              set($.a, add(get($.a), get($.srcPixel))),
+              set($.q, add(get($.q), i32(4))),
+            ),
+          ),
+        ),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/**
  * copyRows: `count` blocks of `rows` rows of `rowBytes` bytes each, from src to dst with their own
  * row and block strides in bytes (an image into the interior of a zero-padded one).
  */
@@ -996,6 +1110,7 @@ function assembleModule(shared = false): Uint8Array<ArrayBuffer> {
     { name: "filterFewChannels", ...filterFewChannelsBody() },
     { name: "transposeChannels", ...transposeChannelsBody() },
     { name: "copyRows", ...copyRowsBody() },
+    { name: "tapColumns", ...tapColumnsBody() },
     { name: "col2im", ...col2imBody() },
     ...batchNormPasses(),
   ];
