@@ -129,7 +129,7 @@ describe("registerWasmTrainingKernels", () => {
     expect(wasmHadFilterGradient).toBe(false);
   });
 
-  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad, twelve faster kernels and two fused ones, idempotently", () => {
+  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad, thirteen faster kernels and two fused ones, idempotently", () => {
     const kernelFuncs = () => WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.name, "wasm")?.kernelFunc);
     const first = kernelFuncs();
     expect(registerWasmTrainingKernels()).toEqual([
@@ -146,6 +146,7 @@ describe("registerWasmTrainingKernels", () => {
       "Multiply",
       "RealDiv",
       "SplitV",
+      "Concat",
       "Slice",
       "BatchNormTrainingForward",
       "BatchNormTrainingBackward",
@@ -657,6 +658,48 @@ describe("SplitV", () => {
       ["e", "f"],
     ]);
     tf.dispose([x, a, b]);
+  });
+});
+
+describe("Concat", () => {
+  const cases: { shapes: number[][]; axis: number; dtype: tf.DataType }[] = [
+    { shapes: [[3, 4, 4, 16], [3, 4, 4, 8]], axis: 3, dtype: "float32" }, // DenseNet's
+    { shapes: [[2, 3, 3, 8], [2, 3, 3, 12], [2, 3, 3, 4], [2, 3, 3, 6]], axis: -1, dtype: "float32" }, // GoogLeNet's
+    { shapes: [[3, 2, 4, 5], [3, 3, 4, 5]], axis: 1, dtype: "float32" },
+    { shapes: [[2, 5], [4, 5], [1, 5]], axis: 0, dtype: "int32" },
+    { shapes: [[4, 3], [4, 0], [4, 2]], axis: 1, dtype: "float32" },
+    { shapes: [[3, 2], [3, 5]], axis: 1, dtype: "bool" },
+  ];
+  describe.each([
+    { loops: "SIMD", enabled: true },
+    { loops: "copyWithin", enabled: false },
+  ])("$loops", ({ enabled }) => {
+    it.each(cases)("$shapes along $axis ($dtype) matches cpu exactly", async ({ shapes, axis, dtype }) => {
+      wasmSimd.enabled = enabled;
+      try {
+        await expectIdenticalOnBothBackends(() => tf.concat(shapes.map((shape, i) => typedTensor(shape, dtype, 60 + i)), axis));
+      } finally {
+        wasmSimd.enabled = true;
+      }
+    });
+  });
+
+  it("leaves strings and a single input to the built-in kernel", async () => {
+    await tf.setBackend("wasm");
+    const a = tf.tensor([["a"], ["b"]]);
+    const b = tf.tensor([["c"], ["d"]]);
+    const joined = tf.concat([a, b], 1);
+    expect(joined.arraySync()).toEqual([
+      ["a", "c"],
+      ["b", "d"],
+    ]);
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const alone = tf.concat([x, tf.zeros([2, 0])], 1);
+    expect(alone.arraySync()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    tf.dispose([a, b, joined, x, alone]);
   });
 });
 

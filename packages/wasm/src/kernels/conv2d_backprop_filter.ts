@@ -310,7 +310,7 @@ function blockedGemm(
   dy: TensorInfo,
   conv: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
+  const { batchSize, inChannels, outHeight, outWidth, outChannels } = conv;
   const pixels = outHeight * outWidth;
   const rows = conv.filterHeight * conv.filterWidth * inChannels;
   const perGroup = Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.gemmBlockPixels / pixels)));

@@ -2,6 +2,7 @@ import {
   Add,
   AvgPoolGrad,
   BatchMatMul,
+  Concat,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   engine,
@@ -29,6 +30,7 @@ import {
 } from "./batch_norm.js";
 import { batchMatMulConfig } from "./batch_mat_mul.js";
 import { CHANNEL_BROADCAST_KERNELS, channelBroadcastConfig } from "./broadcast.js";
+import { concatConfig } from "./concat.js";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.js";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { identityConfig } from "./identity.js";
@@ -60,7 +62,8 @@ export interface WasmTrainingKernel {
  * ≤ 0; Conv2DBackpropInput, transposed BatchMatMul and AvgPoolGrad are scalar loops that dominate a
  * training step (see bench/kernels.ts), as are Sum and Mean over all axes but the last and Add, Sub,
  * Multiply and RealDiv by a per-channel vector of few channels; Identity copies what it could share;
- * SplitV and Slice (the gradients of Concat and of padding) copy the whole input out of the heap first.
+ * SplitV and Slice (the gradients of Concat and of padding) copy the whole input out of the heap first,
+ * and Concat copies each row through a new JavaScript subarray.
  * BatchNormTrainingForward and BatchNormTrainingBackward (batch_norm.ts) are training-mode batch
  * normalisation in two calls instead of ~15 elementwise and reduction kernels per layer and step.
  */
@@ -78,6 +81,7 @@ export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Multiply, reason: "faster" },
   { name: RealDiv, reason: "faster" },
   { name: SplitV, reason: "faster" },
+  { name: Concat, reason: "faster" },
   { name: Slice, reason: "faster" },
   { name: BATCH_NORM_TRAINING_FORWARD, reason: "fused" },
   { name: BATCH_NORM_TRAINING_BACKWARD, reason: "fused" },
@@ -147,6 +151,7 @@ export function registerWasmTrainingKernels(): string[] {
 
   for (const [name, config] of [
     [SplitV, splitVConfig],
+    [Concat, concatConfig],
     [Slice, sliceConfig],
   ] as const) {
     const copy = getKernel(name, "wasm");

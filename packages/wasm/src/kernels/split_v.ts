@@ -7,13 +7,12 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
-import { heapBytes, heapOffset, type WasmBackend } from "./wasm.js";
+import { copyRuns, heapOffset, type WasmBackend } from "./wasm.js";
 
 /**
  * SplitV (the gradient of Concat) as one memmove per contiguous run: along axis k, each output is
  * a run of sizes[j]·(elements after k) for every index of the axes before k, so whichever the axis,
- * an output is `outer` copies within the heap (`copyWithin` on the backend's byte view: no
- * allocation, any numeric dtype). tfjs-backend-wasm 4.22 slices once per output, and each slice
+ * an output is `outer` copies within the heap (copyRuns: no allocation, any numeric dtype). tfjs-backend-wasm 4.22 slices once per output, and each slice
  * first copies the whole input out of the heap (readSync) then copies every row through a new
  * subarray: 6 ms against 1.3 ms for GoogLeNet's [32,12,12,480] → 128/192/96/64 (bench/kernels.ts;
  * up to 20 ms on a loaded machine).
@@ -34,14 +33,11 @@ export function makeSplitV(builtin: KernelFunc): KernelFunc {
       shape[along] = s;
       return backend.makeOutput(shape, x.dtype);
     });
-    // The heap view after the last makeOutput: allocating may grow (and so replace) it.
-    const heap = heapBytes(backend);
     const rowBytes = (x.shape[along] as number) * bytes;
     let first = heapOffset(backend, x);
     outputs.forEach((out, j) => {
       const run = (sizes[j] as number) * bytes;
-      let to = heapOffset(backend, out);
-      for (let o = 0, from = first; o < outer; o++, from += rowBytes, to += run) heap.copyWithin(to, from, from + run);
+      copyRuns(backend, first, heapOffset(backend, out), outer, run, rowBytes, run);
       first += run;
     });
     return outputs;

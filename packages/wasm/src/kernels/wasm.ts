@@ -1,5 +1,6 @@
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from "@tensorflow/tfjs-core";
+import { wasmSimdKernels } from "./wasm_simd.js";
 
 /** The backend object tfjs hands to a wasm kernel. */
 export type WasmBackend = BackendWasm;
@@ -62,4 +63,27 @@ export function heapBytes(backend: WasmBackend): Uint8Array {
   const memory = module.wasmMemory;
   if (memory && module.HEAPU8.buffer !== memory.buffer) return new Uint8Array(memory.buffer);
   return module.HEAPU8;
+}
+
+/**
+ * Copies `count` runs of `runBytes` bytes within the heap, run i from `from + i·fromStride` to
+ * `to + i·toStride` (byte offsets): one `memory.copy` per run in the SIMD module (wasm_simd.ts,
+ * copyRows), else one `copyWithin` per run. Take the offsets after the last `makeOutput`.
+ */
+export function copyRuns(
+  backend: WasmBackend,
+  from: number,
+  to: number,
+  count: number,
+  runBytes: number,
+  fromStride: number,
+  toStride: number,
+): void {
+  const simd = wasmSimdKernels(backend);
+  if (simd) {
+    simd.copyRows(from, to, 1, count, runBytes, fromStride, toStride, 0, 0);
+    return;
+  }
+  const heap = heapBytes(backend);
+  for (let i = 0; i < count; i++, from += fromStride, to += toStride) heap.copyWithin(to, from, from + runBytes);
 }
