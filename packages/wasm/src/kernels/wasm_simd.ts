@@ -158,6 +158,8 @@ export interface WasmSimdKernels {
     dstRow: number,
     dstExample: number,
   ): void;
+  /** dst[i] += src[i] for `count` floats (the same bits as a JavaScript loop on Float32Arrays). */
+  accumulate(dst: number, src: number, count: number): void;
   /** `count` blocks of `rows` rows of `rowBytes` bytes, each side with its own row and block strides (bytes). */
   copyRows(
     src: number,
@@ -672,9 +674,10 @@ function transposeChannelsBody() {
 
 /**
  * tapColumns: dst[n, r, c, p] = src[n, r, p, c] with byte strides (dst: example, row, channel, 4;
- * src: example, row, pixel, 4). Blocks of 4 pixels × 4 channels are moved as 4 v128 loads, a 4×4
- * transpose in 8 shuffles and 4 v128 stores; the last pixels (pixels mod 4) and channels (C mod 4)
- * one float at a time.
+ * src: example, row, pixel, 4). Per group of 4 channels: blocks of 4 pixels move as 4 v128 loads, a
+ * 4×4 transpose in 8 shuffles and 4 v128 stores; each of the last (pixels mod 4) pixels as one v128
+ * load and 4 lane stores, to the same 4 rows (rows of colsᵀ lie a page or more apart: walking all
+ * channels for one pixel would touch a page per float). The last (C mod 4) channels one float at a time.
  */
 function tapColumnsBody() {
   const L = locals(
@@ -685,6 +688,8 @@ function tapColumnsBody() {
   const $ = L.index;
   /** f32 lanes [i, j, k, l] of the 8 lanes of two vectors, as the 16 bytes of an i8x16.shuffle. */
   const lanes = (...f32: number[]) => f32.flatMap((lane) => [0, 1, 2, 3].map((b) => 4 * lane + b));
+  /** q + k·dstChannel: row k of the group. */
+  const row = (k: number) => (k === 0 ? get($.q) : add(get($.q), k === 1 ? get($.dstChannel) : k === 2 ? shl(get($.dstChannel), i32(1)) : mul(get($.dstChannel), i32(3))));
   const code = [
     set($.c4, and(get($.C), i32(-4))),
     set($.p4, and(get($.pixels), i32(-4))),
@@ -696,54 +701,52 @@ function tapColumnsBody() {
         stepBelow($.r, i32(1), get($.rows)),
         set($.s, add(add(get($.src), mul(get($.n), get($.srcExample))), mul(get($.r), get($.srcRow)))),
         set($.d, add(add(get($.dst), mul(get($.n), get($.dstExample))), mul(get($.r), get($.dstRow)))),
-        // 4 channels × 4 pixels at a time.
         ifThen(
-          and(gtU(get($.c4), i32(0)), gtU(get($.p4), i32(0))),
+          gtU(get($.c4), i32(0)),
           set($.c, i32(0)),
           doWhile(
             stepBelow($.c, i32(4), get($.c4)),
             set($.a, add(get($.s), shl(get($.c), i32(2)))),
             set($.q, add(get($.d), mul(get($.c), get($.dstChannel)))),
-            set($.p, i32(0)),
-            doWhile(
-              stepBelow($.p, i32(4), get($.p4)),
-              set($.va, loadV128(get($.a))),
-              set($.vb, loadV128(add(get($.a), get($.srcPixel)))),
-              set($.vc, loadV128(add(get($.a), shl(get($.srcPixel), i32(1))))),
-              set($.vd, loadV128(add(get($.a), mul(get($.srcPixel), i32(3))))),
-              set($.t0, shuffle(get($.va), get($.vb), lanes(0, 4, 1, 5))),
-              set($.t1, shuffle(get($.va), get($.vb), lanes(2, 6, 3, 7))),
-              set($.t2, shuffle(get($.vc), get($.vd), lanes(0, 4, 1, 5))),
-              set($.t3, shuffle(get($.vc), get($.vd), lanes(2, 6, 3, 7))),
-              storeV128(get($.q), shuffle(get($.t0), get($.t2), lanes(0, 1, 4, 5))),
-              storeV128(add(get($.q), get($.dstChannel)), shuffle(get($.t0), get($.t2), lanes(2, 3, 6, 7))),
-              storeV128(add(get($.q), shl(get($.dstChannel), i32(1))), shuffle(get($.t1), get($.t3), lanes(0, 1, 4, 5))),
-              storeV128(add(get($.q), mul(get($.dstChannel), i32(3))), shuffle(get($.t1), get($.t3), lanes(2, 3, 6, 7))),
-              set($.a, add(get($.a), shl(get($.srcPixel), i32(2)))),
-              set($.q, add(get($.q), i32(16))),
+            // 4 pixels at a time.
+            ifThen(
+              gtU(get($.p4), i32(0)),
+              set($.p, i32(0)),
+              doWhile(
+                stepBelow($.p, i32(4), get($.p4)),
+                set($.va, loadV128(get($.a))),
+                set($.vb, loadV128(add(get($.a), get($.srcPixel)))),
+                set($.vc, loadV128(add(get($.a), shl(get($.srcPixel), i32(1))))),
+                set($.vd, loadV128(add(get($.a), mul(get($.srcPixel), i32(3))))),
+                set($.t0, shuffle(get($.va), get($.vb), lanes(0, 4, 1, 5))),
+                set($.t1, shuffle(get($.va), get($.vb), lanes(2, 6, 3, 7))),
+                set($.t2, shuffle(get($.vc), get($.vd), lanes(0, 4, 1, 5))),
+                set($.t3, shuffle(get($.vc), get($.vd), lanes(2, 6, 3, 7))),
+                storeV128(row(0), shuffle(get($.t0), get($.t2), lanes(0, 1, 4, 5))),
+                storeV128(row(1), shuffle(get($.t0), get($.t2), lanes(2, 3, 6, 7))),
+                storeV128(row(2), shuffle(get($.t1), get($.t3), lanes(0, 1, 4, 5))),
+                storeV128(row(3), shuffle(get($.t1), get($.t3), lanes(2, 3, 6, 7))),
+                set($.a, add(get($.a), shl(get($.srcPixel), i32(2)))),
+                set($.q, add(get($.q), i32(16))),
+              ),
+            ),
+            // The last pixels, to the same 4 rows.
+            ifThen(
+              ltU(get($.p4), get($.pixels)),
+              set($.p, get($.p4)),
+              doWhile(
+                stepBelow($.p, i32(1), get($.pixels)),
+                set($.va, loadV128(get($.a))),
+                ...[0, 1, 2, 3].map((k) => storeF32(row(k), laneF32(get($.va), k))),
+                set($.a, add(get($.a), get($.srcPixel))),
+                set($.q, add(get($.q), i32(4))),
+              ),
             ),
           ),
         ),
-        // The last pixels, every channel.
+        // The last channels, every pixel.
         ifThen(
-          ltU(get($.p4), get($.pixels)),
-          set($.p, get($.p4)),
-          doWhile(
-            stepBelow($.p, i32(1), get($.pixels)),
-            set($.a, add(get($.s), mul(get($.p), get($.srcPixel)))),
-            set($.q, add(get($.d), shl(get($.p), i32(2)))),
-            set($.c, i32(0)),
-            doWhile(
-              stepBelow($.c, i32(1), get($.C)),
-              storeF32(get($.q), loadF32(get($.a))),
-              set($.a, add(get($.a), i32(4))),
-              set($.q, add(get($.q), get($.dstChannel))),
-            ),
-          ),
-        ),
-        // The last channels, the pixels of the 4 × 4 blocks.
-        ifThen(
-          and(ltU(get($.c4), get($.C)), gtU(get($.p4), i32(0))),
+          ltU(get($.c4), get($.C)),
           set($.c, get($.c4)),
           doWhile(
             stepBelow($.c, i32(1), get($.C)),
@@ -751,13 +754,42 @@ function tapColumnsBody() {
             set($.q, add(get($.d), mul(get($.c), get($.dstChannel)))),
             set($.p, i32(0)),
             doWhile(
-              stepBelow($.p, i32(1), get($.p4)),
+              stepBelow($.p, i32(1), get($.pixels)),
               storeF32(get($.q), loadF32(get($.a))),
               set($.a, add(get($.a), get($.srcPixel))),
               set($.q, add(get($.q), i32(4))),
             ),
           ),
         ),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/** accumulate: dst[i] += src[i], 4 floats at a time, the last (count mod 4) one by one. */
+function accumulateBody() {
+  const L = locals(["dst", "src", "count"], ["end", "end4"], []);
+  const $ = L.index;
+  const code = [
+    set($.end, add(get($.dst), shl(get($.count), i32(2)))),
+    set($.end4, add(get($.dst), shl(and(get($.count), i32(-4)), i32(2)))),
+    ifThen(
+      ltU(get($.dst), get($.end4)),
+      doWhile(
+        ltU(get($.dst), get($.end4)),
+        storeV128(get($.dst), addF32x4(loadV128(get($.dst)), loadV128(get($.src)))),
+        set($.dst, add(get($.dst), i32(16))),
+        set($.src, add(get($.src), i32(16))),
+      ),
+    ),
+    ifThen(
+      ltU(get($.dst), get($.end)),
+      doWhile(
+        ltU(get($.dst), get($.end)),
+        storeF32(get($.dst), addF32(loadF32(get($.dst)), loadF32(get($.src)))),
+        set($.dst, add(get($.dst), i32(4))),
+        set($.src, add(get($.src), i32(4))),
       ),
     ),
   ];
@@ -1111,6 +1143,7 @@ function assembleModule(shared = false): Uint8Array<ArrayBuffer> {
     { name: "transposeChannels", ...transposeChannelsBody() },
     { name: "copyRows", ...copyRowsBody() },
     { name: "tapColumns", ...tapColumnsBody() },
+    { name: "accumulate", ...accumulateBody() },
     { name: "col2im", ...col2imBody() },
     ...batchNormPasses(),
   ];
