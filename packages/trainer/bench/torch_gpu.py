@@ -1,11 +1,12 @@
 """The PyTorch side of bench:fidelity on a GPU: torch_reference.py's `train` (d2l's train_ch6: Xavier-uniform
 weights, PyTorch's default biases, SGD, the first N training images reshuffled every epoch, test accuracy on all
 10,000 test images after each epoch), the same networks and data, with the network and the data on CUDA.
-Several runs share the GPU at once (--workers processes). Prints one JSON line per run, which
+Several runs share the GPU at once (--workers processes, each with --threads CPU threads; without CUDA they
+run on the CPU, where --workers × --threads should not exceed the cores). Prints one JSON line per run, which
 `bench:fidelity --torch-runs FILE` reads in place of running PyTorch on this machine's CPU.
 
   python3 torch_gpu.py --torch-reference PATH/torch_reference.py --seeds 0,1,2 \\
-      --recipe alexnet:65:8000:3:0.1:32 [--recipe MODEL:INPUT:EXAMPLES:EPOCHS:LR:BATCH …] [--workers 8]
+      --recipe alexnet:65:8000:3:0.1:32 [--recipe MODEL:INPUT:EXAMPLES:EPOCHS:LR:BATCH …] [--workers 8] [--threads 2]
 
 MODEL is torch_reference.py's name (lenet lenet_bn alexnet vgg_small nin googlenet resnet densenet). It reads
 Fashion-MNIST where torch_reference.py does (/usr/share/datasets/fashion-mnist). Made for issue 15 on an H200 (no
@@ -26,9 +27,9 @@ def load_reference(path):
 
 
 def run(job):
-    reference, model, size, n, epochs, lr, bs, seed = job
+    reference, threads, model, size, n, epochs, lr, bs, seed = job
     R = load_reference(reference)
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
     build, _ = R.MODELS[model]
     torch.manual_seed(seed)
@@ -87,12 +88,13 @@ if __name__ == '__main__':
     ap.add_argument('--recipe', type=recipe, action='append', required=True)
     ap.add_argument('--seeds', default='0,1,2')
     ap.add_argument('--workers', type=int, default=8)
+    ap.add_argument('--threads', type=int, default=2, help='torch.set_num_threads per run (matters on a CPU)')
     a = ap.parse_args()
     if not os.path.exists(a.torch_reference):
         ap.error(f'--torch-reference {a.torch_reference}: no such file')
     multiprocessing.set_start_method('spawn')
     seeds = [int(s) for s in a.seeds.split(',')]
-    jobs = [(os.path.abspath(a.torch_reference), *r, s) for r in a.recipe for s in seeds]
+    jobs = [(os.path.abspath(a.torch_reference), a.threads, *r, s) for r in a.recipe for s in seeds]
     with ProcessPoolExecutor(a.workers) as pool:
         for result in pool.map(run, jobs):
             print(json.dumps(result), flush=True)

@@ -715,8 +715,18 @@ describe("Slice", () => {
     { shape: [2, 3, 4, 5, 6], begin: [1, 0, 1, 2, 0], size: [1, 3, 2, 3, 6], dtype: "int32" },
     { shape: [2, 3, 4, 5, 6], begin: [0, 1, 0, 0, 1], size: [2, 2, 4, 5, 4], dtype: "float32" },
   ];
-  it.each(cases)("$begin/$size of $shape ($dtype) matches cpu exactly", async ({ shape, begin, size: extent, dtype }) => {
-    await expectIdenticalOnBothBackends(() => tf.slice(typedTensor(shape, dtype, 33), begin, extent));
+  describe.each([
+    { loops: "SIMD", enabled: true },
+    { loops: "copyWithin", enabled: false },
+  ])("$loops", ({ enabled }) => {
+    it.each(cases)("$begin/$size of $shape ($dtype) matches cpu exactly", async ({ shape, begin, size: extent, dtype }) => {
+      wasmSimd.enabled = enabled;
+      try {
+        await expectIdenticalOnBothBackends(() => tf.slice(typedTensor(shape, dtype, 33), begin, extent));
+      } finally {
+        wasmSimd.enabled = true;
+      }
+    });
   });
 
   it("the gradient of explicit zero padding matches cpu", async () => {
