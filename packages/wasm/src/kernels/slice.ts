@@ -13,8 +13,9 @@ import { copyRuns, heapOffset, type WasmBackend } from "./wasm.js";
  * Slice (the gradient of padding, crops) as one memmove per contiguous run. The trailing axes that
  * the slice keeps whole merge with the last cropped one into a run; the runs along the axis before it
  * are one copyRuns call (wasm.ts: a `memory.copy` each in the SIMD module, else `copyWithin`; no
- * allocation, any numeric dtype), and the axes before that are walked like an odometer. tfjs-backend-wasm 4.22 first copies the whole input out of the heap (readSync), then copies
- * each innermost row through a new subarray: 7–14 ms against 2.3 ms for cropping [32,50,50,64] to
+ * allocation, any numeric dtype), and the axes before that are walked like an odometer.
+ * tfjs-backend-wasm 4.22 first copies the whole input out of the heap (readSync), then copies each
+ * innermost row through a new subarray: 7–14 ms against 2.3 ms for cropping [32,50,50,64] to
  * [32,48,48,64] (bench/kernels.ts). Strings, scalars and empty slices go to the built-in kernel.
  */
 export function makeSlice(builtin: KernelFunc): KernelFunc {

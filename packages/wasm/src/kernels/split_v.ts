@@ -14,8 +14,8 @@ import { copyRuns, heapOffset, type WasmBackend } from "./wasm.js";
  * a run of sizes[j]·(elements after k) for every index of the axes before k, so whichever the axis,
  * an output is `outer` copies within the heap (copyRuns: no allocation, any numeric dtype).
  * tfjs-backend-wasm 4.22 slices once per output, and each slice first copies the whole input out of
- * the heap (readSync) then copies every row through a new subarray: 6 ms against 1.3 ms for GoogLeNet's [32,12,12,480] → 128/192/96/64 (bench/kernels.ts;
- * up to 20 ms on a loaded machine).
+ * the heap (readSync) then copies every row through a new subarray: 6 ms against 1.3 ms for
+ * GoogLeNet's [32,12,12,480] → 128/192/96/64 (bench/kernels.ts; up to 20 ms on a loaded machine).
  * Strings and empty tensors go to the built-in kernel.
  */
 export function makeSplitV(builtin: KernelFunc): KernelFunc {
