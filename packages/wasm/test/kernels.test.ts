@@ -661,6 +661,22 @@ describe("SplitV", () => {
   });
 });
 
+/** The two ways copyRuns (wasm.ts) copies: one `memory.copy` per run in the SIMD module, or `copyWithin`. */
+const COPY_PATHS = [
+  { loops: "SIMD", enabled: true },
+  { loops: "copyWithin", enabled: false },
+];
+
+/** Runs `check` with the SIMD module switched on or off, and switches it back on after. */
+async function withWasmSimd(enabled: boolean, check: () => Promise<void>): Promise<void> {
+  wasmSimd.enabled = enabled;
+  try {
+    await check();
+  } finally {
+    wasmSimd.enabled = true;
+  }
+}
+
 describe("Concat", () => {
   const cases: { shapes: number[][]; axis: number; dtype: tf.DataType }[] = [
     { shapes: [[3, 4, 4, 16], [3, 4, 4, 8]], axis: 3, dtype: "float32" }, // DenseNet's
@@ -670,17 +686,11 @@ describe("Concat", () => {
     { shapes: [[4, 3], [4, 0], [4, 2]], axis: 1, dtype: "float32" },
     { shapes: [[3, 2], [3, 5]], axis: 1, dtype: "bool" },
   ];
-  describe.each([
-    { loops: "SIMD", enabled: true },
-    { loops: "copyWithin", enabled: false },
-  ])("$loops", ({ enabled }) => {
+  describe.each(COPY_PATHS)("$loops", ({ enabled }) => {
     it.each(cases)("$shapes along $axis ($dtype) matches cpu exactly", async ({ shapes, axis, dtype }) => {
-      wasmSimd.enabled = enabled;
-      try {
-        await expectIdenticalOnBothBackends(() => tf.concat(shapes.map((shape, i) => typedTensor(shape, dtype, 60 + i)), axis));
-      } finally {
-        wasmSimd.enabled = true;
-      }
+      await withWasmSimd(enabled, () =>
+        expectIdenticalOnBothBackends(() => tf.concat(shapes.map((shape, i) => typedTensor(shape, dtype, 60 + i)), axis)),
+      );
     });
   });
 
@@ -715,17 +725,9 @@ describe("Slice", () => {
     { shape: [2, 3, 4, 5, 6], begin: [1, 0, 1, 2, 0], size: [1, 3, 2, 3, 6], dtype: "int32" },
     { shape: [2, 3, 4, 5, 6], begin: [0, 1, 0, 0, 1], size: [2, 2, 4, 5, 4], dtype: "float32" },
   ];
-  describe.each([
-    { loops: "SIMD", enabled: true },
-    { loops: "copyWithin", enabled: false },
-  ])("$loops", ({ enabled }) => {
+  describe.each(COPY_PATHS)("$loops", ({ enabled }) => {
     it.each(cases)("$begin/$size of $shape ($dtype) matches cpu exactly", async ({ shape, begin, size: extent, dtype }) => {
-      wasmSimd.enabled = enabled;
-      try {
-        await expectIdenticalOnBothBackends(() => tf.slice(typedTensor(shape, dtype, 33), begin, extent));
-      } finally {
-        wasmSimd.enabled = true;
-      }
+      await withWasmSimd(enabled, () => expectIdenticalOnBothBackends(() => tf.slice(typedTensor(shape, dtype, 33), begin, extent)));
     });
   });
 

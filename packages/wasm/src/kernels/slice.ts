@@ -37,15 +37,11 @@ export function makeSlice(builtin: KernelFunc): KernelFunc {
     let from = heapOffset(backend, x) + start.reduce((sum, b, i) => sum + b * (strides[i] as number), 0);
     const out = backend.makeOutput(extent, x.dtype);
     let to = heapOffset(backend, out);
-    if (k === 0) {
-      copyRuns(backend, from, to, 1, run, 0, 0);
-      return out;
-    }
-    // Axis k − 1's runs go in one copyRuns call; the axes before it are walked like an odometer.
-    const inner = extent[k - 1] as number;
-    const innerStride = strides[k - 1] as number;
-    const outer = util.sizeFromShape(extent.slice(0, k - 1));
-    const counters = new Array<number>(k - 1).fill(0);
+    // Axis k − 1's runs go in one copyRuns call (one run when k = 0); the axes before it are walked like an odometer.
+    const inner = k > 0 ? (extent[k - 1] as number) : 1;
+    const innerStride = k > 0 ? (strides[k - 1] as number) : 0;
+    const outer = util.sizeFromShape(extent.slice(0, Math.max(0, k - 1)));
+    const counters = new Array<number>(Math.max(0, k - 1)).fill(0);
     for (let n = 0; n < outer; n++, to += inner * run) {
       copyRuns(backend, from, to, inner, run, innerStride, run);
       // Next index of axes 0..k−2, last fastest.
