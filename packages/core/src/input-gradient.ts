@@ -85,13 +85,49 @@ export function fuseConvolutionRelu(model: LayersModel): string[] {
     const sourceConv = source as unknown as Conv2DInternals;
     if (sourceConv.activation.getClassName() !== "linear" || source.outboundNodes.length !== 1) continue;
     trainThroughFusedKernel(source, sourceConv, true);
-    const relu = layer as unknown as Pick<Conv2DInternals, "call">;
-    const ownCall = relu.call.bind(relu);
-    relu.call = (inputs, kwargs) =>
-      kwargs?.training === true ? tf.clone((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor) : ownCall(inputs, kwargs);
+    replaceTrainingCall(layer, (x) => tf.clone(x));
     changed.push(source.name);
   }
   return changed;
+}
+
+/**
+ * Makes training-mode calls of every ReLU layer (no cap) that fuseConvolutionRelu did not take (one after a
+ * BatchNorm, an Add or a Dense, as ResNet, DenseNet and AlexNet's classifier build theirs) differentiate
+ * from their output: dx = dy · step(y). tfjs's Relu gradient keeps the layer's input instead and computes
+ * dy · cast(step(x)); after a BatchNorm or an Add that input is an activation their gradients do not need, so
+ * keeping the output instead frees one activation per such layer after the forward pass (the next layer
+ * keeps the output anyway; a Dense's fused MatMul keeps its own output for its gradient, so nothing is freed
+ * there), and every such backward pass runs Step and Multiply without the Cast. y > 0
+ * exactly where x > 0: the gradients are bit-identical. Inference is untouched. Call it after
+ * fuseConvolutionRelu, whose ReLU layers it leaves. Returns the names of the layers changed.
+ */
+export function reluGradientFromOutput(model: LayersModel): string[] {
+  const changed: string[] = [];
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== "ReLU" || unfused.has(layer)) continue;
+    if ((layer as unknown as { maxValue?: number | null }).maxValue != null) continue;
+    replaceTrainingCall(layer, (x) => reluFromOutput(x));
+    changed.push(layer.name);
+  }
+  return changed;
+}
+
+/** ReLU whose gradient reads its output, not its input (see reluGradientFromOutput). */
+const reluFromOutput = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const y = tf.relu(x);
+  save([y]);
+  return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.step(saved[0]!)) };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** Training-mode calls of a one-input weightless layer run `training` on its input; the layer is marked changed. */
+function replaceTrainingCall(layer: layers.Layer, training: (x: tf.Tensor) => tf.Tensor): void {
+  const own = layer as unknown as Pick<Conv2DInternals, "call">;
+  const ownCall = own.call.bind(own);
+  own.call = (inputs, kwargs) =>
+    kwargs?.training === true ? training((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor) : ownCall(inputs, kwargs);
+  unfused.add(layer);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { lossGradients } from "./backprop.js";
-import { fuseConvolutionRelu, skipInputGradient } from "./input-gradient.js";
+import { fuseConvolutionRelu, reluGradientFromOutput, skipInputGradient } from "./input-gradient.js";
 
 /** Outputs of one step; the caller reads and disposes them. */
 export interface StepResult {
@@ -16,7 +16,8 @@ export interface StepResult {
  * of this model's trainable weights only (a bare `optimizer.minimize` would update every trainable
  * variable alive in the process), computed by lossGradients, which frees memory as the backward pass
  * goes; BatchNorm and dropout in training mode, no gradient with respect to the images (see
- * skipInputGradient), and each convolution with ReLU as one fused kernel (see fuseConvolutionRelu).
+ * skipInputGradient), each convolution with ReLU as one fused kernel (see fuseConvolutionRelu) and every
+ * other ReLU layer differentiated from its output (see reluGradientFromOutput).
  * The one place a training step is defined: the loop, the trainer's estimate and the benchmarks all
  * time this.
  */
@@ -44,6 +45,7 @@ export class TrainStep {
     this.seed = options.seed ?? 0;
     this.dropouts = model.layers.filter((layer) => layer.getClassName() === "Dropout") as unknown as { seed?: number }[];
     fuseConvolutionRelu(model);
+    reluGradientFromOutput(model);
     skipInputGradient(model);
   }
 

@@ -2,7 +2,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fuseConvolutionRelu, lossGradients, setupEngine, skipInputGradient } from "../src/index.js";
+import { fuseConvolutionRelu, lossGradients, reluGradientFromOutput, setupEngine, skipInputGradient } from "../src/index.js";
 
 /** Input → padding → conv (relu, or sigmoid: computed fused-linear + sigmoid) → conv (linear) → dense. */
 function smallNet(activation: "sigmoid" | "relu" = "sigmoid"): tfl.LayersModel {
@@ -173,6 +173,113 @@ describe.each(["wasm", "cpu"])("fuseConvolutionRelu on %s", (backend) => {
   it("inference still runs the layers' own path: outputs are bit-identical", () => {
     const [patched, plain] = reluPair();
     const x = reluImages();
+    expect(Array.from((patched.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((plain.predict(x) as tf.Tensor).dataSync()));
+  });
+});
+
+/**
+ * Input → conv (linear) ┬→ Add → ReLU layer → conv (relu) → Dense (linear) → ReLU layer → Dense, all
+ *                       └→ conv (linear) ┘
+ * trainable: ReLU layers after an Add and after a Dense (ResNet, DenseNet after their BatchNorms, AlexNet's
+ * classifier), and one fuseConvolutionRelu takes (the conv's own activation).
+ */
+function addReluNet(): tfl.LayersModel {
+  const input = tfl.input({ shape: [9, 8, 2] });
+  const a = tfl.layers.conv2d({ name: "a", filters: 4, kernelSize: 3, padding: "same" }).apply(input);
+  const b = tfl.layers.conv2d({ name: "b", filters: 4, kernelSize: 1 }).apply(input);
+  const sum = tfl.layers.add({ name: "sum" }).apply([a, b] as tfl.SymbolicTensor[]);
+  const sumRelu = tfl.layers.reLU({ name: "sum_relu" }).apply(sum);
+  const c = tfl.layers.conv2d({ name: "c", filters: 3, kernelSize: 3, strides: 2, activation: "relu" }).apply(sumRelu);
+  const hidden = tfl.layers.dense({ name: "hidden", units: 7 }).apply(tfl.layers.flatten().apply(c));
+  const hiddenRelu = tfl.layers.reLU({ name: "hidden_relu" }).apply(hidden);
+  const logits = tfl.layers.dense({ units: 5 }).apply(hiddenRelu);
+  return tfl.model({ inputs: input, outputs: logits as tfl.SymbolicTensor });
+}
+
+describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
+  beforeAll(async () => {
+    await tf.setBackend(backend);
+  });
+
+  /** The patched model (fuseConvolutionRelu, then reluGradientFromOutput), an unchanged copy, and what each changed. */
+  const addReluPair = (): [tfl.LayersModel, tfl.LayersModel, string[], string[]] => {
+    const patched = addReluNet();
+    const plain = addReluNet();
+    plain.setWeights(patched.getWeights());
+    const fused = fuseConvolutionRelu(patched);
+    return [patched, plain, fused, reluGradientFromOutput(patched)];
+  };
+  const addReluImages = () => tf.randomUniform([6, 9, 8, 2], -1, 1, "float32", 7);
+  const variables = (model: tfl.LayersModel) => model.trainableWeights.map((w) => w.read() as tf.Variable);
+
+  it("changes the ReLU layers fuseConvolutionRelu left, once", () => {
+    const [patched, , fused, changed] = addReluPair();
+    expect(fused).toEqual(["c"]);
+    expect(changed).toEqual(["sum_relu", "hidden_relu"]);
+    expect(reluGradientFromOutput(patched)).toEqual([]);
+    // A ReLU layer that fuseConvolutionRelu took is left to it.
+    const conv = reluNet();
+    expect(fuseConvolutionRelu(conv)).toContain("third");
+    expect(reluGradientFromOutput(conv)).toEqual([]);
+  });
+
+  it("gives the unchanged model's loss and weight gradients, bit for bit", () => {
+    const [patched, plain] = addReluPair();
+    // Without fuseConvolutionRelu on either side, so that only the ReLU layers' gradients differ.
+    const reluOnly = addReluNet();
+    reluOnly.setWeights(plain.getWeights());
+    expect(reluGradientFromOutput(reluOnly)).toEqual(["sum_relu", "hidden_relu"]);
+    const x = addReluImages();
+    const ours = lossGradients(() => loss(reluOnly, x), variables(reluOnly));
+    const theirs = lossGradients(() => loss(plain, x), variables(plain));
+    expect(ours.grads).toHaveLength(10);
+    ours.grads.forEach((g, i) => {
+      expect(tf.tidy(() => tf.max(tf.abs(g!)).dataSync()[0])).toBeGreaterThan(0);
+      expect(Array.from(g!.dataSync())).toEqual(Array.from(theirs.grads[i]!.dataSync()));
+    });
+    expect(ours.value.dataSync()[0]).toBe(theirs.value.dataSync()[0]);
+    // With fuseConvolutionRelu too (what TrainStep runs): as close as that one alone is.
+    const both = lossGradients(() => loss(patched, x), variables(patched));
+    both.grads.forEach((g, i) => {
+      expect(relativeError(g!, theirs.grads[i]!)).toBeLessThanOrEqual(1e-5);
+    });
+  });
+
+  it("keeps the ReLU layers' inputs out of the backward pass and runs no Cast", async () => {
+    const [, plain] = addReluPair();
+    const reluOnly = addReluNet();
+    reluOnly.setWeights(plain.getWeights());
+    reluGradientFromOutput(reluOnly);
+    const x = addReluImages();
+    let alive = 0;
+    // At the start of the backward pass, every tensor the tape saved is alive.
+    const probe = tf.customGrad((...inputs) => ({
+      value: tf.clone(inputs[0] as tf.Tensor),
+      gradFunc: (dy: tf.Tensor) => {
+        alive = tf.memory().numDataBuffers;
+        return dy;
+      },
+    }));
+    const step = async (model: tfl.LayersModel) => {
+      const before = tf.memory().numDataBuffers;
+      const info = await tf.profile(() => {
+        const { value, grads } = lossGradients(() => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar, variables(model));
+        tf.dispose([value, ...grads.filter((g) => g !== null)]);
+      });
+      return { kept: alive - before, kernels: info.kernels.map((k) => k.name) };
+    };
+    const ours = await step(reluOnly);
+    const theirs = await step(plain);
+    // Each ReLU layer keeps its output (which the next layer keeps too) instead of its input. The Add's
+    // output is then freed; the Dense's is not: tfjs's _FusedMatMul gradient keeps its own output.
+    expect(ours.kept).toBe(theirs.kept - 1);
+    expect(ours.kernels.filter((k) => k === "Relu")).toHaveLength(3); // c's own activation is tfjs's Relu
+    expect(ours.kernels.filter((k) => k === "Cast")).toHaveLength(theirs.kernels.filter((k) => k === "Cast").length - 2);
+  });
+
+  it("inference still runs the layers' own path: outputs are bit-identical", () => {
+    const [patched, plain] = addReluPair();
+    const x = addReluImages();
     expect(Array.from((patched.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((plain.predict(x) as tf.Tensor).dataSync()));
   });
 });
