@@ -34,6 +34,29 @@ beforeAll(async () => {
   await setupEngine("wasm");
 });
 
+/**
+ * One loss-gradient pass of `model` on `x` (training mode, all trainable weights): the data buffers alive at
+ * the start of the backward pass beyond those alive before (every tensor the tape saved is alive then), and
+ * the kernels it ran, in order.
+ */
+async function backwardPass(model: tfl.LayersModel, x: tf.Tensor): Promise<{ kept: number; kernels: string[] }> {
+  let alive = 0;
+  const probe = tf.customGrad((...inputs) => ({
+    value: tf.clone(inputs[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => {
+      alive = tf.memory().numDataBuffers;
+      return dy;
+    },
+  }));
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const before = tf.memory().numDataBuffers;
+  const info = await tf.profile(() => {
+    const { value, grads } = lossGradients(() => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar, variables);
+    tf.dispose([value, ...grads.filter((g) => g !== null)]);
+  });
+  return { kept: alive - before, kernels: info.kernels.map((k) => k.name) };
+}
+
 describe.each(["wasm", "cpu"])("skipInputGradient on %s", (backend) => {
   beforeAll(async () => {
     await tf.setBackend(backend);
@@ -143,25 +166,8 @@ describe.each(["wasm", "cpu"])("fuseConvolutionRelu on %s", (backend) => {
   it("runs each as one FusedConv2D and keeps one activation per layer for the backward pass, not two", async () => {
     const [patched, plain] = reluPair();
     const x = reluImages();
-    let alive = 0;
-    // At the start of the backward pass, every tensor the tape saved is alive.
-    const probe = tf.customGrad((...inputs) => ({
-      value: tf.clone(inputs[0] as tf.Tensor),
-      gradFunc: (dy: tf.Tensor) => {
-        alive = tf.memory().numDataBuffers;
-        return dy;
-      },
-    }));
-    const step = async (model: tfl.LayersModel) => {
-      const before = tf.memory().numDataBuffers;
-      const info = await tf.profile(() => {
-        const { value, grads } = lossGradients(() => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar, variables(model));
-        tf.dispose([value, ...grads.filter((g) => g !== null)]);
-      });
-      return { kept: alive - before, kernels: info.kernels.map((k) => k.name) };
-    };
-    const ours = await step(patched);
-    const theirs = await step(plain);
+    const ours = await backwardPass(patched, x);
+    const theirs = await backwardPass(plain, x);
     // Linear convolutions are FusedConv2D on both sides: tfjs fuses a linear one itself.
     expect(ours.kernels.filter((k) => k === "FusedConv2D")).toHaveLength(4);
     expect(theirs.kernels.filter((k) => k === "FusedConv2D")).toHaveLength(2);
@@ -251,25 +257,8 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     reluOnly.setWeights(plain.getWeights());
     reluGradientFromOutput(reluOnly);
     const x = addReluImages();
-    let alive = 0;
-    // At the start of the backward pass, every tensor the tape saved is alive.
-    const probe = tf.customGrad((...inputs) => ({
-      value: tf.clone(inputs[0] as tf.Tensor),
-      gradFunc: (dy: tf.Tensor) => {
-        alive = tf.memory().numDataBuffers;
-        return dy;
-      },
-    }));
-    const step = async (model: tfl.LayersModel) => {
-      const before = tf.memory().numDataBuffers;
-      const info = await tf.profile(() => {
-        const { value, grads } = lossGradients(() => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar, variables(model));
-        tf.dispose([value, ...grads.filter((g) => g !== null)]);
-      });
-      return { kept: alive - before, kernels: info.kernels.map((k) => k.name) };
-    };
-    const ours = await step(reluOnly);
-    const theirs = await step(plain);
+    const ours = await backwardPass(reluOnly, x);
+    const theirs = await backwardPass(plain, x);
     // Each ReLU layer keeps its output (which the next layer keeps too) instead of its input. The Add's
     // output is then freed; the Dense's is not: tfjs's _FusedMatMul gradient keeps its own output.
     expect(ours.kept).toBe(theirs.kept - 1);
