@@ -34,6 +34,9 @@ beforeAll(async () => {
   await setupEngine("wasm");
 });
 
+/** The model's trainable weights, as a training step differentiates them. */
+const variables = (model: tfl.LayersModel) => model.trainableWeights.map((w) => w.read() as tf.Variable);
+
 /**
  * One loss-gradient pass of `model` on `x` (training mode, all trainable weights): the data buffers alive at
  * the start of the backward pass beyond those alive before (every tensor the tape saved is alive then), and
@@ -48,10 +51,9 @@ async function backwardPass(model: tfl.LayersModel, x: tf.Tensor): Promise<{ kep
       return dy;
     },
   }));
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const before = tf.memory().numDataBuffers;
   const info = await tf.profile(() => {
-    const { value, grads } = lossGradients(() => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar, variables);
+    const { value, grads } = lossGradients(() => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar, variables(model));
     tf.dispose([value, ...grads.filter((g) => g !== null)]);
   });
   return { kept: alive - before, kernels: info.kernels.map((k) => k.name) };
@@ -141,7 +143,6 @@ describe.each(["wasm", "cpu"])("fuseConvolutionRelu on %s", (backend) => {
     return [patched, plain, fuseConvolutionRelu(patched)];
   };
   const reluImages = () => tf.randomUniform([6, 9, 8, 2], -1, 1, "float32", 5);
-  const variables = (model: tfl.LayersModel) => model.trainableWeights.map((w) => w.read() as tf.Variable);
 
   it("changes the convolutions followed by a ReLU, once, and skipInputGradient leaves them", () => {
     const [patched, , changed] = reluPair();
@@ -216,7 +217,6 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     return [patched, plain, fused, reluGradientFromOutput(patched)];
   };
   const addReluImages = () => tf.randomUniform([6, 9, 8, 2], -1, 1, "float32", 7);
-  const variables = (model: tfl.LayersModel) => model.trainableWeights.map((w) => w.read() as tf.Variable);
 
   it("changes the ReLU layers fuseConvolutionRelu left, once", () => {
     const [patched, , fused, changed] = addReluPair();
