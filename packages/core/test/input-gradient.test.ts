@@ -216,6 +216,13 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     const fused = fuseConvolutionRelu(patched);
     return [patched, plain, fused, reluGradientFromOutput(patched)];
   };
+  /** reluGradientFromOutput alone (no fuseConvolutionRelu), an unchanged copy, and what it changed. */
+  const reluOnlyPair = (): [tfl.LayersModel, tfl.LayersModel, string[]] => {
+    const reluOnly = addReluNet();
+    const plain = addReluNet();
+    plain.setWeights(reluOnly.getWeights());
+    return [reluOnly, plain, reluGradientFromOutput(reluOnly)];
+  };
   const addReluImages = () => tf.randomUniform([6, 9, 8, 2], -1, 1, "float32", 7);
 
   it("changes the ReLU layers fuseConvolutionRelu left, once", () => {
@@ -230,11 +237,9 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
   });
 
   it("gives the unchanged model's loss and weight gradients, bit for bit", () => {
-    const [patched, plain] = addReluPair();
     // Without fuseConvolutionRelu on either side, so that only the ReLU layers' gradients differ.
-    const reluOnly = addReluNet();
-    reluOnly.setWeights(plain.getWeights());
-    expect(reluGradientFromOutput(reluOnly)).toEqual(["sum_relu", "hidden_relu"]);
+    const [reluOnly, plain, changed] = reluOnlyPair();
+    expect(changed).toEqual(["sum_relu", "hidden_relu"]);
     const x = addReluImages();
     const ours = lossGradients(() => loss(reluOnly, x), variables(reluOnly));
     const theirs = lossGradients(() => loss(plain, x), variables(plain));
@@ -245,6 +250,8 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     });
     expect(ours.value.dataSync()[0]).toBe(theirs.value.dataSync()[0]);
     // With fuseConvolutionRelu too (what TrainStep runs): as close as that one alone is.
+    const [patched] = addReluPair();
+    patched.setWeights(plain.getWeights());
     const both = lossGradients(() => loss(patched, x), variables(patched));
     both.grads.forEach((g, i) => {
       expect(relativeError(g!, theirs.grads[i]!)).toBeLessThanOrEqual(1e-5);
@@ -252,10 +259,7 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
   });
 
   it("keeps the ReLU layers' inputs out of the backward pass and runs no Cast", async () => {
-    const [, plain] = addReluPair();
-    const reluOnly = addReluNet();
-    reluOnly.setWeights(plain.getWeights());
-    reluGradientFromOutput(reluOnly);
+    const [reluOnly, plain] = reluOnlyPair();
     const x = addReluImages();
     const ours = await backwardPass(reluOnly, x);
     const theirs = await backwardPass(plain, x);

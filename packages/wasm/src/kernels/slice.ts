@@ -40,8 +40,9 @@ export function makeSlice(builtin: KernelFunc): KernelFunc {
     // Axis k − 1's runs go in one copyRuns call (one run when k = 0); the axes before it are walked like an odometer.
     const inner = k > 0 ? (extent[k - 1] as number) : 1;
     const innerStride = k > 0 ? (strides[k - 1] as number) : 0;
-    const outer = util.sizeFromShape(extent.slice(0, Math.max(0, k - 1)));
-    const counters = new Array<number>(Math.max(0, k - 1)).fill(0);
+    const walked = Math.max(0, k - 1);
+    const outer = util.sizeFromShape(extent.slice(0, walked));
+    const counters = new Array<number>(walked).fill(0);
     for (let n = 0; n < outer; n++, to += inner * run) {
       copyRuns(backend, from, to, inner, run, innerStride, run);
       // Next index of axes 0..k−2, last fastest.
