@@ -98,7 +98,7 @@ export function fuseConvolutionRelu(model: LayersModel): string[] {
  * dy · cast(step(x)); after a BatchNorm or an Add that input is an activation their gradients do not need, so
  * keeping the output instead frees one activation per such layer after the forward pass (the next layer
  * keeps the output anyway; a Dense's fused MatMul keeps its own output for its gradient, so nothing is freed
- * there), and every such backward pass runs Step and Multiply without the Cast. y > 0
+ * there), and every such backward pass runs reluGradient (one ReluGrad kernel on wasm) without the Cast. y > 0
  * exactly where x > 0: the gradients are bit-identical. Inference is untouched. Call it after
  * fuseConvolutionRelu, whose ReLU layers it leaves. Returns the names of the layers changed.
  */
@@ -118,8 +118,21 @@ const reluFromOutput = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
   const y = tf.relu(x);
   save([y]);
-  return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.step(saved[0]!)) };
+  return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => reluGradient(dy, saved[0]!) };
 }) as (x: tf.Tensor) => tf.Tensor;
+
+/** The kernel `@convnets/wasm` registers for a ReLU's gradient (its RELU_GRAD): inputs `{ dy, y }`, dx = dy · step(y). */
+const RELU_GRAD = "ReluGrad";
+
+/**
+ * dy · step(y), a ReLU's gradient from its output y (or input: y > 0 exactly where x > 0): one ReluGrad
+ * kernel where the current backend registers it (wasm, through `@convnets/wasm`: one pass, no step(y)
+ * tensor), else tfjs's Step then Multiply. The same values either way.
+ */
+export function reluGradient(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  if (tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined) return tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor;
+  return tf.mul(dy, tf.step(y));
+}
 
 /** Training-mode calls of a one-input weightless layer run `training` on its input; the layer is marked changed. */
 function replaceTrainingCall(layer: layers.Layer, training: (x: tf.Tensor) => tf.Tensor): void {
@@ -191,7 +204,7 @@ function registerFusedConv2DGradient(): void {
             "supported; only linear or relu without dilation, as skipInputGradient and fuseConvolutionRelu run it",
         );
       }
-      const g = () => (kind === "relu" ? (tf.mul(dy as tf.Tensor, tf.step(y)) as tf.Tensor4D) : (dy as tf.Tensor4D));
+      const g = () => (kind === "relu" ? (reluGradient(dy as tf.Tensor, y) as tf.Tensor4D) : (dy as tf.Tensor4D));
       return {
         x: () => tf.conv2dTranspose(g(), filter, x.shape, strides, pad as "same" | "valid", dimRoundingMode),
         filter: () =>

@@ -270,6 +270,14 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     expect(ours.kernels.filter((k) => k === "Cast")).toHaveLength(theirs.kernels.filter((k) => k === "Cast").length - 2);
   });
 
+  it("differentiates them with one ReluGrad kernel each where the backend has it (wasm), else Step and Multiply", async () => {
+    const [reluOnly] = reluOnlyPair();
+    const { kernels } = await backwardPass(reluOnly, addReluImages());
+    const count = (name: string) => kernels.filter((k) => k === name).length;
+    // c's own activation is tfjs's Relu, differentiated by tfjs (one Step) on both backends.
+    expect([count("ReluGrad"), count("Step")]).toEqual(backend === "wasm" ? [2, 1] : [0, 3]);
+  });
+
   it("inference still runs the layers' own path: outputs are bit-identical", () => {
     const [patched, plain] = addReluPair();
     const x = addReluImages();

@@ -158,6 +158,7 @@ describe("BatchNormTrainingForward and BatchNormTrainingBackward on wasm", () =>
     expect(WASM_TRAINING_KERNELS.filter((k) => k.reason === "fused").map((k) => k.name)).toEqual([
       "BatchNormTrainingForward",
       "BatchNormTrainingBackward",
+      "ReluGrad",
     ]);
   });
 

@@ -129,7 +129,7 @@ describe("registerWasmTrainingKernels", () => {
     expect(wasmHadFilterGradient).toBe(false);
   });
 
-  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad, thirteen faster kernels and two fused ones, idempotently", () => {
+  it("registers Conv2DBackpropFilter, a correct MaxPoolGrad, thirteen faster kernels and three fused ones, idempotently", () => {
     const kernelFuncs = () => WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.name, "wasm")?.kernelFunc);
     const first = kernelFuncs();
     expect(registerWasmTrainingKernels()).toEqual([
@@ -150,6 +150,7 @@ describe("registerWasmTrainingKernels", () => {
       "Slice",
       "BatchNormTrainingForward",
       "BatchNormTrainingBackward",
+      "ReluGrad",
     ]);
     expect(kernelFuncs()).toEqual(first);
     expect(first.every((f) => typeof f === "function")).toBe(true);

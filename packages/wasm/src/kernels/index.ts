@@ -37,6 +37,7 @@ import { identityConfig } from "./identity.js";
 import { maxPoolGradConfig } from "./max_pool_grad.js";
 import { reductionConfig } from "./reduce.js";
 import { sliceConfig } from "./slice.js";
+import { RELU_GRAD, reluGradConfig } from "./relu_grad.js";
 import { splitVConfig } from "./split_v.js";
 import type { WasmBackend } from "./wasm.js";
 import { wasmSimdSupported } from "./wasm_simd.js";
@@ -49,7 +50,8 @@ export interface WasmTrainingKernel {
    * wrong results; `faster`, its kernel is correct but a scalar loop many times slower than ours (Identity:
    * it copies the data where sharing it is enough); `fused`, a kernel tfjs does not define, that does in one
    * call the work of several of its kernels, for an op of convnets that looks it up and otherwise runs
-   * those tfjs ops (BatchNormTrainingForward and BatchNormTrainingBackward, for `@convnets/batchnorm`).
+   * those tfjs ops (BatchNormTrainingForward and BatchNormTrainingBackward, for `@convnets/batchnorm`;
+   * ReluGrad, for `@convnets/core`'s ReLU gradients).
    */
   reason: "missing" | "incorrect" | "faster" | "fused";
 }
@@ -65,7 +67,8 @@ export interface WasmTrainingKernel {
  * SplitV and Slice (the gradients of Concat and of padding) copy the whole input out of the heap first,
  * and Concat copies each row through a new JavaScript subarray.
  * BatchNormTrainingForward and BatchNormTrainingBackward (batch_norm.ts) are training-mode batch
- * normalisation in two calls instead of ~15 elementwise and reduction kernels per layer and step.
+ * normalisation in two calls instead of ~15 elementwise and reduction kernels per layer and step;
+ * ReluGrad (relu_grad.ts) is a ReLU's gradient dy · step(y) in one pass instead of Step then Multiply.
  */
 export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Conv2DBackpropFilter, reason: "missing" },
@@ -85,6 +88,7 @@ export const WASM_TRAINING_KERNELS: readonly WasmTrainingKernel[] = [
   { name: Slice, reason: "faster" },
   { name: BATCH_NORM_TRAINING_FORWARD, reason: "fused" },
   { name: BATCH_NORM_TRAINING_BACKWARD, reason: "fused" },
+  { name: RELU_GRAD, reason: "fused" },
 ];
 
 /** Kernel functions registered here, so that a second call neither re-registers nor wraps its own wrapper. */
@@ -101,11 +105,12 @@ function install(config: KernelConfig): void {
  * Registers on the 'wasm' backend every kernel it lacks for training the convnets networks, replaces its
  * incorrect MaxPoolGrad, and replaces the built-in kernels listed as `faster` in WASM_TRAINING_KERNELS,
  * mostly with compositions of the backend's own XNNPACK operators or copies of contiguous runs (those
- * built-ins stay as fallbacks for the cases ours do not cover), and adds the `fused` batch-norm kernels
- * where their WebAssembly SIMD loops can run (wasm_simd.ts: the engine has SIMD and, if the backend is
- * already initialised, its memory is not shared). Idempotent: later calls change nothing. Returns the
- * names of the kernels convnets provides on wasm (WASM_TRAINING_KERNELS, less the fused ones where
- * they were not registered). Works before or after the wasm backend is initialised.
+ * built-ins stay as fallbacks for the cases ours do not cover), and adds the `fused` kernels (batch
+ * normalisation, ReluGrad) where their WebAssembly SIMD loops can run (wasm_simd.ts, wasmSimdSupported:
+ * the engine has SIMD and, if the backend is already initialised, its memory can be found). Idempotent:
+ * later calls change nothing. Returns the names of the kernels convnets provides on wasm
+ * (WASM_TRAINING_KERNELS, less the fused ones where they were not registered). Works before or after the
+ * wasm backend is initialised.
  */
 export function registerWasmTrainingKernels(): string[] {
   const filter = getKernel(Conv2DBackpropFilter, "wasm");
@@ -160,10 +165,10 @@ export function registerWasmTrainingKernels(): string[] {
   }
 
   // Only where their SIMD loops run: their JavaScript loops are slower than the tfjs ops they replace,
-  // which @convnets/batchnorm runs when the kernels are not registered.
+  // which @convnets/batchnorm and @convnets/core run when the kernels are not registered.
   const initialised = engine().registry["wasm"] as WasmBackend | undefined;
   if (wasmSimdSupported(initialised)) {
-    for (const config of [batchNormTrainingForwardConfig, batchNormTrainingBackwardConfig]) {
+    for (const config of [batchNormTrainingForwardConfig, batchNormTrainingBackwardConfig, reluGradConfig]) {
       const fused = getKernel(config.kernelName, "wasm");
       if (!fused || !ours.has(fused.kernelFunc)) install(config);
     }

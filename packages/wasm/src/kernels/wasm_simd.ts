@@ -160,6 +160,12 @@ export interface WasmSimdKernels {
   ): void;
   /** dst[i] += src[i] for `count` floats (the same bits as a JavaScript loop on Float32Arrays). */
   accumulate(dst: number, src: number, count: number): void;
+  /**
+   * dx[i] = dy[i] · step(y[i]) for the first `count` floats rounded down to a multiple of 4 (the caller
+   * does the rest): step is 1 where y > 0, NaN where y is NaN, else 0, so the same bits as tfjs's
+   * Step then Multiply. See reluGradBody.
+   */
+  reluGrad(dy: number, y: number, dx: number, count: number): void;
   /** `count` blocks of `rows` rows of `rowBytes` bytes, each side with its own row and block strides (bytes). */
   copyRows(
     src: number,
@@ -303,6 +309,8 @@ const shuffle = (a: Code, b: Code, lanes: number[]): Code => [...a, ...b, SIMD, 
 const highHalf = (a: Code): Code => shuffle(a, a, [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
 const laneF32 = (a: Code, lane: number): Code => [...a, SIMD, 0x1f, lane];
 const gtF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, 0x44];
+const neF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, 0x42];
+const andV128 = (a: Code, b: Code): Code => [...a, ...b, SIMD, 0x4e];
 /** Lanes of `ifSet` where `mask` is set, of `ifClear` elsewhere. */
 const bitselect = (ifSet: Code, ifClear: Code, mask: Code): Code => [...ifSet, ...ifClear, ...mask, SIMD, 0x52];
 const ifThen = (condition: Code, ...body: Code[]): Code => [...condition, 0x04, 0x40, ...body.flat(), 0x0b];
@@ -797,6 +805,36 @@ function accumulateBody() {
 }
 
 /**
+ * reluGrad: dx = dy · s, 4 floats at a time, with s = (y > 0 ? 1 : 0) where y is a number and s = y where
+ * it is NaN (`f32x4.gt` is false for NaN, `f32x4.ne(y, y)` true only for NaN): the values of tfjs's Step
+ * (alpha 0), so dy · s rounds, signs zeros and propagates NaN exactly as Step then Multiply do.
+ */
+function reluGradBody() {
+  const L = locals(["dy", "y", "dx", "count"], ["end"], ["v"]);
+  const $ = L.index;
+  const one = v128(new Float32Array(4).fill(1));
+  const zero = v128(new Float32Array(4));
+  const code = [
+    set($.end, add(get($.dx), shl(and(get($.count), i32(-4)), i32(2)))),
+    ifThen(
+      ltU(get($.dx), get($.end)),
+      doWhile(
+        ltU(get($.dx), get($.end)),
+        set($.v, loadV128(get($.y))),
+        storeV128(
+          get($.dx),
+          mulF32x4(loadV128(get($.dy)), bitselect(get($.v), andV128(gtF32x4(get($.v), zero), one), neF32x4(get($.v), get($.v)))),
+        ),
+        set($.dy, add(get($.dy), i32(16))),
+        set($.y, add(get($.y), i32(16))),
+        set($.dx, add(get($.dx), i32(16))),
+      ),
+    ),
+  ];
+  return { params: L.params, declarations: L.declarations, code: code.flat() };
+}
+
+/**
  * copyRows: `count` blocks of `rows` rows of `rowBytes` bytes each, from src to dst with their own
  * row and block strides in bytes (an image into the interior of a zero-padded one).
  */
@@ -1144,6 +1182,7 @@ function assembleModule(shared = false): Uint8Array<ArrayBuffer> {
     { name: "copyRows", ...copyRowsBody() },
     { name: "tapColumns", ...tapColumnsBody() },
     { name: "accumulate", ...accumulateBody() },
+    { name: "reluGrad", ...reluGradBody() },
     { name: "col2im", ...col2imBody() },
     ...batchNormPasses(),
   ];
