@@ -3,7 +3,7 @@
  *
  *   pnpm bench                                    # from the repository root: builds, then this
  *   pnpm --filter @convnets/trainer bench:compare [--networks lenet,resnet18] [--threads 1,all] [--runs 3]
- *       [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch]
+ *       [--rounds K] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch]
  *       [--torch-reference PATH] [--python /usr/bin/python3]
  *
  * For each row and each thread count (`--threads`: counts and `all`, the cores this process may use;
@@ -13,6 +13,12 @@
  * timed passes; each side reports the median examples/sec of its passes. The table's "load" is the
  * 1-minute load average when the row finished (the benchmark's own process counts 1): the machine may
  * be shared, and both sides slow down under load.
+ *
+ * `--rounds K` (default 1) runs that whole sequence K times, so that each thread count of a row is
+ * measured in every round, minutes apart and interleaved with the others, rather than once: on a shared
+ * or throttling machine one run's rates move ±20% from the next. A row's rate is then the median of its
+ * K rounds (the "per round" column lists them), its peak RSS the largest, its load the highest, and the
+ * targets are judged on those medians.
  */
 import { spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -42,11 +48,14 @@ interface CompareRow {
   examplesPerPass: number;
   runs: number;
   note?: string;
-  /** 1-minute load averages just before and just after the pair ran (the benchmark itself adds 1). */
+  /** 1-minute load averages just before and just after the pair ran (the benchmark itself adds 1); over rounds, the highest. */
   loadBefore: number;
   loadAfter: number;
+  /** Over rounds: the median rate of the rounds, the largest peak RSS, the first error. */
   torch?: TorchResult;
   ours: OursResult;
+  /** Each round's rates (examples/sec), in the order run; one entry without --rounds. */
+  rounds: { ours?: number; torch?: number }[];
   /** ours / PyTorch examples/sec. */
   ratio?: number;
 }
@@ -55,6 +64,7 @@ const { values } = parseArgs({
   options: {
     networks: { type: "string" },
     runs: { type: "string", default: "3" },
+    rounds: { type: "string", default: "1" },
     threads: { type: "string", default: "1,all" },
     batches: { type: "string" },
     "batch-size": { type: "string" },
@@ -71,12 +81,13 @@ const { values } = parseArgs({
 const here = import.meta.dirname;
 if (values.help) {
   console.log(
-    "bench:compare [--networks a,b] [--threads 1,all] [--runs R] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch] [--torch-reference PATH] [--python PATH]",
+    "bench:compare [--networks a,b] [--threads 1,all] [--runs R] [--rounds K] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch] [--torch-reference PATH] [--python PATH]",
   );
   process.exit(0);
 }
 
 const runs = positiveInt("runs", values.runs)!;
+const rounds = positiveInt("rounds", values.rounds)!;
 const allCores = availableParallelism();
 const threadCounts = [
   ...new Set(values.threads.split(",").map((t) => (t.trim() === "all" ? allCores : positiveInt("threads", t.trim())!))),
@@ -177,34 +188,73 @@ function runOurs(row: BenchRow, rowRuns: number, threads: number): OursResult {
 const gb = (bytes: number | undefined) => (bytes ? `${(bytes / 1e9).toFixed(2)} GB` : "–");
 const rate = (r: number | undefined) => (r === undefined ? "–" : r >= 100 ? r.toFixed(0) : r.toFixed(1));
 
-const results: CompareRow[] = [];
+/** One measurement of a row at a thread count (one round). */
+type Measured = Omit<CompareRow, "ratio" | "rounds">;
+const measurements: Measured[][] = rows.flatMap(() => threadCounts.map(() => []));
 const started = Date.now();
-for (const row of rows) for (const threads of threadCounts) {
-  const rowRuns = row.runs ?? runs;
-  const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${threads} thread(s), ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
-  const loadBefore = loadavg()[0]!;
-  console.error(`${what} (load ${loadBefore.toFixed(2)})…`);
-  const torch = torchReference ? runTorch(row, rowRuns, threads) : undefined;
-  if (torch?.error) console.error(`  PyTorch failed: ${torch.error}`);
-  const ours = runOurs(row, rowRuns, threads);
-  if (ours.error) console.error(`  ours failed: ${ours.error}`);
-  const ratio = ours.examplesPerSec && torch?.examplesPerSec ? ours.examplesPerSec / torch.examplesPerSec : undefined;
-  console.error(`  PyTorch ${rate(torch?.examplesPerSec)}, ours ${rate(ours.examplesPerSec)} examples/s`);
-  results.push({
-    network: row.spec.name,
-    threads,
-    inputSize: row.inputSize,
-    batchSize: row.batchSize,
-    examplesPerPass: row.batches * row.batchSize,
-    runs: rowRuns,
-    note: row.note,
-    loadBefore,
-    loadAfter: loadavg()[0]!,
+for (let round = 1; round <= rounds; round++) {
+  let i = 0;
+  for (const row of rows) for (const threads of threadCounts) {
+    const rowRuns = row.runs ?? runs;
+    const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${threads} thread(s), ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
+    const loadBefore = loadavg()[0]!;
+    console.error(`${rounds > 1 ? `round ${round}/${rounds}: ` : ""}${what} (load ${loadBefore.toFixed(2)})…`);
+    const torch = torchReference ? runTorch(row, rowRuns, threads) : undefined;
+    if (torch?.error) console.error(`  PyTorch failed: ${torch.error}`);
+    const ours = runOurs(row, rowRuns, threads);
+    if (ours.error) console.error(`  ours failed: ${ours.error}`);
+    console.error(`  PyTorch ${rate(torch?.examplesPerSec)}, ours ${rate(ours.examplesPerSec)} examples/s`);
+    measurements[i++]!.push({
+      network: row.spec.name,
+      threads,
+      inputSize: row.inputSize,
+      batchSize: row.batchSize,
+      examplesPerPass: row.batches * row.batchSize,
+      runs: rowRuns,
+      note: row.note,
+      loadBefore,
+      loadAfter: loadavg()[0]!,
+      torch,
+      ours,
+    });
+  }
+}
+
+/** Rounds of one row and thread count as one row: median rates, the largest peak RSS and load, the first error. */
+function combine(all: Measured[]): CompareRow {
+  const first = all[0]!;
+  const medianOf = (xs: (number | undefined)[]) => {
+    const known = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+    if (known.length === 0 || known.length < xs.length) return undefined;
+    const mid = Math.floor(known.length / 2);
+    return known.length % 2 ? known[mid] : (known[mid - 1]! + known[mid]!) / 2;
+  };
+  const largest = (xs: (number | undefined)[]) => Math.max(0, ...xs.filter((x): x is number => x !== undefined));
+  const ours: OursResult = {
+    ...first.ours,
+    passRates: all.flatMap((m) => m.ours.passRates),
+    examplesPerSec: medianOf(all.map((m) => m.ours.examplesPerSec)),
+    peakRssBytes: largest(all.map((m) => m.ours.peakRssBytes)),
+    wasmHeapBytes: largest(all.map((m) => m.ours.wasmHeapBytes)) || undefined,
+    error: all.find((m) => m.ours.error)?.ours.error,
+  };
+  const torch: TorchResult | undefined = first.torch && {
+    ...first.torch,
+    examplesPerSec: medianOf(all.map((m) => m.torch?.examplesPerSec)),
+    peakRssBytes: largest(all.map((m) => m.torch?.peakRssBytes)) || undefined,
+    error: all.find((m) => m.torch?.error)?.torch?.error,
+  };
+  return {
+    ...first,
+    loadBefore: Math.max(...all.map((m) => m.loadBefore)),
+    loadAfter: Math.max(...all.map((m) => m.loadAfter)),
     torch,
     ours,
-    ratio,
-  });
+    ratio: ours.examplesPerSec && torch?.examplesPerSec ? ours.examplesPerSec / torch.examplesPerSec : undefined,
+    rounds: all.map((m) => ({ ours: m.ours.examplesPerSec, torch: m.torch?.examplesPerSec })),
+  };
 }
+const results = measurements.map(combine);
 
 /** The same row at 1 thread, to show what more threads bring on each side. */
 const single = (r: CompareRow) =>
@@ -242,7 +292,18 @@ const cells = results.map((r) => [
   r.ours.engine,
   [r.note, r.ours.error].filter(Boolean).join("; "),
 ]);
-const align = ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "left", "left"] as const;
+const align: ("left" | "right")[] = ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "left", "left"];
+if (rounds > 1) {
+  // Each round's rates next to their median.
+  header.splice(5, 0, "ours per round");
+  header.splice(8, 0, "PyTorch per round");
+  align.splice(5, 0, "right");
+  align.splice(8, 0, "right");
+  results.forEach((r, i) => {
+    cells[i]!.splice(5, 0, r.rounds.map((m) => rate(m.ours)).join(", "));
+    cells[i]!.splice(8, 0, r.rounds.map((m) => rate(m.torch)).join(", "));
+  });
+}
 const cpu = cpus()[0]?.model ?? "unknown CPU";
 /** The vector extensions that decide both sides' convolution speed, from /proc/cpuinfo (Linux). */
 const cpuFlags = (() => {
@@ -254,9 +315,9 @@ const cpuFlags = (() => {
   }
 })();
 const torchVersion = results.find((r) => r.torch?.version)?.torch?.version;
-console.log(values.markdown ? markdownTable(header, cells, [...align]) : formatTable(header, cells, [...align]));
+console.log(values.markdown ? markdownTable(header, cells, align) : formatTable(header, cells, align));
 console.log(
-  `\nMedian examples/sec of the timed passes after one warm-up pass; load = 1-minute load average after the row; PyTorch ${torchVersion ?? "(not run)"} at the row's threads; ` +
+  `\nMedian examples/sec of the timed passes after one warm-up pass${rounds > 1 ? `, then the median of ${rounds} rounds` : ""}; load = 1-minute load average after the row${rounds > 1 ? " (the highest of its rounds)" : ""}; PyTorch ${torchVersion ?? "(not run)"} at the row's threads; ` +
     `${cpus().length} × ${cpu} (flags: ${cpuFlags.join(" ") || "unknown"}; ${allCores} available), Node ${process.version}; took ${((Date.now() - started) / 60000).toFixed(1)} min.`,
 );
 
@@ -315,6 +376,7 @@ if (values.json) {
     torch: { version: torchVersion, reference: torchReference },
     threads: threadCounts,
     runs,
+    rounds,
     rows: results,
     targets: Object.fromEntries(targets),
   };
