@@ -129,7 +129,7 @@ const RELU_GRAD = "ReluGrad";
  * kernel where the current backend registers it (wasm, through `@convnets/wasm`: one pass, no step(y)
  * tensor), else tfjs's Step then Multiply. The same values either way.
  */
-export function reluGradient(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+function reluGradient(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   if (tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined) return tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor;
   return tf.mul(dy, tf.step(y));
 }

@@ -349,11 +349,11 @@ if (threaded.length > 0) {
   const scaled = (r: CompareRow) => (r.ours.examplesPerSec ?? 0) / (single(r)!.ours.examplesPerSec ?? Number.NaN);
   for (const name of ["resnet18", "googlenet", "nin", "densenet"]) {
     const r = threaded.find((o) => o.network === name && o.threads === 2);
-    if (r) targets.push([`${name} at 2 threads ≥ 1.7× 1 thread (×${scaled(r).toFixed(2)})`, scaled(r) >= 1.7]);
+    if (r) targets.push([`${name} at 2 threads ≥ 1.7× 1 thread (×${scaled(r).toFixed(3)})`, scaled(r) >= 1.7]);
   }
   for (const name of ["lenet", "lenet-bn"]) {
     const r = threaded.find((o) => o.network === name && o.threads === allCores);
-    if (r) targets.push([`${name} at all cores not slower than 1 thread (×${scaled(r).toFixed(2)})`, scaled(r) >= 1]);
+    if (r) targets.push([`${name} at all cores not slower than 1 thread (×${scaled(r).toFixed(3)})`, scaled(r) >= 1]);
   }
   const parity = threaded.filter((r) => r.threads === allCores && r.ratio !== undefined && single(r)!.ratio !== undefined);
   if (parity.length > 0) targets.push(["ours/PyTorch at all cores ≥ at 1 thread, every row", parity.every((r) => r.ratio! >= single(r)!.ratio!)]);
