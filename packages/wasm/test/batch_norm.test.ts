@@ -14,7 +14,7 @@ import { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD, batchNormLim
 import { WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
 import type { WasmBackend } from "../src/kernels/wasm.js";
 import { wasmSimd, wasmSimdKernels } from "../src/kernels/wasm_simd.js";
-import { seededRandom, setupTestWasm } from "./helpers.js";
+import { seededRandom, setupCpuAndTestWasm } from "./helpers.js";
 
 const EPS = 1e-5;
 const FORWARD_TOLERANCE = 1e-5;
@@ -22,9 +22,7 @@ const BACKWARD_TOLERANCE = 1e-4;
 const DEFAULT_BLOCK_BYTES = batchNormLimits.blockBytes;
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
-  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-  await setupTestWasm();
+  await setupCpuAndTestWasm();
 });
 
 afterEach(() => {

@@ -1,3 +1,5 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { expect } from "vitest";
 import { setupWasm, type WasmEngine } from "../src/index.js";
 
 /**
@@ -13,6 +15,33 @@ export async function setupTestWasm(): Promise<WasmEngine> {
     throw new Error(`wasm runs ${engine.threads} threads, the test asked for ${TEST_THREADS}: ${engine.notes.join("; ")}`);
   }
   return engine;
+}
+
+/**
+ * Starts the pure-JS cpu backend without its advice to install tfjs-node, then wasm at TEST_THREADS: for
+ * files that compare the two (they import "@tensorflow/tfjs-backend-cpu" themselves).
+ */
+export async function setupCpuAndTestWasm(): Promise<WasmEngine> {
+  await tf.setBackend("cpu");
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  return setupTestWasm();
+}
+
+/**
+ * Runs `compute` on a backend and returns its result as plain numbers. Checks that nothing leaked: the
+ * kernels' temporaries live below the engine (backend data ids), so both counts are compared.
+ */
+export async function on(backend: "cpu" | "wasm", compute: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const tensors = tf.memory().numTensors;
+  const dataIds = tf.backend().numDataIds();
+  const results = tf.tidy(compute);
+  const list = Array.isArray(results) ? results : [results];
+  const values = list.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(list);
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(tf.backend().numDataIds()).toBe(dataIds);
+  return values;
 }
 
 /** mulberry32: deterministic uniform numbers in [0, 1) from a seed (the generator of @convnets/core's shuffles). */

@@ -16,7 +16,7 @@ import { makeConv2DBackpropInput } from "../src/kernels/conv2d_backprop_input.js
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
 import { kernelLimits, type WasmBackend } from "../src/kernels/wasm.js";
 import { assembledModuleForTests, wasmSimd, wasmSimdKernels } from "../src/kernels/wasm_simd.js";
-import { setupTestWasm, TEST_THREADS } from "./helpers.js";
+import { on, setupTestWasm, TEST_THREADS } from "./helpers.js";
 
 const TOLERANCE = 1e-4;
 
@@ -38,23 +38,6 @@ function randomValues(size: number, seed: number): Float32Array {
     out[i] = s / 2 ** 31 - 1;
   }
   return out;
-}
-
-/**
- * Runs `compute` on a backend and returns its result as plain numbers. Checks that nothing leaked: the
- * kernels' temporaries live below the engine (backend data ids), so both counts are compared.
- */
-async function on(backend: "cpu" | "wasm", compute: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
-  await tf.setBackend(backend);
-  const tensors = tf.memory().numTensors;
-  const dataIds = tf.backend().numDataIds();
-  const results = tf.tidy(compute);
-  const list = Array.isArray(results) ? results : [results];
-  const values = list.map((t) => t.dataSync() as Float32Array);
-  tf.dispose(list);
-  expect(tf.memory().numTensors).toBe(tensors);
-  expect(tf.backend().numDataIds()).toBe(dataIds);
-  return values;
 }
 
 function relativeError(actual: Float32Array, expected: Float32Array): number {

@@ -10,12 +10,10 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
 import { RELU_GRAD } from "../src/kernels/relu_grad.js";
 import { wasmSimd } from "../src/kernels/wasm_simd.js";
-import { seededRandom, setupTestWasm } from "./helpers.js";
+import { on, seededRandom, setupCpuAndTestWasm } from "./helpers.js";
 
 beforeAll(async () => {
-  await tf.setBackend("cpu");
-  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-  await setupTestWasm();
+  await setupCpuAndTestWasm();
 });
 
 afterEach(() => {
@@ -39,18 +37,6 @@ function operands(n: number, seed: number): { dy: Float32Array; y: Float32Array 
   };
 }
 
-async function on(backend: "cpu" | "wasm", compute: () => tf.Tensor): Promise<Float32Array> {
-  await tf.setBackend(backend);
-  const tensors = tf.memory().numTensors;
-  const dataIds = tf.backend().numDataIds();
-  const result = tf.tidy(compute);
-  const values = result.dataSync() as Float32Array;
-  result.dispose();
-  expect(tf.memory().numTensors).toBe(tensors);
-  expect(tf.backend().numDataIds()).toBe(dataIds);
-  return values;
-}
-
 /** Object.is on every element: +0 and −0 differ, NaN equals NaN. */
 function expectSameBits(actual: Float32Array, expected: Float32Array): void {
   expect(actual.length).toBe(expected.length);
@@ -68,11 +54,11 @@ describe("ReluGrad", () => {
   for (const simd of [true, false]) {
     it.each(shapes)(`gives Step then Multiply's bits on $shape (${simd ? "SIMD" : "JavaScript"} loop)`, async ({ shape }) => {
       const { dy, y } = operands(shape.reduce((a, b) => a * b, 1), shape.length * 97 + shape[0]!);
-      const expected = await on("cpu", () => tf.mul(tf.tensor(dy, shape), tf.step(tf.tensor(y, shape))));
+      const expected = (await on("cpu", () => tf.mul(tf.tensor(dy, shape), tf.step(tf.tensor(y, shape)))))[0]!;
       wasmSimd.enabled = simd;
-      const actual = await on("wasm", () =>
-        tf.engine().runKernel(RELU_GRAD, { dy: tf.tensor(dy, shape), y: tf.tensor(y, shape) }) as tf.Tensor,
-      );
+      const actual = (
+        await on("wasm", () => tf.engine().runKernel(RELU_GRAD, { dy: tf.tensor(dy, shape), y: tf.tensor(y, shape) }) as tf.Tensor)
+      )[0]!;
       expectSameBits(actual, expected);
       if (expected.length >= SPECIAL.length ** 2) {
         // Where the specials are in: −0 and NaN are among the bits compared.
