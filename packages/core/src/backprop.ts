@@ -19,6 +19,26 @@ interface EngineInternals {
   tidy<T>(f: () => T): T;
 }
 
+/**
+ * Tensors that a gradient function made for several of its node's input gradients, freed by lossGradients
+ * once that node's input gradients have all been computed; null when no lossGradients is walking a tape.
+ */
+let nodeTensors: tf.Tensor[] | null = null;
+
+/**
+ * For a gradient function whose input gradients all start from the same tensor (a fused convolution's
+ * masked dy): `make()` once, freed as soon as every input gradient of the node has been computed, when
+ * lossGradients is running the backward pass; undefined otherwise (tfjs's own `engine.gradients` keeps
+ * whatever a gradient function makes until its whole backward pass ends, so there each input gradient
+ * should make its own inside its tidy).
+ */
+export function shareAcrossInputGradients(make: () => tf.Tensor): tf.Tensor | undefined {
+  if (!nodeTensors) return undefined;
+  const t = make();
+  nodeTensors.push(t);
+  return t;
+}
+
 /** The loss and the gradient of each variable (null where the loss does not depend on it). */
 export interface LossGradients {
   value: tf.Scalar;
@@ -56,34 +76,44 @@ export function lossGradients(f: () => tf.Scalar, variables: readonly tf.Variabl
   }
   const tape = engine.state.activeTape ?? [];
   const path = nodesFromTo(tape, variables, y);
-  const result = engine.tidy("backward", () => {
-    const grads = new GradientMap(variables);
-    grads.add(y, tf.onesLike(y));
-    for (let i = path.length - 1; i >= 0; i--) {
-      const node = path[i]!;
-      if (node.gradient == null) throw new Error(`Cannot compute gradient: no gradient registered for ${node.kernelName}.`);
-      const dys = node.outputs.map((o) => grads.get(o));
-      const thunks = node.gradient(dys);
-      const merged: tf.Tensor[] = [];
-      for (const name in node.inputs) {
-        const thunk = thunks[name];
-        if (!thunk) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}.`);
-        const x = node.inputs[name]!;
-        const dx = engine.tidy(thunk);
-        if (!tf.util.arraysEqual(dx.shape, x.shape) || dx.dtype !== "float32") {
-          throw new Error(
-            `The gradient of ${node.kernelName}'s input ${name} is ${dx.dtype} [${dx.shape}]; expected float32 [${x.shape}].`,
-          );
+  const outerNodeTensors = nodeTensors;
+  const shared: tf.Tensor[] = [];
+  nodeTensors = shared;
+  let result: (tf.Tensor | null)[];
+  try {
+    result = engine.tidy("backward", () => {
+      const grads = new GradientMap(variables);
+      grads.add(y, tf.onesLike(y));
+      for (let i = path.length - 1; i >= 0; i--) {
+        const node = path[i]!;
+        if (node.gradient == null) throw new Error(`Cannot compute gradient: no gradient registered for ${node.kernelName}.`);
+        const dys = node.outputs.map((o) => grads.get(o));
+        const thunks = node.gradient(dys);
+        const merged: tf.Tensor[] = [];
+        for (const name in node.inputs) {
+          const thunk = thunks[name];
+          if (!thunk) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}.`);
+          const x = node.inputs[name]!;
+          const dx = engine.tidy(thunk);
+          if (!tf.util.arraysEqual(dx.shape, x.shape) || dx.dtype !== "float32") {
+            throw new Error(
+              `The gradient of ${node.kernelName}'s input ${name} is ${dx.dtype} [${dx.shape}]; expected float32 [${x.shape}].`,
+            );
+          }
+          const previous = grads.add(x, dx);
+          if (previous) merged.push(previous, dx);
         }
-        const previous = grads.add(x, dx);
-        if (previous) merged.push(previous, dx);
+        // Everything this node needed is spent: its saved tensors, what its gradient function shared, its
+        // outputs' gradients, the addends.
+        for (const t of node.saved ?? []) t.dispose();
+        for (const t of shared.splice(0)) t.dispose();
+        grads.release([...node.outputs.map((o) => grads.take(o)), ...merged]);
       }
-      // Everything this node needed is spent: its saved tensors, its outputs' gradients, the addends.
-      for (const t of node.saved ?? []) t.dispose();
-      grads.release([...node.outputs.map((o) => grads.take(o)), ...merged]);
-    }
-    return variables.map((v) => grads.get(v));
-  });
+      return variables.map((v) => grads.get(v));
+    });
+  } finally {
+    nodeTensors = outerNodeTensors;
+  }
   for (const node of tape) for (const t of node.saved ?? []) t.dispose();
   engine.state.activeTape = null;
   return { value: y as tf.Scalar, grads: result };

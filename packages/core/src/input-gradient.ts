@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { layers, LayersModel } from "@tensorflow/tfjs-layers";
+import { shareAcrossInputGradients } from "./backprop.js";
 
 /** What a tfjs-layers Conv2D holds, as this module reads it (the fields are not part of tfjs's typings). */
 interface Conv2DInternals {
@@ -183,8 +184,10 @@ function trainThroughFusedKernel(layer: layers.Layer, conv: Conv2DInternals, rel
  * Registers (once) a gradient for the FusedConv2D kernel run directly, with a linear or a ReLU
  * activation: one function per input (dx, dW, db), so that tfjs computes only those a trainable weight
  * needs. With ReLU the incoming gradient is first masked where the kernel's output is not positive
- * (ReLU's own gradient, step(x)·dy, as y > 0 exactly where x > 0); each function masks it again inside
- * its own tidy rather than keeping one masked copy alive through the rest of the backward pass.
+ * (ReLU's own gradient, step(x)·dy, as y > 0 exactly where x > 0): once for all three under
+ * lossGradients, which frees the masked copy when the node's last input gradient is done; under tfjs's
+ * own gradients, which would keep it through the rest of the backward pass, each function masks dy again
+ * inside its own tidy.
  * tfjs's own `tf.fused.conv2d` differentiates itself with a custom gradient and never reaches this.
  */
 function registerFusedConv2DGradient(): void {
@@ -204,7 +207,9 @@ function registerFusedConv2DGradient(): void {
             "supported; only linear or relu without dilation, as skipInputGradient and fuseConvolutionRelu run it",
         );
       }
-      const g = () => (kind === "relu" ? (reluGradient(dy as tf.Tensor, y) as tf.Tensor4D) : (dy as tf.Tensor4D));
+      const masked = () => reluGradient(dy as tf.Tensor, y) as tf.Tensor4D;
+      const shared = kind === "relu" ? (shareAcrossInputGradients(masked) as tf.Tensor4D | undefined) : undefined;
+      const g = () => (kind === "relu" ? (shared ?? masked()) : (dy as tf.Tensor4D));
       return {
         x: () => tf.conv2dTranspose(g(), filter, x.shape, strides, pad as "same" | "valid", dimRoundingMode),
         filter: () =>

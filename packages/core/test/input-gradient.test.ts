@@ -177,6 +177,25 @@ describe.each(["wasm", "cpu"])("fuseConvolutionRelu on %s", (backend) => {
     expect(ours.kept).toBeLessThanOrEqual(theirs.kept - 3);
   });
 
+  it("masks dy once per convolution under lossGradients, once per input gradient under tfjs's own gradients", async () => {
+    const [patched] = reluPair();
+    const x = reluImages();
+    const mask = backend === "wasm" ? "ReluGrad" : "Step";
+    const ours = await backwardPass(patched, x);
+    expect(ours.kernels.filter((k) => k === mask)).toHaveLength(3);
+    let viaTfjs: tf.Tensor[] = [];
+    const info = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => loss(patched, x), variables(patched));
+      value.dispose();
+      viaTfjs = variables(patched).map((v) => tf.keep(grads[v.name]!));
+    });
+    // first: dW and db (its input is the images); second and third: dx, dW and db.
+    expect(info.kernels.filter((k) => k.name === mask)).toHaveLength(8);
+    const { value, grads } = lossGradients(() => loss(patched, x), variables(patched));
+    grads.forEach((g, i) => expect(Array.from(g!.dataSync())).toEqual(Array.from(viaTfjs[i]!.dataSync())));
+    tf.dispose([value, ...grads.filter((g) => g !== null), ...viaTfjs]);
+  });
+
   it("inference still runs the layers' own path: outputs are bit-identical", () => {
     const [patched, plain] = reluPair();
     const x = reluImages();
