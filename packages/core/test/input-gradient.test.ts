@@ -192,7 +192,9 @@ describe.each(["wasm", "cpu"])("fuseConvolutionRelu on %s", (backend) => {
     // first: dW and db (its input is the images); second and third: dx, dW and db.
     expect(info.kernels.filter((k) => k.name === mask)).toHaveLength(8);
     const { value, grads } = lossGradients(() => loss(patched, x), variables(patched));
-    grads.forEach((g, i) => expect(Array.from(g!.dataSync())).toEqual(Array.from(viaTfjs[i]!.dataSync())));
+    grads.forEach((g, i) => {
+      expect(Array.from(g!.dataSync())).toEqual(Array.from(viaTfjs[i]!.dataSync()));
+    });
     tf.dispose([value, ...grads.filter((g) => g !== null), ...viaTfjs]);
   });
 
