@@ -32,7 +32,7 @@ let nodeTensors: tf.Tensor[] | null = null;
  * whatever a gradient function makes until its whole backward pass ends, so there each input gradient
  * should make its own inside its tidy).
  */
-export function shareAcrossInputGradients(make: () => tf.Tensor): tf.Tensor | undefined {
+export function shareAcrossInputGradients<T extends tf.Tensor>(make: () => T): T | undefined {
   if (!nodeTensors) return undefined;
   const t = make();
   nodeTensors.push(t);

@@ -27,6 +27,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, markdownTable } from "../src/format.js";
+import { median } from "../src/median.js";
 import { callerDir, positiveInt, torchReferencePath } from "./options.js";
 import { type BenchRow, NETWORK_NAMES, ROWS } from "./networks.js";
 import type { OursResult } from "./train-ours.js";
@@ -223,11 +224,10 @@ for (let round = 1; round <= rounds; round++) {
 /** Rounds of one row and thread count as one row: median rates, the largest peak RSS and load, the first error. */
 function combine(all: Measured[]): CompareRow {
   const first = all[0]!;
+  /** The median of the rounds' rates; undefined when a round has none (it failed). */
   const medianOf = (xs: (number | undefined)[]) => {
-    const known = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
-    if (known.length === 0 || known.length < xs.length) return undefined;
-    const mid = Math.floor(known.length / 2);
-    return known.length % 2 ? known[mid] : (known[mid - 1]! + known[mid]!) / 2;
+    const known = xs.filter((x): x is number => x !== undefined);
+    return known.length > 0 && known.length === xs.length ? median(known) : undefined;
   };
   const largest = (xs: (number | undefined)[]) => Math.max(0, ...xs.filter((x): x is number => x !== undefined));
   const ours: OursResult = {

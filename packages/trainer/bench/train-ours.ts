@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { type Batch, batches, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { findRow } from "./networks.js";
+import { median } from "../src/median.js";
 
 export interface OursResult {
   network: string;
@@ -31,12 +32,6 @@ export interface OursResult {
   wasmHeapBytes?: number;
   error?: string;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /** VmHWM on Linux; elsewhere Node's maxRSS (the same quantity, in kB). */
 function peakRssBytes(): number {

@@ -1,6 +1,7 @@
 import { batches, type ImageSet, TrainStep } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
+import { median } from "./median.js";
 
 export interface Estimate {
   /** Seconds per training batch (conversion + forward + backward + update), median of the timed batches. */
@@ -17,12 +18,6 @@ export interface Estimate {
 
 /** Untimed steps run at least this long before timing (one step, where a step takes longer). */
 const WARM_UP_MS = 1500;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 export interface EstimateOptions {
   lr: number;

@@ -6,6 +6,7 @@ import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { loadData, startEngine, threadsOption } from "../common.js";
 import { formatBytes, formatInt, formatTable, timestamp } from "../format.js";
+import { median } from "../median.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { findModel, specOf } from "../registry.js";
 import { listModels } from "./list.js";
@@ -34,12 +35,6 @@ export interface BenchResult {
   train: { examplesPerSec: number; batchSeconds: number[]; peakBytes: number };
   inference: { examplesPerSec: number; batchSeconds: number[]; peakBytes: number };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /** One batch of real images, converted once and reused, so the timings measure the network only. */
 function firstBatch(set: ImageSet, batchSize: number, inputSize: number): { xs: tf.Tensor4D; labels: tf.Tensor1D } {

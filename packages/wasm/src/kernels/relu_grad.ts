@@ -30,7 +30,7 @@ export const reluGrad: KernelFunc = ({ inputs, backend }) => {
   const count = util.sizeFromShape(dy.shape);
   const simd = wasmSimdKernels(wasm);
   const vectorized = simd ? count - (count % 4) : 0;
-  if (simd && vectorized > 0) simd.reluGrad(heapOffset(wasm, dy), heapOffset(wasm, y), heapOffset(wasm, dx), count);
+  simd?.reluGrad(heapOffset(wasm, dy), heapOffset(wasm, y), heapOffset(wasm, dx), count);
   // Views after the last makeOutput (allocating may grow the heap).
   const dyValues = wasm.typedArrayFromHeap(dy);
   const yValues = wasm.typedArrayFromHeap(y);
