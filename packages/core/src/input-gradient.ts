@@ -209,7 +209,8 @@ function registerFusedConv2DGradient(): void {
       }
       const masked = () => reluGradient(dy as tf.Tensor, y) as tf.Tensor4D;
       const shared = kind === "relu" ? shareAcrossInputGradients(masked) : undefined;
-      const g = () => (kind === "relu" ? (shared ?? masked()) : (dy as tf.Tensor4D));
+      // The gradient each input's function starts from: dy, or dy masked (shared, else masked in its own tidy).
+      const g = kind === "relu" ? () => shared ?? masked() : () => dy as tf.Tensor4D;
       return {
         x: () => tf.conv2dTranspose(g(), filter, x.shape, strides, pad as "same" | "valid", dimRoundingMode),
         filter: () =>
