@@ -3,6 +3,8 @@
  * Most people use the command; `main` runs it in-process.
  */
 export { main } from "./cli.js";
+export { type Align, formatDuration, formatInt, formatTable, markdownTable, timestamp } from "./format.js";
+export { median } from "./median.js";
 export { type CliContext, EXIT, UsageError } from "./context.js";
 export { curvesSpec, curvesSvg } from "./chart.js";
 export { d2lLines, historyCsv, overallExamplesPerSec } from "./history.js";

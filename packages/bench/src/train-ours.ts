@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { type Batch, batches, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { findRow } from "./networks.js";
-import { median } from "../src/median.js";
+import { median } from "@convnets/trainer";
 
 export interface OursResult {
   network: string;

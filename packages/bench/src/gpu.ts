@@ -4,7 +4,7 @@
  * ResNet-18 96×96 batch 256), through `convnets bench`. Prints the adapter Dawn found first: on a machine
  * whose only adapter is a software one (lavapipe, SwiftShader) the webgpu rows measure the CPU, and it says so.
  *
- *   pnpm --filter @convnets/trainer bench:gpu [--batches N] [--out FILE] [--batch-size N --input-size N]
+ *   pnpm --filter @convnets/bench bench:gpu [--batches N] [--out FILE] [--batch-size N --input-size N]
  *
  * (`--batch-size`/`--input-size` replace the recipes', for a quick run on a software adapter.)
  *
@@ -14,7 +14,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setupEngine } from "@convnets/core";
-import { main } from "../src/cli.js";
+import { main } from "@convnets/trainer";
 import { callerDir, positiveInt } from "./options.js";
 
 const { values } = parseArgs({

@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { batches, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { formatTable } from "../src/format.js";
+import { formatTable } from "@convnets/trainer";
 import { findRow } from "./networks.js";
 
 const { values, positionals } = parseArgs({

@@ -2,7 +2,7 @@
  * Training throughput of every network on wasm next to PyTorch on the same CPU (issues 7 and 13).
  *
  *   pnpm bench                                    # from the repository root: builds, then this
- *   pnpm --filter @convnets/trainer bench:compare [--networks lenet,resnet18] [--threads 1,all] [--runs 3]
+ *   pnpm --filter @convnets/bench bench:compare [--networks lenet,resnet18] [--threads 1,all] [--runs 3]
  *       [--rounds K] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch]
  *       [--torch-reference PATH] [--python /usr/bin/python3]
  *
@@ -26,8 +26,8 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { formatTable, markdownTable } from "../src/format.js";
-import { median } from "../src/median.js";
+import { formatTable, markdownTable } from "@convnets/trainer";
+import { median } from "@convnets/trainer";
 import { callerDir, positiveInt, torchReferencePath } from "./options.js";
 import { type BenchRow, NETWORK_NAMES, ROWS } from "./networks.js";
 import type { OursResult } from "./train-ours.js";

@@ -5,7 +5,7 @@
  * PyTorch on one thread, and prints multiply-adds per second (GMAC/s: the forward's multiply-adds over
  * its time; a training step is about three times that work).
  *
- *   pnpm --filter @convnets/trainer bench:conv-rate [--runs 5] [--python /usr/bin/python3]
+ *   pnpm --filter @convnets/bench bench:conv-rate [--runs 5] [--python /usr/bin/python3]
  */
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { setupEngine } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { formatTable } from "../src/format.js";
+import { formatTable } from "@convnets/trainer";
 
 const { values } = parseArgs({
   options: { runs: { type: "string", default: "5" }, python: { type: "string", default: "/usr/bin/python3" } },

@@ -7,7 +7,7 @@
  *
  * One script for every network (it used to be copied into each network package):
  *
- *   pnpm --filter @convnets/trainer epoch-cost <model> [--batch-size N] [--input-size N] [--batches 5]
+ *   pnpm --filter @convnets/bench epoch-cost <model> [--batch-size N] [--input-size N] [--batches 5]
  *     [--backend wasm|tensorflow|cpu] [--width-divisor N (vgg11 only)]
  */
 import { parseArgs } from "node:util";

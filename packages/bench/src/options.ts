@@ -10,7 +10,7 @@ export function positiveInt(name: string, value: string | undefined): number | u
   return n;
 }
 
-/** Where the command line's relative paths start: pnpm runs the scripts in packages/trainer, the caller was elsewhere. */
+/** Where the command line's relative paths start: pnpm runs the scripts in packages/bench, the caller was elsewhere. */
 export const callerDir = process.env.INIT_CWD ?? process.cwd();
 
 /**

@@ -4,21 +4,24 @@
  * installed, on PyTorch's, and reads back what it wrote.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
-import { PACKAGE_DIR, tempDir } from "./helpers.js";
+
+const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
 
 const TSX = join(PACKAGE_DIR, "node_modules", ".bin", "tsx");
 const TORCH_REFERENCE = process.env.TORCH_REFERENCE ?? resolve(PACKAGE_DIR, "../../../shared/bench/torch_reference.py");
 const withTorch = existsSync(TORCH_REFERENCE) && spawnSync("/usr/bin/python3", ["-c", "import torch"]).status === 0;
 
-const tmp = tempDir("convnets-fidelity-");
-afterAll(() => tmp.remove());
+const tmp = { dir: mkdtempSync(join(tmpdir(), "convnets-fidelity-")) };
+afterAll(() => rmSync(tmp.dir, { recursive: true, force: true }));
 
 it(`trains LeNet on 256 images for one epoch (ours${withTorch ? " and PyTorch" : ""}) and writes JSON, Markdown and the table`, () => {
   const args = [
-    join(PACKAGE_DIR, "bench", "fidelity.ts"),
+    join(PACKAGE_DIR, "src", "fidelity.ts"),
     ...["--networks", "lenet", "--seeds", "1", "--examples", "256", "--epochs", "1", "--threads", "1", "--out", tmp.dir],
     ...(withTorch ? ["--torch-reference", TORCH_REFERENCE] : ["--no-torch"]),
   ];
@@ -74,7 +77,7 @@ it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of 
   writeFileSync(lines, `${JSON.stringify(other)}\n${JSON.stringify(torchLine)}\n`);
   const out = join(tmp.dir, "again");
   const args = [
-    join(PACKAGE_DIR, "bench", "fidelity.ts"),
+    join(PACKAGE_DIR, "src", "fidelity.ts"),
     ...["--networks", "lenet", "--seeds", "1", "--examples", "256", "--epochs", "1", "--threads", "1", "--out", out, "--no-torch"],
     ...["--ours-runs", join(tmp.dir, "fidelity.json"), "--torch-runs", lines],
   ];

@@ -4,7 +4,7 @@
  * whatever adapter CI has (lavapipe); tfjs picks its webgpu programs by shape and a real GPU runs them in
  * parallel, so this is the check to run where a GPU is lent.
  *
- *   pnpm --filter @convnets/trainer bench:webgpu-check [--networks a,b] [--batch-size N] [--input-size N]
+ *   pnpm --filter @convnets/bench bench:webgpu-check [--networks a,b] [--batch-size N] [--input-size N]
  *       [--steps S] [--lr-scale X] [--flag WEBGPU_MATMUL_PROGRAM_TYPE=3 …]
  *
  * For each network, from the same Xavier-uniform weights (seed 1) and the first N training images (default the

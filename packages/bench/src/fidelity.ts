@@ -2,7 +2,7 @@
  * Accuracy parity with PyTorch (issue 15): every network trained side by side, by ours and by the seed's
  * networks in PyTorch, from the same training images, and tested on all 10,000 test images.
  *
- *   pnpm --filter @convnets/trainer bench:fidelity [--networks lenet,resnet18] [--seeds K] [--examples N]
+ *   pnpm --filter @convnets/bench bench:fidelity [--networks lenet,resnet18] [--seeds K] [--examples N]
  *       [--epochs E] [--threads T] [--backend wasm] [--out DIR] [--no-torch] [--torch-reference PATH]
  *       [--python /usr/bin/python3] [--ours-runs FILES] [--torch-runs FILES]
  *
@@ -33,7 +33,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ModelSpec } from "@convnets/core";
-import { type Align, formatInt, formatTable, markdownTable, timestamp } from "../src/format.js";
+import { type Align, formatInt, formatTable, markdownTable, timestamp } from "@convnets/trainer";
 import type { OursRun } from "./fidelity-ours.js";
 import { findRow } from "./networks.js";
 import { callerDir, positiveInt, torchReferencePath } from "./options.js";
