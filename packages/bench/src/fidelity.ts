@@ -30,7 +30,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ModelSpec } from "@convnets/core";
 import { type Align, formatInt, formatTable, markdownTable, timestamp } from "@convnets/trainer";
@@ -122,7 +122,7 @@ interface TorchRun {
   threads?: number;
   /** Where it ran when not on this machine's CPU (a run read with --torch-runs): `NVIDIA H200`. */
   device?: string;
-  /** The file a run read with --torch-runs came from. */
+  /** The file a run read with --torch-runs came from, relative to the report's directory (--out). */
   from?: string;
   error?: string;
 }
@@ -218,7 +218,8 @@ async function readRuns<R extends { seed: number }>(files: string | undefined, s
     });
     const add = (network: string | undefined, recipe: Record<string, unknown>, run: R) => {
       if (!network) throw new Error(`--${side}-runs ${file}: a run names no network known here (${NAMES.join(", ")})`);
-      runs.set(runKey(network, recipe as unknown as FidelityRecipe, run.seed), { ...run, ...(side === "torch" ? { from: path } : {}) });
+      // `from`: the file, relative to --out (where the report goes), so a committed report names no machine's paths.
+      runs.set(runKey(network, recipe as unknown as FidelityRecipe, run.seed), { ...run, ...(side === "torch" ? { from: relative(outDir, path) } : {}) });
     };
     // A fidelity.json is one JSON document with "networks"; anything else is read as JSON lines.
     const report = (() => {

@@ -84,11 +84,12 @@ it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of 
   const res = spawnSync(TSX, args, { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
   expect(res.status, res.stderr).toBe(0);
   expect(res.stderr).toMatch(/ours: .*read from --ours-runs/);
-  expect(res.stderr).toContain(`from ${lines}`);
+  expect(res.stderr).toContain("from ../torch-gpu.jsonl");
   const again = JSON.parse(readFileSync(join(out, "fidelity.json"), "utf8"));
   // Seed 0 of each side, as written: no training here.
   expect(again.networks[0].ours).toEqual(first.ours);
-  expect(again.networks[0].torch).toEqual([{ ...torchLine, from: lines }]);
+  // Where it came from, relative to the report: no absolute path of this machine in a report.
+  expect(again.networks[0].torch).toEqual([{ ...torchLine, from: "../torch-gpu.jsonl" }]);
   expect(again.torch.runs).toEqual(["PyTorch 2.11.0 on NVIDIA H200"]);
   expect(readFileSync(join(out, "fidelity.md"), "utf8")).toContain("PyTorch 2.11.0 on NVIDIA H200");
 
