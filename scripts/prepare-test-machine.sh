@@ -16,7 +16,6 @@ set -uo pipefail
 
 [ "${CONVNETS_PREPARE:-1}" = 0 ] && exit 0
 
-
 has_fashion_mnist() {
   local dir files=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
   [ -n "${FASHION_MNIST_DIR:-}" ] && return 0  # core's loader names a wrong directory itself
