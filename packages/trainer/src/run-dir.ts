@@ -249,7 +249,10 @@ async function loadRunFile(dir: string, what: string): Promise<LayersModel> {
   try {
     return await loadModel(dir);
   } catch (err) {
-    if (err instanceof ModelFileError) throw new DamagedRunError(err.file, `${err.message.replace(`${err.file}: `, "")} (${what})`);
+    if (err instanceof ModelFileError) {
+      const problem = err.message.replace(`${err.file}: `, "").replace(/^damaged: /, "");
+      throw new DamagedRunError(err.file, `${problem} (${what})`);
+    }
     throw err;
   }
 }

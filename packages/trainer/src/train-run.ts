@@ -312,7 +312,7 @@ function quitNow(state: SessionState | undefined, signal: StopSignal): never {
     state.claim.releaseSync();
     println(
       state.io.stderr,
-      `stopped at once: ${state.checkpointed} epochs done and checkpointed in ${state.shownDir}. Continue with: convnets train --resume ${state.shownDir}`,
+      `stopped at once: ${state.checkpointed} epoch${state.checkpointed === 1 ? "" : "s"} done and checkpointed in ${state.shownDir}. Continue with: convnets train --resume ${state.shownDir}`,
     );
   }
   process.exit(code);
