@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rm, rmdir, stat, unlink } from "node:fs
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { UsageError } from "./context.js";
-import { fileProblem } from "./file-errors.js";
+import { fileProblem, simulatedFault } from "./file-errors.js";
 
 /** The lock file in a run directory: present while a process writes the run. */
 export const LOCK_FILE = "run.lock";
@@ -138,6 +138,7 @@ async function lock(dir: string, holder: LockHolder, notes: string[]): Promise<v
   let unreadableSeen = 0;
   for (let attempt = 0; attempt < 200; attempt++) {
     try {
+      simulatedFault(path);
       const handle = await open(path, "wx");
       try {
         await handle.writeFile(content);

@@ -102,7 +102,12 @@ export interface ProcessExit {
  */
 export function convnetsProcess(
   args: string[],
-  options: { cwd: string; env?: Record<string, string>; onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void },
+  options: {
+    cwd: string;
+    env?: Record<string, string>;
+    onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void;
+    onStderr?: (all: string, kill: (s: NodeJS.Signals) => void) => void;
+  },
 ): Promise<ProcessExit> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -118,6 +123,7 @@ export function convnetsProcess(
     });
     child.stderr.on("data", (chunk) => {
       stderr += chunk;
+      options.onStderr?.(stderr, (signal) => child.kill(signal));
     });
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid! }));
@@ -126,10 +132,10 @@ export function convnetsProcess(
 
 /**
  * Mounts a tmpfs of `size` (e.g. "400k") on `dir` where this process may (root on Linux); false elsewhere, where
- * the tests simulate the same errors with CONVNETS_TEST_FS_FAULT.
+ * the tests simulate the same errors with CONVNETS_TEST_FS_FAULT (CONVNETS_TEST_NO_MOUNT=1 forces that).
  */
 export function mountTmpfs(dir: string, size: string): boolean {
-  if (process.platform !== "linux" || process.getuid?.() !== 0) return false;
+  if (process.platform !== "linux" || process.getuid?.() !== 0 || process.env.CONVNETS_TEST_NO_MOUNT) return false;
   try {
     execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "ignore" });
     return true;
