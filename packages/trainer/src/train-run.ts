@@ -344,6 +344,9 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainOutcome> 
       )
     : () => {};
   let plan: Plan | undefined;
+  // Whoever ends the process (a second signal, a caller's process.exit) leaves no lock behind.
+  const onExit = () => plan?.claim?.releaseSync();
+  process.on("exit", onExit);
   try {
     plan = await makePlan(options, io);
     const complete = alreadyComplete(plan, io);
@@ -367,6 +370,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainOutcome> 
     }
   } finally {
     unwatch();
+    process.off("exit", onExit);
     options.signal?.removeEventListener("abort", onExternalAbort);
     await plan?.claim?.release();
   }
