@@ -99,10 +99,12 @@ export class DivergedError extends Error {
     readonly lr: number,
     /** The bound the loss exceeded; undefined when the loss is not finite. */
     readonly bound?: number,
+    /** The factor the bound was made with (TrainOptions.divergence). */
+    readonly factor = DIVERGENCE_FACTOR,
   ) {
     super(
       `training diverged: loss is ${loss} at epoch ${epoch}, batch ${batch}` +
-        (bound !== undefined && Number.isFinite(loss) ? `, above ${Number(bound.toPrecision(3))} (${DIVERGENCE_FACTOR} × max(first loss, ln classes))` : "") +
+        (bound !== undefined && Number.isFinite(loss) ? `, above ${Number(bound.toPrecision(3))} (${factor} × max(first loss, ln classes))` : "") +
         ` (lr ${lr}); try a smaller learning rate`,
     );
     this.name = "DivergedError";
@@ -181,7 +183,7 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
         seconds += (performance.now() - start) / 1000;
         if (!Number.isFinite(lossValue)) throw new DivergedError(epoch, batch, lossValue!, lr);
         if (factor !== false && bound === Number.POSITIVE_INFINITY) bound = divergenceBound(lossValue!, numClasses, factor);
-        if (lossValue! > bound) throw new DivergedError(epoch, batch, lossValue!, lr, bound);
+        if (factor !== false && lossValue! > bound) throw new DivergedError(epoch, batch, lossValue!, lr, bound, factor);
         lossSum += lossValue! * size;
         correct += correctValue!;
         examples += size;

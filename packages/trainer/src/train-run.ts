@@ -475,8 +475,8 @@ async function runSession(
   const params = summary(model);
   printBanner(args, params, state);
   const estimate = await printEstimate(args, state.checkpointed);
-  if (controller.signal.aborted && !plan.run) {
-    // Stopped before the first batch of a new run: nothing was written, and the claim removes the directory.
+  if (controller.signal.aborted) {
+    // Stopped before the first batch: nothing was written (a new run's directory goes with the claim).
     println(io.stderr, "stopped before training started; nothing was written");
     return outcome(state, "interrupted", signalExitCode(signalOf(controller.signal.reason)), engine, "Stopped before training started.");
   }
@@ -630,7 +630,7 @@ async function diverged({ spec, plan, engine }: SessionArgs, state: SessionState
   const numClasses = FASHION_MNIST_CLASSES.length;
   const how =
     err.bound !== undefined && Number.isFinite(err.loss)
-      ? ` (more than ${DIVERGENCE_FACTOR} × max(first loss, ln ${numClasses}) = ${Number(err.bound.toPrecision(3))})`
+      ? ` (more than ${err.factor} × max(first loss, ln ${numClasses}) = ${Number(err.bound.toPrecision(3))})`
       : "";
   const message =
     `The loss became ${Number(err.loss.toPrecision(3))} at epoch ${err.epoch}, batch ${err.batch}${how}: the run diverged with lr ${err.lr}. ` +
