@@ -13,7 +13,7 @@ export function kernelFlops(name: string, inputShapes: readonly (readonly number
     case "FusedConv2D": {
       // x [N,H,W,Ci], filter [kh,kw,Ci,Co] → y [N,Ho,Wo,Co]: each output sums kh·kw·Ci products.
       const filter = inputShapes[1];
-      if (!filter || filter.length !== 4) return undefined;
+      if (filter?.length !== 4) return undefined;
       return 2 * size(out) * filter[0]! * filter[1]! * filter[2]!;
     }
     case "Conv2DBackpropInput": {

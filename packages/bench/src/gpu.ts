@@ -10,7 +10,7 @@
  * holds ResNet-18 at 32×32 batch 32, not at the recipe's 96×96 batch 256).
  *
  *   pnpm --filter @convnets/bench bench:gpu [--networks a,b] [--steps N] [--warmup W] [--batch-size B --input-size S]
- *       [--cpu-networks a,b] [--threads 1,2,4,8,all] [--cpu-batch-size B] [--cpu-input-size S]
+ *       [--cpu-networks a,b] [--threads 1,2,4,8,all] [--cpu-batch-size B] [--cpu-input-size S] [--cpu-steps N] [--cpu-warmup W]
  *       [--torch-device cuda|cpu] [--no-torch] [--no-cpu] [--python PATH] [--out DIR] [--data-dir DIR] [--timeout S]
  *
  * runs every network at its recipe's input and batch on webgpu and on PyTorch (python/step_rate.py, our
@@ -44,6 +44,8 @@ const { values } = parseArgs({
     networks: { type: "string" },
     steps: { type: "string" },
     warmup: { type: "string", default: "2" },
+    "cpu-steps": { type: "string", default: "3" },
+    "cpu-warmup": { type: "string", default: "1" },
     "batch-size": { type: "string" },
     "input-size": { type: "string" },
     "cpu-networks": { type: "string", default: "resnet18,densenet" },
@@ -96,6 +98,8 @@ const cpuNetworks = values["no-cpu"] ? [] : list(values["cpu-networks"], NETWORK
 const threadCounts = values.threads.split(",").map((t) => (t === "all" ? "all" : String(positiveInt("threads", t))));
 const steps = positiveInt("steps", values.steps) ?? 5;
 const warmup = Number(values.warmup);
+const cpuSteps = positiveInt("cpu-steps", values["cpu-steps"])!;
+const cpuWarmup = Number(values["cpu-warmup"]);
 const timeoutMs = 1000 * positiveInt("timeout", values.timeout)!;
 const torchDevice = values["torch-device"];
 if (torchDevice !== "cuda" && torchDevice !== "cpu") throw new Error(`--torch-device ${torchDevice}: use cuda or cpu`);
@@ -140,9 +144,12 @@ function log(text: string): void {
   console.error(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}`);
 }
 
+/** Steps and warm-up steps of a row: the GPU rows' (--steps, --warmup) or the CPU rows' (--cpu-steps, --cpu-warmup). */
+const timing = (cpu: boolean) => ["--steps", String(cpu ? cpuSteps : steps), "--warmup", String(cpu ? cpuWarmup : warmup)];
+
 async function ours(network: string, backend: string, sizes: string[], threads?: string): Promise<StepRate | Record<string, unknown>> {
   log(`ours ${network} on ${backend}${threads ? ` at ${threads} threads` : ""}…`);
-  const args = [stepRateTs, network, "--backend", backend, "--steps", String(steps), "--warmup", String(warmup), ...sizes];
+  const args = [stepRateTs, network, "--backend", backend, ...timing(backend === "wasm"), ...sizes];
   if (threads) args.push("--threads", threads);
   if (dataDir) args.push("--data-dir", dataDir);
   const [line] = await jsonLines(tsx, args, `ours ${network} ${backend}`);
@@ -161,9 +168,9 @@ function findPython(): string | undefined {
   return undefined;
 }
 
-async function pytorch(python: string, nets: string[], device: string, extra: string[]): Promise<Record<string, unknown>[]> {
+async function pytorch(python: string, nets: string[], device: string, cpuRows: boolean, extra: string[]): Promise<Record<string, unknown>[]> {
   log(`PyTorch ${nets.join(",")} on ${device} ${extra.join(" ")}…`);
-  const args = [stepRatePy, nets.join(","), "--device", device, "--steps", String(steps), "--warmup", String(warmup), ...extra];
+  const args = [stepRatePy, nets.join(","), "--device", device, ...timing(cpuRows), ...extra];
   if (dataDir) args.push("--data", dataDir);
   return jsonLines(python, args, `PyTorch ${device}`);
 }
@@ -200,12 +207,12 @@ const python = values["no-torch"] ? undefined : findPython();
 // GPU rows: each network on webgpu (one process each), then PyTorch (one process: fp32 and defaults).
 const gpuOurs = [];
 for (const network of networks) gpuOurs.push(await ours(network, "webgpu", gpuSizes));
-const gpuTorch = python ? await pytorch(python, networks, torchDevice, ["--precision", "fp32,default", ...gpuSizes]) : [];
+const gpuTorch = python ? await pytorch(python, networks, torchDevice, false, ["--precision", "fp32,default", ...gpuSizes]) : [];
 // CPU rows: ours on wasm at each thread count (a process each), PyTorch at the same counts (one process).
 const cpuOurs = [];
 for (const network of cpuNetworks) for (const t of threadCounts) cpuOurs.push(await ours(network, "wasm", cpuSizes, t));
 const torchThreads = threadCounts.map((t) => (t === "all" ? String(info.cores) : t)).join(",");
-const cpuTorch = python && cpuNetworks.length ? await pytorch(python, cpuNetworks, "cpu", ["--threads", torchThreads, ...cpuSizes]) : [];
+const cpuTorch = python && cpuNetworks.length ? await pytorch(python, cpuNetworks, "cpu", true, ["--threads", torchThreads, ...cpuSizes]) : [];
 
 type Row = Record<string, unknown>;
 const rate = (r: Row | undefined) => (r && typeof r.examplesPerSec === "number" && r.examplesPerSec > 0 ? r.examplesPerSec : undefined);
@@ -255,11 +262,11 @@ const torchVersion = [...gpuTorch, ...cpuTorch].find((t) => t.torch)?.torch ?? "
 const adapter = (gpuOurs as Row[]).find((o) => o.engine)?.engine ?? "webgpu not run";
 const lines = [
   `GPU: ${info.gpu}. webgpu adapter: ${adapter}. CPU: ${info.cores} × ${info.cpu} (flags: ${info.cpuFlags.join(" ")}). Node ${info.node}, PyTorch ${torchVersion}.`,
-  `Examples/sec = batch / median of ${steps} steps after ${warmup} warm-up steps (forward, backward, SGD, loss read back); ` +
+  `Examples/sec = batch / median step (forward, backward, SGD, loss read back): GPU rows ${steps} steps after ${warmup} warm-up, CPU rows ${cpuSteps} after ${cpuWarmup}; ` +
     `PyTorch fp32: TF32 off; PyTorch default: its defaults (cuDNN TF32 on, matmul float32). CPU rows: ours on wasm, PyTorch at the same thread count. ` +
     `1-minute load at the end: ${loadavg()[0]!.toFixed(2)}; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
 ];
-const report = { date: new Date().toISOString(), machine: info, steps, warmup, torchDevice, gpuOurs, gpuTorch, cpuOurs, cpuTorch };
+const report = { date: new Date().toISOString(), machine: info, steps, warmup, cpuSteps, cpuWarmup, torchDevice, gpuOurs, gpuTorch, cpuOurs, cpuTorch };
 writeAtomically(join(out, "bench-gpu.json"), `${JSON.stringify(report, null, 2)}\n`);
 const aligns = ["left", "right", "right", "left", "left", "right", "right", "right", "right", "left"] as const;
 writeAtomically(join(out, "bench-gpu.md"), `${markdownTable(header, rows, [...aligns])}\n\n${lines.join("\n")}\n`);

@@ -9,7 +9,7 @@
 import { batches, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { formatTable } from "@convnets/trainer";
-import { countDawnCalls, type DawnCounts, installDawnCounters, zeroCounts } from "./dawn-counters.js";
+import { countDawnCalls, type DawnCounts, installDawnCounters } from "./dawn-counters.js";
 import { kernelFlops } from "./flops.js";
 import { findRow } from "./networks.js";
 
