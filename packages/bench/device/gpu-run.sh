@@ -77,8 +77,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm 
 echo "  CPU: $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "  flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx|avx2|fma|avx512f|avx512_vnni|avx512_bf16|amx_tile' | tr '\n' ' ')"
 echo "  load: $(cut -d' ' -f1-3 /proc/loadavg); memory: $(free -g | awk '/Mem:/ {print $2 " GiB"}')"
-python3 -c 'import torch; print("  PyTorch", torch.__version__, "CUDA", torch.version.cuda, "available:", torch.cuda.is_available(), "cuDNN", torch.backends.cudnn.version())' 2>&1
-(cd "$bench" && node --input-type=module -e "const { create } = await import('webgpu'); const a = await create(process.env.CONVNETS_DAWN_FLAGS.split(' ')).requestAdapter({ powerPreference: 'high-performance' }); console.log('  Dawn adapter:', a ? JSON.stringify({ ...a.info, timestampQuery: a.features.has('timestamp-query') }) : 'NONE');" 2>&1 | grep -v 'artificially reduced')
+# PyTorch: the first Python that imports torch (on the CUDA image, plain python3).
+for p in ${PYTHON:-} python3 /usr/bin/python3; do "$p" -c 'import torch' 2>/dev/null && { export PYTHON=$p; break; }; done
+"${PYTHON:-python3}" -c 'import torch; print("  PyTorch", torch.__version__, "CUDA", torch.version.cuda, "available:", torch.cuda.is_available(), "cuDNN", torch.backends.cudnn.version())' 2>&1
+(cd "$bench" && node --input-type=module -e "const { create } = await import('webgpu'); const a = await create(process.env.CONVNETS_DAWN_FLAGS.split(' ')).requestAdapter({ powerPreference: 'high-performance' }); const i = a?.info; console.log('  Dawn adapter:', a ? [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' | ') + (a.features.has('timestamp-query') ? ' (timestamp-query)' : ' (no timestamp-query)') : 'NONE');" 2>&1 | grep -v 'artificially reduced')
 
 if [ -n "${DRY:-}" ]; then
   torch=(--torch-device cpu); sizes=(--batch-size 8 --input-size 32); nets=lenet,resnet18; cpu=(--cpu-networks lenet --threads 1,all --cpu-batch-size 8 --cpu-input-size 32)

@@ -2,7 +2,7 @@
 # Builds packages/bench/device/carry/ (ignored by git): what a lent GPU machine needs to run gpu-run.sh and
 # that the repository's tracked files do not hold, in under 64 MiB with the working tree:
 #   node.xz          this machine's Node binary (linux-x64), for a machine without Node ≥ 20
-#   modules.tar.xz   the workspace's node_modules (pruned: Linux x64 only, no linters, browsers or charting)
+#   modules.tar.xz   the workspace's node_modules (pruned: Linux x64 only, no linters, formatters or browsers)
 #                    and every package's dist/, unpacked over the checkout there
 #   debs/            the Vulkan loader (libvulkan1), unpacked over / there (apt download here)
 #   fashion-mnist/   the first 1,024 training and test images and labels (the benchmarks time one batch)
@@ -28,7 +28,7 @@ if [ ! -f "$out/node.xz" ] || [ "$(cat "$out/node.version" 2>/dev/null)" != "$no
 fi
 
 # 2. node_modules and dist/, pruned. Left out: other platforms' binaries, linters and formatters, build tools
-#    the run does not use, browser and charting packages, source maps.
+#    the run does not use, browser packages, source maps.
 echo "prepare: packing node_modules and dist/…"
 exclude=(
   --exclude='node_modules/.pnpm/@biomejs+*'
@@ -37,7 +37,7 @@ exclude=(
   --exclude='node_modules/.pnpm/@tensorflow+tfjs@*' --exclude='node_modules/.pnpm/@tensorflow+tfjs-converter@*'
   --exclude='node_modules/.pnpm/@tensorflow+tfjs-backend-webgl@*' --exclude='node_modules/.pnpm/@tensorflow+tfjs-data@*'
   --exclude='node_modules/.pnpm/@tensorflow+tfjs-node*'
-  --exclude='node_modules/.pnpm/vega*' --exclude='node_modules/.pnpm/d3-*' --exclude='node_modules/.pnpm/core-js@*'
+  --exclude='node_modules/.pnpm/core-js@*'
   --exclude='node_modules/.pnpm/playwright*' --exclude='node_modules/.pnpm/prettier@*'
   --exclude='node_modules/.pnpm/@changesets+*' --exclude='node_modules/.pnpm/@types+*'
   --exclude='node_modules/.pnpm/webgpu@*/node_modules/webgpu/dist/darwin-*'
