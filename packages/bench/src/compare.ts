@@ -4,10 +4,10 @@
  *   pnpm bench                                    # from the repository root: builds, then this
  *   pnpm --filter @convnets/bench bench:compare [--networks lenet,resnet18] [--threads 1,all] [--runs 3]
  *       [--rounds K] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch]
- *       [--torch-reference PATH] [--python /usr/bin/python3]
+ *       [--python /usr/bin/python3]
  *
  * For each row and each thread count (`--threads`: counts and `all`, the cores this process may use;
- * default `1,all`), PyTorch (torch_reference.py `bench` with torch.set_num_threads(N)) and then ours
+ * default `1,all`), PyTorch (our peer, python/peer.py `bench`, with torch.set_num_threads(N)) and then ours
  * (train-ours.ts with CONVNETS_THREADS=N, a child process per network so its peak resident memory is its
  * own) train the same examples at the same input size and batch size: one warm-up pass, then --runs
  * timed passes; each side reports the median examples/sec of its passes. The table's "load" is the
@@ -28,7 +28,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, markdownTable } from "@convnets/trainer";
 import { median } from "@convnets/trainer";
-import { callerDir, positiveInt, torchReferencePath } from "./options.js";
+import { callerDir, positiveInt, torchPeer } from "./options.js";
 import { type BenchRow, NETWORK_NAMES, ROWS } from "./networks.js";
 import type { OursResult } from "./train-ours.js";
 
@@ -73,7 +73,6 @@ const { values } = parseArgs({
     json: { type: "string" },
     markdown: { type: "boolean", default: false },
     "no-torch": { type: "boolean", default: false },
-    "torch-reference": { type: "string" },
     python: { type: "string", default: "/usr/bin/python3" },
     help: { type: "boolean", short: "h" },
   },
@@ -82,7 +81,7 @@ const { values } = parseArgs({
 const here = import.meta.dirname;
 if (values.help) {
   console.log(
-    "bench:compare [--networks a,b] [--threads 1,all] [--runs R] [--rounds K] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch] [--torch-reference PATH] [--python PATH]",
+    "bench:compare [--networks a,b] [--threads 1,all] [--runs R] [--rounds K] [--batches N] [--batch-size B] [--input-size S] [--json FILE] [--markdown] [--no-torch] [--python PATH]",
   );
   process.exit(0);
 }
@@ -116,14 +115,13 @@ for (const row of ROWS.filter((r) => !wanted || wanted.includes(r.spec.name))) {
   if (!rows.some((o) => o.spec.name === r.spec.name && o.inputSize === r.inputSize && o.batchSize === r.batchSize)) rows.push(r);
 }
 
-const torchReference = torchReferencePath(values["torch-reference"], values["no-torch"]);
+const peer = torchPeer(values.python, values["no-torch"]);
 
 function runTorch(row: BenchRow, rowRuns: number, threads: number): TorchResult {
   const args = [
-    join(here, "torch_peer.py"),
-    torchReference!,
+    peer!,
     "bench",
-    row.torchName,
+    row.spec.name,
     "--examples",
     String(row.batches * row.batchSize),
     "--input-size",
@@ -141,7 +139,7 @@ function runTorch(row: BenchRow, rowRuns: number, threads: number): TorchResult 
   const rss = out.match(/peak_rss_bytes (\d+)/);
   if (child.status !== 0 || !rate) {
     const why = child.error?.message ?? (child.stderr || out).trim().split("\n").slice(-1)[0] ?? `exit ${child.status}`;
-    return { error: `${values.python} ${args.slice(1, 4).join(" ")}: ${why}` };
+    return { error: `${values.python} peer.py ${args.slice(1, 3).join(" ")}: ${why}` };
   }
   return { examplesPerSec: Number(rate[2]), threads: Number(rate[1]), version: rate[3], peakRssBytes: rss ? Number(rss[1]) : undefined };
 }
@@ -200,7 +198,7 @@ for (let round = 1; round <= rounds; round++) {
     const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${threads} thread(s), ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
     const loadBefore = loadavg()[0]!;
     console.error(`${rounds > 1 ? `round ${round}/${rounds}: ` : ""}${what} (load ${loadBefore.toFixed(2)})…`);
-    const torch = torchReference ? runTorch(row, rowRuns, threads) : undefined;
+    const torch = peer ? runTorch(row, rowRuns, threads) : undefined;
     if (torch?.error) console.error(`  PyTorch failed: ${torch.error}`);
     const ours = runOurs(row, rowRuns, threads);
     if (ours.error) console.error(`  ours failed: ${ours.error}`);
@@ -373,7 +371,7 @@ if (values.json) {
     date: new Date().toISOString(),
     machine: { cpu, flags: cpuFlags, cores: cpus().length, availableCores: allCores, node: process.version },
     engine: results[0]?.ours.engine,
-    torch: { version: torchVersion, reference: torchReference },
+    torch: { version: torchVersion, peer: peer && "packages/bench/python/peer.py" },
     threads: threadCounts,
     runs,
     rounds,

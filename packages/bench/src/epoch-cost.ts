@@ -1,5 +1,5 @@
 /**
- * What one epoch of Fashion-MNIST (60,000 images) costs at the seed's recipe: times a few training
+ * What one epoch of Fashion-MNIST (60,000 images) costs at the book's recipe: times a few training
  * batches with core's training loop (one warm-up batch first: kernel set-up, allocation), takes the
  * median batch time and extrapolates. Examples/sec counts training batches only, as d2l does.
  * Wall-clock time is what a user waits; the process's CPU time is printed beside it, because on a

@@ -1,13 +1,13 @@
 /**
- * Accuracy parity with PyTorch (issue 15): every network trained side by side, by ours and by the seed's
- * networks in PyTorch, from the same training images, and tested on all 10,000 test images.
+ * Accuracy parity with PyTorch (issue 15): every network trained side by side, by ours and by our PyTorch
+ * peer (python/peer.py: the same networks and layer names), from the same training images, and tested on all 10,000 test images.
  *
  *   pnpm --filter @convnets/bench bench:fidelity [--networks lenet,resnet18] [--seeds K] [--examples N]
- *       [--epochs E] [--threads T] [--backend wasm] [--out DIR] [--no-torch] [--torch-reference PATH]
- *       [--python /usr/bin/python3] [--ours-runs FILES] [--torch-runs FILES]
+ *       [--epochs E] [--threads T] [--backend wasm] [--out DIR] [--no-torch] [--python /usr/bin/python3]
+ *       [--ours-runs FILES] [--torch-runs FILES]
  *
- * For each network of RECIPES (below) and each seed 0 … K−1, PyTorch (`torch_reference.py train`: d2l's
- * train_ch6, seeded with `torch.manual_seed`) and then ours (fidelity-ours.ts, a child process per run: core's
+ * For each network of RECIPES (below) and each seed 0 … K−1, PyTorch (`peer.py train`: d2l's train_ch6,
+ * seeded with `torch.manual_seed`) and then ours (fidelity-ours.ts, a child process per run: core's
  * train(), the loop `convnets train` runs, seeded through its `seed` option) train the network from scratch on
  * the first N Fashion-MNIST training images at the recipe's input size, learning rate, batch size and epochs.
  * Per network and side it reports the last epoch's test accuracy and training loss, as the mean and the range
@@ -30,19 +30,17 @@
 import { spawnSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ModelSpec } from "@convnets/core";
 import { type Align, formatInt, formatTable, markdownTable, timestamp } from "@convnets/trainer";
 import type { OursRun } from "./fidelity-ours.js";
 import { findRow } from "./networks.js";
-import { callerDir, positiveInt, torchReferencePath } from "./options.js";
+import { callerDir, positiveInt, torchPeer } from "./options.js";
 
 /** How one network is trained on both sides. */
 export interface FidelityRecipe {
   spec: ModelSpec;
-  /** The same network's name in torch_reference.py. */
-  torchName: string;
   inputSize: number;
   /** The first `examples` training images. */
   examples: number;
@@ -51,30 +49,35 @@ export interface FidelityRecipe {
   batchSize: number;
 }
 
-/** A network's spec and its torch_reference.py name, from compare.ts's table (networks.ts). */
-function network(name: string): Pick<FidelityRecipe, "spec" | "torchName"> {
-  const { spec, torchName } = findRow(name);
-  return { spec, torchName };
+/** A network's spec, from compare.ts's table (networks.ts); the peer calls it by the same name. */
+function network(name: string): Pick<FidelityRecipe, "spec"> {
+  return { spec: findRow(name).spec };
 }
 
-/** The recipe a row would be at the seed's own settings: every training image, 10 epochs. */
+/**
+ * The names an earlier PyTorch side (the book's networks read from a file outside this repository, until
+ * 2026-12) gave the networks whose names differ from ours: runs read with --torch-runs may still carry them.
+ */
+const EARLIER_TORCH_NAMES: Record<string, string> = { lenet_bn: "lenet-bn", vgg_small: "vgg11", resnet: "resnet18" };
+
+/** The recipe a row would be at the book's own settings: every training image, 10 epochs. */
 const isFull = (r: FidelityRecipe) =>
   r.inputSize === r.spec.defaults.inputSize && r.examples === 60_000 && r.epochs === r.spec.defaults.epochs;
 
 /**
  * The reduced recipes: an input at or above the network's minimum, the first N training images, a few epochs,
  * sized to leave chance far behind on both sides in minutes rather than hours per seed and side (2-core
- * machine: wasm on 2 threads, PyTorch 1–3× faster, README "Performance"). The seed's learning rate and batch
+ * machine: wasm on 2 threads, PyTorch 1–3× faster, README "Performance"). The book's learning rate and batch
  * size unless a row says why not. What decides is the number of SGD steps: the networks without BatchNorm sit
  * on the ln 10 plateau for hundreds of steps from Xavier-uniform weights. The issue's measurements (seed 0, both
  * sides): GoogLeNet at 32×32, NiN at 67×67, VGG-11 ÷ 4 at 32×32 and AlexNet at 65×65 all ended at loss 2.30
  * after 3,000 images × 2 epochs (24–48 steps), while ResNet-18 at 32×32 on 6,000 × 3 reached 0.818 ours /
  * 0.804 PyTorch and DenseNet at 32×32 on 3,000 × 2 reached 0.690 / 0.638. "Probe" below: a PyTorch run of
- * torch_reference.py train, seed 0, 1 thread, made to choose the row (test accuracy after each epoch).
+ * the peer's train, seed 0, 1 thread, made to choose the row (test accuracy after each epoch).
  * Fashion-MNIST's images are 28×28: an input above 32 adds no information, only cost.
  */
 export const RECIPES: readonly FidelityRecipe[] = [
-  // The seed's full recipe (28×28, all 60,000 images, 10 epochs): LeNet is cheap enough (~7,000 examples/sec
+  // The book's full recipe (28×28, all 60,000 images, 10 epochs): LeNet is cheap enough (~7,000 examples/sec
   // ours, under 2 minutes a run), and issue 15 asks for its full-recipe distribution anyway.
   { ...network("lenet"), inputSize: 28, examples: 60_000, epochs: 10, lr: 0.9, batchSize: 256 },
   // The same for LeNet-BN, whose seed 0 (0.585 ours) is the outlier the issue asks about.
@@ -111,7 +114,7 @@ export const RECIPES: readonly FidelityRecipe[] = [
 
 const NAMES = RECIPES.map((r) => r.spec.name);
 
-/** A PyTorch run, as torch_reference.py's `train --json` reports it. */
+/** A PyTorch run, as the peer's `train --json` reports it. */
 interface TorchRun {
   seed: number;
   history: { epoch: number; loss: number | null; trainAcc: number; testAcc: number; examplesPerSec?: number }[];
@@ -119,7 +122,7 @@ interface TorchRun {
   threads?: number;
   /** Where it ran when not on this machine's CPU (a run read with --torch-runs): `NVIDIA H200`. */
   device?: string;
-  /** The file a run read with --torch-runs came from. */
+  /** The file a run read with --torch-runs came from, relative to the report's directory (--out). */
   from?: string;
   error?: string;
 }
@@ -161,7 +164,6 @@ const { values } = parseArgs({
     "no-torch": { type: "boolean", default: false },
     "ours-runs": { type: "string" },
     "torch-runs": { type: "string" },
-    "torch-reference": { type: "string" },
     python: { type: "string", default: "/usr/bin/python3" },
     help: { type: "boolean", short: "h" },
   },
@@ -170,7 +172,7 @@ const { values } = parseArgs({
 const here = import.meta.dirname;
 if (values.help) {
   console.log(
-    "bench:fidelity [--networks a,b] [--seeds K] [--examples N] [--epochs E] [--threads T] [--backend wasm] [--out DIR] [--no-torch] [--torch-reference PATH] [--python PATH] [--ours-runs FILES] [--torch-runs FILES]\n" +
+    "bench:fidelity [--networks a,b] [--seeds K] [--examples N] [--epochs E] [--threads T] [--backend wasm] [--out DIR] [--no-torch] [--python PATH] [--ours-runs FILES] [--torch-runs FILES]\n" +
       `networks: ${NAMES.join(", ")}`,
   );
   process.exit(0);
@@ -193,18 +195,18 @@ const recipes = RECIPES.filter((r) => !wanted || wanted.includes(r.spec.name)).m
   epochs: epochsOverride ?? r.epochs,
 }));
 
-const torchReference = torchReferencePath(values["torch-reference"], values["no-torch"]);
+const peer = torchPeer(values.python, values["no-torch"]);
 
 const outDir = resolve(callerDir, values.out ?? join("runs", `fidelity-${timestamp()}`));
 
 /** The recipe and seed a run was made with, as a key: a run read from a file stands in for one with the same key. */
-const runKey = (network: string, r: Omit<FidelityRecipe, "spec" | "torchName">, seed: number) =>
+const runKey = (network: string, r: Omit<FidelityRecipe, "spec">, seed: number) =>
   [network, r.inputSize, r.examples, r.epochs, r.lr, r.batchSize, seed].join("|");
 
 /**
  * Runs made earlier or elsewhere (--ours-runs, --torch-runs; comma-separated files): a fidelity.json this script
  * wrote (its networks' `ours` or `torch` runs), or JSON lines, one run each, as fidelity-ours.ts prints them
- * (OursRun) or as torch_gpu.py does (a PyTorch run on a GPU: `model` is torch_reference.py's name). Each stands
+ * (OursRun) or as torch_gpu.py does (a PyTorch run on a GPU: `model` is the peer's name, or an earlier one). Each stands
  * in for the run with the same network, recipe and seed; the others are run here as usual.
  */
 async function readRuns<R extends { seed: number }>(files: string | undefined, side: "ours" | "torch"): Promise<Map<string, R>> {
@@ -216,7 +218,8 @@ async function readRuns<R extends { seed: number }>(files: string | undefined, s
     });
     const add = (network: string | undefined, recipe: Record<string, unknown>, run: R) => {
       if (!network) throw new Error(`--${side}-runs ${file}: a run names no network known here (${NAMES.join(", ")})`);
-      runs.set(runKey(network, recipe as unknown as FidelityRecipe, run.seed), { ...run, ...(side === "torch" ? { from: path } : {}) });
+      // `from`: the file, relative to --out (where the report goes), so a committed report names no machine's paths.
+      runs.set(runKey(network, recipe as unknown as FidelityRecipe, run.seed), { ...run, ...(side === "torch" ? { from: relative(outDir, path) } : {}) });
     };
     // A fidelity.json is one JSON document with "networks"; anything else is read as JSON lines.
     const report = (() => {
@@ -238,7 +241,9 @@ async function readRuns<R extends { seed: number }>(files: string | undefined, s
       } catch {
         throw new Error(`--${side}-runs ${file}: line ${i + 1} is not JSON`);
       }
-      const network = (row["network"] as string | undefined) ?? RECIPES.find((r) => r.torchName === row["model"])?.spec.name;
+      const model = row["model"] as string | undefined;
+      const named = (row["network"] as string | undefined) ?? (model && (EARLIER_TORCH_NAMES[model] ?? model));
+      const network = RECIPES.find((r) => r.spec.name === named)?.spec.name;
       add(network, row, row as unknown as R);
     }
   }
@@ -258,9 +263,9 @@ const lastError = (stderr: string | undefined) =>
 
 function runTorch(r: FidelityRecipe, seed: number): TorchRun {
   const args = [
-    torchReference!,
+    peer!,
     "train",
-    r.torchName,
+    r.spec.name,
     "--examples",
     String(r.examples),
     "--input-size",
@@ -287,7 +292,7 @@ function runTorch(r: FidelityRecipe, seed: number): TorchRun {
   const final = rows.find((row) => "model" in row);
   if (child.status !== 0 || !final) {
     const why = child.error?.message ?? lastError(child.stderr) ?? `exit ${child.status ?? child.signal}`;
-    return { seed, history, error: `${values.python} torch_reference.py train ${r.torchName} --seed ${seed}: ${why}` };
+    return { seed, history, error: `${values.python} peer.py train ${r.spec.name} --seed ${seed}: ${why}` };
   }
   return { seed, history, torch: final["torch"] as string, threads: final["threads"] as number };
 }
@@ -422,7 +427,7 @@ async function writeReport(): Promise<void> {
     machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
     engines: [...engines],
     threads,
-    torch: { runs: [...torchRuns], threads, reference: torchReference },
+    torch: { runs: [...torchRuns], threads, peer: peer && "packages/bench/python/peer.py" },
     seeds,
     networks: results,
   };
@@ -439,7 +444,7 @@ for (const r of recipes) {
     console.error(`${spec.name} seed ${seed}: ${recipeText(result.recipe)} (load ${loadavg()[0]!.toFixed(2)})`);
     const key = runKey(spec.name, recipe, seed);
     const priorT = priorTorch.get(key);
-    if (priorT || torchReference) {
+    if (priorT || peer) {
       const t0 = performance.now();
       const run = priorT ?? runTorch(r, seed);
       result.torch.push(run);

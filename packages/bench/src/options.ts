@@ -1,6 +1,6 @@
 /** Command-line pieces the side-by-side benchmarks (compare.ts, fidelity.ts) share. */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 
 /** A whole number ≥ 1 from `--name`, or undefined when it was not given. */
 export function positiveInt(name: string, value: string | undefined): number | undefined {
@@ -13,17 +13,19 @@ export function positiveInt(name: string, value: string | undefined): number | u
 /** Where the command line's relative paths start: pnpm runs the scripts in packages/bench, the caller was elsewhere. */
 export const callerDir = process.env.INIT_CWD ?? process.cwd();
 
+/** Our PyTorch peer of the networks (packages/bench/python/peer.py): the other side of every comparison. */
+export const PEER = join(import.meta.dirname, "..", "python", "peer.py");
+
 /**
- * torch_reference.py: `option` (--torch-reference), else $TORCH_REFERENCE, else the shared copy beside the
- * repository; undefined (with a line on stderr) when none is found, or when `skip` (--no-torch).
+ * The peer's path when the PyTorch side runs: undefined (with a line on stderr saying why) when `skip`
+ * (--no-torch) or when `python` cannot import torch.
  */
-export function torchReferencePath(option: string | undefined, skip: boolean): string | undefined {
+export function torchPeer(python: string, skip: boolean): string | undefined {
   if (skip) return undefined;
-  const asked = option ?? process.env.TORCH_REFERENCE;
-  const given = asked === undefined ? undefined : resolve(callerDir, asked);
-  if (given !== undefined && !existsSync(given)) throw new Error(`torch_reference.py not found at ${given}: give its path with --torch-reference`);
-  const beside = join(import.meta.dirname, "../../../../shared/bench/torch_reference.py");
-  const found = given ?? (existsSync(beside) ? beside : undefined);
-  if (!found) console.error("PyTorch side skipped: torch_reference.py not found; pass --torch-reference PATH or set TORCH_REFERENCE");
-  return found;
+  const probe = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    console.error(`PyTorch side skipped: ${python} cannot import torch (apt-get install python3-torch, or pass --python PATH)`);
+    return undefined;
+  }
+  return PEER;
 }

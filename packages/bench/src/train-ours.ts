@@ -4,7 +4,7 @@
  *
  *   tsx bench/train-ours.ts NETWORK --input-size S --batch-size B --batches N --runs R
  *
- * It mirrors torch_reference.py's `bench`: the first N×B Fashion-MNIST training images, converted and
+ * It mirrors the PyTorch peer's `bench` (python/peer.py): the first N×B Fashion-MNIST training images, converted and
  * resized once before timing, one warm-up pass, then R timed passes over them; the median rate. A step
  * is core's TrainStep (forward, softmax cross-entropy, gradients, SGD update), finished when its loss
  * has been read back.

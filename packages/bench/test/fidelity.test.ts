@@ -1,20 +1,20 @@
 /**
  * The smoke test of `bench:fidelity` (issue 15). The benchmark itself is CPU-hours and runs by hand; here it
- * trains LeNet on 256 images for one epoch, seed 0, on our side and, where PyTorch and torch_reference.py are
- * installed, on PyTorch's, and reads back what it wrote.
+ * trains LeNet on 256 images for one epoch, seed 0, on our side and, where /usr/bin/python3 has PyTorch, on our
+ * PyTorch peer's (python/peer.py), and reads back what it wrote.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
 
 const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
 
 const TSX = join(PACKAGE_DIR, "node_modules", ".bin", "tsx");
-const TORCH_REFERENCE = process.env.TORCH_REFERENCE ?? resolve(PACKAGE_DIR, "../../../shared/bench/torch_reference.py");
-const withTorch = existsSync(TORCH_REFERENCE) && spawnSync("/usr/bin/python3", ["-c", "import torch"]).status === 0;
+const withTorch = spawnSync("/usr/bin/python3", ["-c", "import torch"]).status === 0;
+if (!withTorch) console.warn("fidelity.test.ts: the PyTorch side is not run: /usr/bin/python3 cannot import torch (apt-get install python3-torch)");
 
 const tmp = { dir: mkdtempSync(join(tmpdir(), "convnets-fidelity-")) };
 afterAll(() => rmSync(tmp.dir, { recursive: true, force: true }));
@@ -23,7 +23,7 @@ it(`trains LeNet on 256 images for one epoch (ours${withTorch ? " and PyTorch" :
   const args = [
     join(PACKAGE_DIR, "src", "fidelity.ts"),
     ...["--networks", "lenet", "--seeds", "1", "--examples", "256", "--epochs", "1", "--threads", "1", "--out", tmp.dir],
-    ...(withTorch ? ["--torch-reference", TORCH_REFERENCE] : ["--no-torch"]),
+    ...(withTorch ? [] : ["--no-torch"]),
   ];
   const res = spawnSync(TSX, args, { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 110_000 });
   expect(res.status, res.stderr).toBe(0);
@@ -34,7 +34,7 @@ it(`trains LeNet on 256 images for one epoch (ours${withTorch ? " and PyTorch" :
   expect(report.networks).toHaveLength(1);
   const [lenet] = report.networks;
   expect(lenet.network).toBe("lenet");
-  expect(lenet.recipe).toMatchObject({ torchName: "lenet", inputSize: 28, examples: 256, epochs: 1, lr: 0.9, batchSize: 256, full: false });
+  expect(lenet.recipe).toMatchObject({ inputSize: 28, examples: 256, epochs: 1, lr: 0.9, batchSize: 256, full: false });
 
   const [ours] = lenet.ours;
   expect(ours.error).toBeUndefined();
@@ -70,7 +70,7 @@ it(`trains LeNet on 256 images for one epoch (ours${withTorch ? " and PyTorch" :
 
 it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of training them again", () => {
   const first = JSON.parse(readFileSync(join(tmp.dir, "fidelity.json"), "utf8")).networks[0];
-  // A PyTorch run as torch_gpu.py prints it on a GPU machine: torch_reference.py's model name, the recipe, a device.
+  // A PyTorch run as torch_gpu.py prints it on a GPU machine: the network's name, the recipe, a device.
   const torchLine = { model: "lenet", inputSize: 28, examples: 256, epochs: 1, lr: 0.9, batchSize: 256, seed: 0, torch: "2.11.0", device: "NVIDIA H200", history: first.ours[0].history };
   const other = { ...torchLine, seed: 1, history: [{ epoch: 1, loss: 2.3, trainAcc: 0.1, testAcc: 0.1 }] };
   const lines = join(tmp.dir, "torch-gpu.jsonl");
@@ -84,11 +84,12 @@ it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of 
   const res = spawnSync(TSX, args, { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
   expect(res.status, res.stderr).toBe(0);
   expect(res.stderr).toMatch(/ours: .*read from --ours-runs/);
-  expect(res.stderr).toContain(`from ${lines}`);
+  expect(res.stderr).toContain("from ../torch-gpu.jsonl");
   const again = JSON.parse(readFileSync(join(out, "fidelity.json"), "utf8"));
   // Seed 0 of each side, as written: no training here.
   expect(again.networks[0].ours).toEqual(first.ours);
-  expect(again.networks[0].torch).toEqual([{ ...torchLine, from: lines }]);
+  // Where it came from, relative to the report: no absolute path of this machine in a report.
+  expect(again.networks[0].torch).toEqual([{ ...torchLine, from: "../torch-gpu.jsonl" }]);
   expect(again.torch.runs).toEqual(["PyTorch 2.11.0 on NVIDIA H200"]);
   expect(readFileSync(join(out, "fidelity.md"), "utf8")).toContain("PyTorch 2.11.0 on NVIDIA H200");
 

@@ -13,9 +13,17 @@ const WORKSPACE = resolve(import.meta.dirname, "../../..");
 const root = realpathSync(mkdtempSync(join(tmpdir(), "convnets-consumer-")));
 const tarballs: Record<string, string> = {};
 
+/**
+ * What a user's network needs from the environment, kept in the clean one: a TLS-inspecting proxy's certificate,
+ * proxy settings, and npm's registry and TLS settings (npm_config_*: as pnpm or the user set them).
+ */
+const NETWORK_ENV =
+  /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|ALL_PROXY|npm_config_(registry|@[^:]+:registry|cafile|ca|strict_ssl|proxy|https_proxy|noproxy|no_proxy|fetch_retries|fetch_timeout))$/i;
+
 function run(cmd: string, args: string[], cwd: string): string {
   // A clean environment: no NODE_PATH or workspace bins that could reach back into the workspace.
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, FASHION_MNIST_DIR: process.env.FASHION_MNIST_DIR };
+  const network = Object.entries(process.env).filter(([key]) => NETWORK_ENV.test(key));
+  const env = { ...Object.fromEntries(network), PATH: process.env.PATH, HOME: process.env.HOME, FASHION_MNIST_DIR: process.env.FASHION_MNIST_DIR };
   return execFileSync(cmd, args, { cwd, env: env as NodeJS.ProcessEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 

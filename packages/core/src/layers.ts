@@ -1,4 +1,4 @@
-// Layer helpers for functional-API networks written after the seed's PyTorch code.
+// Layer helpers for functional-API networks written after the d2l book's PyTorch code.
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { SymbolicTensor } from "@tensorflow/tfjs-layers";
 
@@ -70,7 +70,7 @@ export function maxPool(
 }
 
 /**
- * `nn.Conv2d(…)` then `nn.ReLU()` as two layers, `name` and `${name}_relu`: a ReLU the seed's walk prints on
+ * `nn.Conv2d(…)` then `nn.ReLU()` as two layers, `name` and `${name}_relu`: a ReLU the book's walk prints on
  * its own line (AlexNet, VGG, NiN), where {@link conv} fuses it into the convolution.
  */
 export function convRelu(x: SymbolicTensor, name: string, args: ConvArgs): SymbolicTensor {

@@ -1,7 +1,7 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 
-/** The seed's training recipe for a network (REFERENCE.md §2). */
+/** The book's training recipe for a network (d2l's `train_ch6` settings, from the network's section of d2l.ai). */
 export interface Recipe {
   /** Square side the 28×28 Fashion-MNIST images are resized to (bilinear). */
   inputSize: number;
@@ -19,7 +19,7 @@ export interface BuildOptions {
   inputShape?: [number, number, number];
 }
 
-/** A network as the trainer sees it: how to build it and how the seed trains it. */
+/** A network as the trainer sees it: how to build it and how the book trains it. */
 export interface ModelSpec<O extends BuildOptions = BuildOptions> {
   /** Registry name, lowercase with dashes: `lenet`, `lenet-bn`, `resnet18`. */
   name: string;
@@ -27,9 +27,11 @@ export interface ModelSpec<O extends BuildOptions = BuildOptions> {
   title: string;
   /** The paper the architecture comes from. */
   paper: string;
-  /** Section of seed/classic-cnns.md this implements, e.g. `2.1`. */
+  /** Section of "Dive into Deep Learning" (d2l.ai) that builds it, e.g. `8.6` for ResNet. */
+  bookSection?: string;
+  /** @deprecated The project's study-notes numbering, which users cannot open: give {@link bookSection}. */
   seedSection?: string;
-  /** The seed's recipe. */
+  /** The book's recipe. */
   defaults: Recipe;
   /** Smallest square input side the architecture accepts. */
   minInputSize: number;

@@ -38,12 +38,12 @@ export function paramCount(weights: readonly LayerVariable[]): number {
   return weights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * b!, 1), 0);
 }
 
-/** A layer's output shape as tfjs infers it, batch dimension `null`: what REFERENCE.md's shape tables list. */
+/** A layer's output shape as tfjs infers it, batch dimension `null`: what the book's shape tables list. */
 export function outputShape(model: LayersModel, layer: string): Shape | Shape[] {
   return model.getLayer(layer).outputShape;
 }
 
-/** PyTorch's class name for the tfjs layers the seed's networks use. */
+/** PyTorch's class name for the tfjs layers the book's networks use. */
 const TORCH_CLASS: Record<string, string> = {
   Conv2D: "Conv2d",
   ReLU: "ReLU",
@@ -62,8 +62,8 @@ export interface SeedWalkOptions {
 }
 
 /**
- * The model's shape walk as the seed prints it (`for layer in net: X = layer(X); print(…)`), to compare with
- * REFERENCE.md §1: one `[PyTorch class name, output shape]` row per kept layer of {@link summary}, the shape
+ * The model's shape walk as the book prints it (`for layer in net: X = layer(X); print(…)`), to compare with
+ * the shapes the book's PyTorch code prints: one `[PyTorch class name, output shape]` row per kept layer of {@link summary}, the shape
  * channels first and without the batch dimension.
  */
 export function seedWalk(model: LayersModel, options: SeedWalkOptions = {}): [string, number[]][] {

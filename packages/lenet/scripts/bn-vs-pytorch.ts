@@ -1,13 +1,13 @@
 /**
  * Are our LeNet-BN's BatchNorm moving statistics PyTorch's? Trains ours (core's TrainStep, lr 1.0, the first
- * K × 256 training images in order, no shuffle) from Xavier-uniform weights, then has PyTorch (the seed's
- * network in torch_reference.py, nn.BatchNorm with momentum 0.1, eps 1e-5) take the same K steps on the same
+ * K × 256 training images in order, no shuffle) from Xavier-uniform weights, then has PyTorch (our PyTorch
+ * peer's lenet-bn, packages/bench/python/peer.py: nn.BatchNorm with momentum 0.1, eps 1e-5) take the same K steps on the same
  * batches from the same weights, and prints both sides' losses and each BatchNorm's moving mean and variance
- * apart. Needs PyTorch (`apt-get install python3-torch`, run with /usr/bin/python3) and torch_reference.py:
+ * apart. Needs PyTorch (`apt-get install python3-torch`, run with /usr/bin/python3):
  *
- *     npx tsx scripts/bn-vs-pytorch.ts [--steps 30] [--seed 0] [--torch-reference PATH] [--python /usr/bin/python3]
+ *     npx tsx scripts/bn-vs-pytorch.ts [--steps 30] [--seed 0] [--peer PATH] [--python /usr/bin/python3]
  *
- * PyTorch's moving variance uses the unbiased batch variance (× n/(n−1)), ours the seed's biased one: the dense
+ * PyTorch's moving variance uses the unbiased batch variance (× n/(n−1)), ours the book's biased one: the dense
  * layers' (n = 256) differ by up to 256/255, the convolutions' (n = 256 × h × w) by far less.
  */
 import { spawnSync } from "node:child_process";
@@ -23,7 +23,8 @@ const { values } = parseArgs({
   options: {
     steps: { type: "string", default: "30" },
     seed: { type: "string", default: "0" },
-    "torch-reference": { type: "string", default: resolve(import.meta.dirname, "../../../../shared/bench/torch_reference.py") },
+    // Our PyTorch peer of the networks, in the private bench package of this repository.
+    peer: { type: "string", default: resolve(import.meta.dirname, "../../bench/python/peer.py") },
     python: { type: "string", default: "/usr/bin/python3" },
   },
 });
@@ -48,7 +49,7 @@ const dir = mkdtempSync(join(tmpdir(), "convnets-bn-"));
 try {
   const file = join(dir, "ours.json");
   writeFileSync(file, JSON.stringify({ start, end: dump(), losses, engine: engine.description }));
-  const py = spawnSync(values.python, [join(import.meta.dirname, "bn_vs_pytorch.py"), file, values["torch-reference"]], {
+  const py = spawnSync(values.python, [join(import.meta.dirname, "bn_vs_pytorch.py"), file, values.peer], {
     stdio: "inherit",
   });
   process.exitCode = py.status ?? 1;

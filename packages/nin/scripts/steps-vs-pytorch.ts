@@ -1,14 +1,13 @@
 /**
  * Does our NiN take PyTorch's steps? Trains ours (core's TrainStep: forward, softmax cross-entropy, gradients, SGD)
  * from Xavier-uniform weights with PyTorch's default biases (core's initXavierUniform) on the first K × B training
- * images in order, then has PyTorch (the seed's `nin` in torch_reference.py) load the same starting weights and take
+ * images in order, then has PyTorch (our PyTorch peer's `nin`, packages/bench/python/peer.py) load the same starting weights and take
  * the same K steps on the same input tensors, and prints both sides' losses and how far the weights' updates lie
  * apart. Dropout is off on both sides (its masks cannot be the same across two frameworks); everything else is the
- * training step `convnets train nin` runs. Needs PyTorch (`apt-get install python3-torch`, run with /usr/bin/python3)
- * and torch_reference.py:
+ * training step `convnets train nin` runs. Needs PyTorch (`apt-get install python3-torch`, run with /usr/bin/python3):
  *
  *     npx tsx scripts/steps-vs-pytorch.ts [--steps 30] [--input-size 67] [--batch-size 32] [--lr 0.05] [--seed 0]
- *         [--torch-reference PATH] [--python /usr/bin/python3]
+ *         [--peer PATH] [--python /usr/bin/python3]
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -26,7 +25,8 @@ const { values } = parseArgs({
     "batch-size": { type: "string", default: "32" },
     lr: { type: "string", default: "0.05" },
     seed: { type: "string", default: "0" },
-    "torch-reference": { type: "string", default: resolve(import.meta.dirname, "../../../../shared/bench/torch_reference.py") },
+    // Our PyTorch peer of the networks, in the private bench package of this repository.
+    peer: { type: "string", default: resolve(import.meta.dirname, "../../bench/python/peer.py") },
     python: { type: "string", default: "/usr/bin/python3" },
   },
 });
@@ -71,7 +71,7 @@ try {
   writeFileSync(join(dir, "labels.i32"), labels);
   const file = join(dir, "ours.json");
   writeFileSync(file, JSON.stringify({ start, end: dump(), losses, engine: engine.description, inputSize, batchSize, lr }));
-  const py = spawnSync(values.python, [join(import.meta.dirname, "steps_vs_pytorch.py"), file, values["torch-reference"]], {
+  const py = spawnSync(values.python, [join(import.meta.dirname, "steps_vs_pytorch.py"), file, values.peer], {
     stdio: "inherit",
   });
   process.exitCode = py.status ?? 1;

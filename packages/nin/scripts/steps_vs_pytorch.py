@@ -1,31 +1,27 @@
-"""PyTorch's side of steps-vs-pytorch.ts: loads ours' starting weights into torch_reference.py's nin (dropout off),
-takes the same SGD steps on the same input tensors, and prints both sides' losses and updates apart."""
+"""PyTorch's side of steps-vs-pytorch.ts: loads ours' starting weights into our PyTorch peer's nin (by layer name;
+dropout off), takes the same SGD steps on the same input tensors, and prints both sides' losses and updates apart.
+
+  /usr/bin/python3 steps_vs_pytorch.py OURS.json PATH/TO/peer.py   (inputs.f32 and labels.i32 beside OURS.json)"""
 import importlib.util, json, os, sys
 import numpy as np
 import torch
 from torch import nn
 
-ours_file, reference = sys.argv[1], sys.argv[2]
-spec = importlib.util.spec_from_file_location('torch_reference', reference)
-R = importlib.util.module_from_spec(spec); spec.loader.exec_module(R)
+ours_file, peer_path = sys.argv[1], sys.argv[2]
+spec = importlib.util.spec_from_file_location('peer', peer_path)
+peer = importlib.util.module_from_spec(spec); spec.loader.exec_module(peer)
 torch.set_num_threads(1)
 d = json.load(open(ours_file))
 here = os.path.dirname(ours_file)
 S, B, K = d['inputSize'], d['batchSize'], len(d['losses'])
-X = torch.from_numpy(np.fromfile(os.path.join(here, 'inputs.f32'), dtype=np.float32).reshape(K * B, 1, S, S))
+X = torch.from_numpy(np.fromfile(os.path.join(here, 'inputs.f32'), dtype=np.float32).reshape(K * B, S, S, 1)).permute(0, 3, 1, 2).contiguous()
 y = torch.from_numpy(np.fromfile(os.path.join(here, 'labels.i32'), dtype=np.int32).astype(np.int64))
-net = R.nin()
+net = peer.build('nin', S)
 for m in net.modules():
     if isinstance(m, nn.Dropout): m.p = 0.0
-convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
-pairs = lambda ws: [(ws[i], ws[i + 1]) for i in range(0, len(ws), 2)]  # (kernel, bias) per convolution, in order
-start, end = pairs(d['start']), pairs(d['end'])
-assert len(start) == len(convs), f'ours has {len(start)} convolutions, PyTorch {len(convs)}'
-arr = lambda w: np.array(w['data'], dtype=np.float32).reshape(w['shape'])
-t = lambda a: torch.tensor(np.ascontiguousarray(a))
-with torch.no_grad():
-    for conv, (k, b) in zip(convs, start):  # ours [kh, kw, in, out] → PyTorch [out, in, kh, kw]
-        conv.weight.copy_(t(arr(k).transpose(3, 2, 0, 1))); conv.bias.copy_(t(arr(b)))
+weights = lambda ws: {w['name']: np.array(w['data'], dtype=np.float32).reshape(w['shape']) for w in ws}
+start, end = weights(d['start']), weights(d['end'])
+peer.load_ours(net, start)
 opt = torch.optim.SGD(net.parameters(), lr=d['lr']); loss = nn.CrossEntropyLoss()
 net.train()
 losses = []
@@ -39,11 +35,11 @@ for s in range(K):
         print(f'{s + 1:4d}  {d["losses"][s]:9.5f}  {losses[s]:12.5f}  {abs(d["losses"][s] - losses[s]):.1e}')
 print('layer           weights apart  update apart  (max |ours − PyTorch| over max |PyTorch|; update = end − start)')
 worst = 0.0
-for conv, (k0, b0), (k1, _) in zip(convs, start, end):
-    w0, ours = arr(k0).transpose(3, 2, 0, 1), arr(k1).transpose(3, 2, 0, 1)
-    theirs = conv.weight.detach().numpy()
+theirs_all = peer.to_ours(net)
+for name in (n for n in start if n.endswith('/kernel')):
+    w0, ours, theirs = start[name], end[name], theirs_all[name]
     apart = np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs))
     update = np.max(np.abs((ours - w0) - (theirs - w0))) / max(np.max(np.abs(theirs - w0)), 1e-30)
     worst = max(worst, update)
-    print(f'{k0["name"].split("/")[0]:16s}  {apart:12.1e}  {update:12.1e}')
+    print(f'{name.split("/")[0]:16s}  {apart:12.1e}  {update:12.1e}')
 print(f'largest update apart: {worst:.1e}')

@@ -12,7 +12,7 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM_PATH to a Chromium binary`);
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (pnpm test does, as root: scripts/prepare-test-machine.sh), or set CHROMIUM_PATH to a Chromium binary`);
   }
   return chromium.launch({
     executablePath: CHROMIUM,

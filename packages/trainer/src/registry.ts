@@ -19,7 +19,7 @@ export const KNOWN_MODELS: Readonly<Record<string, string>> = {
   densenet: "@convnets/densenet",
 };
 
-/** Packages in the order `convnets list` shows them (the seed's order). */
+/** Packages in the order `convnets list` shows them (the book's order). */
 export const KNOWN_PACKAGES: readonly string[] = [...new Set(Object.values(KNOWN_MODELS))];
 
 /** Where a model came from, recorded in a run so `eval`, `predict` and `--resume` find it again. */

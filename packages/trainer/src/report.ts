@@ -1,4 +1,5 @@
 import type { EpochMetrics } from "@convnets/core";
+import { bookCitation } from "./book.js";
 import { f3, formatDuration, formatInt, markdownTable } from "./format.js";
 import { d2lLines } from "./history.js";
 import { RUN_FILES, type RunRecord } from "./run-dir.js";
@@ -31,7 +32,7 @@ export function reportMarkdown(run: RunRecord, history: EpochMetrics[], runName:
     "",
     `- name: \`${model.name}\` (${model.source.kind === "package" ? `${model.source.specifier}, export \`${model.source.export}\`` : `module ${model.source.path}`})`,
     `- paper: ${model.paper}`,
-    ...(model.seedSection ? [`- seed section: §${model.seedSection}`] : []),
+    ...(bookCitation(model) ? [`- book: ${bookCitation(model)} (Dive into Deep Learning, d2l.ai)`] : []),
     `- parameters: ${formatInt(model.trainableParams)} trainable, ${formatInt(model.totalParams)} in all`,
     "",
     "## Recipe",

@@ -34,6 +34,9 @@ export interface RunRecord {
     name: string;
     title: string;
     paper: string;
+    /** Section of the d2l book (d2l.ai) that builds it, e.g. "8.6". */
+    bookSection?: string;
+    /** Runs made before 2026-12-07: the project's study-notes numbering (shown as the book's section). */
     seedSection?: string;
     source: ModelSource;
     trainableParams: number;

@@ -8,9 +8,9 @@ describe("convnets list", () => {
   it("shows each installed network with its recipe, and JSON on request", async () => {
     const res = await cli(["list"], { cwd: "/" });
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^model +title +input +lr +batch +epochs +min input +seed +package$/m);
-    expect(res.stdout).toMatch(/^lenet +LeNet-5 +28×28 +0\.9 +256 +10 +12 +§2\.1 +@convnets\/lenet$/m);
-    expect(res.stdout).toMatch(/^lenet-bn +.+ +28×28 +1 +256 +10 +16 +§3\.5 +@convnets\/lenet$/m);
+    expect(res.stdout).toMatch(/^model +title +input +lr +batch +epochs +min input +book +package$/m);
+    expect(res.stdout).toMatch(/^lenet +LeNet-5 +28×28 +0\.9 +256 +10 +12 +d2l §7\.6 +@convnets\/lenet$/m);
+    expect(res.stdout).toMatch(/^lenet-bn +.+ +28×28 +1 +256 +10 +16 +d2l §8\.5 +@convnets\/lenet$/m);
     // The engine train would start, as train names it.
     expect(res.stdout).toMatch(/^engine: (tensorflow|webgpu|wasm|cpu) \(.+\) +\(choose with --backend or CONVNETS_BACKEND: /m);
     const json = await cli(["list", "--json"], { cwd: "/" });
@@ -27,7 +27,7 @@ describe("convnets list", () => {
 });
 
 describe("convnets summary", () => {
-  it("prints the seed's shape walk of lenet (REFERENCE.md §1) and its 61,706 parameters", async () => {
+  it("prints the book's shape walk of lenet and its 61,706 parameters (as PyTorch counts them)", async () => {
     const res = await cli(["summary", "lenet"], { cwd: "/" });
     expect(res.code).toBe(0);
     const shapes = res.stdout

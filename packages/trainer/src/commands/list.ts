@@ -1,6 +1,7 @@
 import type { ModelSpec } from "@convnets/core";
 import { startEngine } from "../common.js";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
+import { bookCitation, bookSection } from "../book.js";
 import { formatTable } from "../format.js";
 import { parseCommandArgs } from "../options.js";
 import { importPackage, KNOWN_MODELS, KNOWN_PACKAGES, specExports } from "../registry.js";
@@ -8,7 +9,7 @@ import { importPackage, KNOWN_MODELS, KNOWN_PACKAGES, specExports } from "../reg
 export const LIST_HELP = `convnets list [--json]
 
 The networks convnets can find in the installed @convnets/* packages, with the recipe
-each one trains with by default (the seed's), the packages to add for the others, and the
+each one trains with by default (the book's), the packages to add for the others, and the
 engine training would run on (auto, or CONVNETS_BACKEND), with a note for each engine passed over.`;
 
 export interface ListedModel {
@@ -16,7 +17,8 @@ export interface ListedModel {
   package: string;
   installed: boolean;
   title?: string;
-  seedSection?: string;
+  /** Section of the d2l book (d2l.ai) that builds it, e.g. "8.6". */
+  bookSection?: string;
   minInputSize?: number;
   defaults?: ModelSpec["defaults"];
   /** Why a known network's package is there but the network is not usable. */
@@ -34,7 +36,7 @@ export async function listModels(cwd: string): Promise<ListedModel[]> {
     } catch (err) {
       problem = (err as Error).message;
     }
-    // The seed's order (lenet before lenet-bn), then any further networks by name.
+    // The book's order (lenet before lenet-bn), then any further networks by name.
     const rank = (name: string) => {
       const i = Object.keys(KNOWN_MODELS).indexOf(name);
       return i < 0 ? Number.MAX_SAFE_INTEGER : i;
@@ -48,7 +50,7 @@ export async function listModels(cwd: string): Promise<ListedModel[]> {
         package: pkg,
         installed: true,
         title: spec.title,
-        seedSection: spec.seedSection,
+        bookSection: bookSection(spec),
         minInputSize: spec.minInputSize,
         defaults: spec.defaults,
       });
@@ -83,7 +85,7 @@ export async function listCommand(argv: string[], ctx: CliContext): Promise<numb
     println(
       ctx.stdout,
       formatTable(
-        ["model", "title", "input", "lr", "batch", "epochs", "min input", "seed", "package"],
+        ["model", "title", "input", "lr", "batch", "epochs", "min input", "book", "package"],
         installed.map((m) => [
           m.name,
           m.title ?? "",
@@ -92,7 +94,7 @@ export async function listCommand(argv: string[], ctx: CliContext): Promise<numb
           String(m.defaults!.batchSize),
           String(m.defaults!.epochs),
           String(m.minInputSize ?? ""),
-          m.seedSection ? `§${m.seedSection}` : "",
+          bookCitation(m),
           m.package,
         ]),
         ["left", "left", "right", "right", "right", "right", "right", "left", "left"],

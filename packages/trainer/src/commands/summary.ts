@@ -1,4 +1,5 @@
 import { formatSummary, summary } from "@convnets/core";
+import { bookCitation } from "../book.js";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, startEngine, THREADS_HELP, threadsOption } from "../common.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
@@ -6,7 +7,7 @@ import { findModel, specOf } from "../registry.js";
 
 export const SUMMARY_HELP = `convnets summary <model> [--input-size N] [--json]
 
-The seed's shape walk: every layer's output shape (channels last) and parameters, with totals.
+The shape walk the book prints (for layer in net: X = layer(X); print(…)): every layer's output shape (channels last) and parameters, with totals.
 
   --input-size N    input side (default: the model's recipe)
   --backend NAME    auto, tensorflow, webgpu, wasm or cpu (the model is built, not trained)
@@ -50,7 +51,7 @@ export async function summaryCommand(argv: string[], ctx: CliContext): Promise<n
       println(ctx.stdout, JSON.stringify({ model: spec.name, title: spec.title, ...s }, null, 2));
       return EXIT.ok;
     }
-    println(ctx.stdout, `${spec.name}: ${spec.title}${spec.seedSection ? `, seed §${spec.seedSection}` : ""}`);
+    println(ctx.stdout, `${spec.name}: ${spec.title}${bookCitation(spec) ? `, ${bookCitation(spec)}` : ""}`);
     println(ctx.stdout, `paper: ${spec.paper}`);
     println(ctx.stdout, formatSummary(s));
     return EXIT.ok;

@@ -12,6 +12,7 @@ import {
 } from "@convnets/core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
+import { bookCitation, bookSection } from "../book.js";
 import { curvesSvg } from "../chart.js";
 import { checkBackend, checkLogits, type Data, loadData, startEngine, THREADS_HELP, threadsOption } from "../common.js";
 import { estimateRun } from "../estimate.js";
@@ -300,7 +301,7 @@ async function runSession(args: SessionArgs): Promise<number> {
   println(
     out,
     `${spec.name} (${spec.title}): ${formatInt(params.trainableParams)} trainable parameters` +
-      (spec.seedSection ? `, seed §${spec.seedSection}` : ""),
+      (bookCitation(spec) ? `, ${bookCitation(spec)}` : ""),
   );
   println(out, `engine: ${engine.description}`);
   println(out, `data: ${formatInt(data.train.count)} training and ${formatInt(data.test.count)} test images from ${data.dir}`);
@@ -334,7 +335,7 @@ async function runSession(args: SessionArgs): Promise<number> {
           name: spec.name,
           title: spec.title,
           paper: spec.paper,
-          seedSection: spec.seedSection,
+          bookSection: bookSection(spec),
           source: plan.found.source,
           trainableParams: params.trainableParams,
           totalParams: params.totalParams,
