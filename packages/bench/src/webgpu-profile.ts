@@ -73,8 +73,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export async function profileWebgpuStep(options: ProfileOptions): Promise<WebgpuProfile> {
   process.env.CONVNETS_DAWN_FLAGS ??= "disable-dawn-features=timestamp_quantization";
   const row = findRow(options.network);
-  const batchSize = options.batchSize ?? row.batchSize;
-  const inputSize = options.inputSize ?? row.inputSize;
+  const batchSize = options.batchSize ?? row.spec.defaults.batchSize; // the book's recipe
+  const inputSize = options.inputSize ?? row.spec.defaults.inputSize;
   const steps = options.steps ?? 10;
   const profileSteps = options.profileSteps ?? 2;
   const engine = await setupEngine("webgpu");
