@@ -249,7 +249,7 @@ for (const o of cpuOurs as Row[]) {
     String(o.network),
     `${o.inputSize ?? "?"}×${o.inputSize ?? "?"}`,
     String(o.batchSize ?? "?"),
-    `CPU, ${o.threadsAsked === "all" ? `all ${info.cores}` : threads} threads`,
+    `CPU, ${o.threadsAsked === "all" ? `all ${info.cores}` : threads} thread${threads === 1 ? "" : "s"}`,
     String(o.engine ?? "wasm"),
     fmt(rate(o)),
     fmt(rate(t)),
