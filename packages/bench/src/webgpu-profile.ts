@@ -37,6 +37,8 @@ export interface KernelRow {
 /** One distinct call (kernel and shapes) in one step. */
 export interface CallRow extends KernelRow {
   shapes: string;
+  /** The webgpu programs the kernel ran (tfjs's class names, e.g. Conv2DMMProgram), from tf.profile's extra info. */
+  programs: string;
 }
 
 export interface WebgpuProfile {
@@ -129,7 +131,9 @@ export async function profileWebgpuStep(options: ProfileOptions): Promise<Webgpu
         const flops = kernelFlops(k.name, k.inputShapes, k.outputShapes);
         const shapes = `${k.inputShapes.map((s) => `[${s}]`).join(" ")} -> ${k.outputShapes.map((s) => `[${s}]`).join(" ")}`;
         add(byKernel, k.name, () => ({ kernel: k.name, calls: 0, gpuMs: 0 }), ms, flops);
-        add(byCall, `${k.name} ${shapes}`, () => ({ kernel: k.name, shapes, calls: 0, gpuMs: 0 }), ms, flops);
+        // tfjs's webgpu backend lists the kernel's programs as "Name: ms, Name: ms".
+        const programs = [...new Set(String(k.extraInfo ?? "").split(", ").map((p) => p.split(":")[0]!.trim()).filter(Boolean))].join("+");
+        add(byCall, `${k.name} ${shapes}`, () => ({ kernel: k.name, shapes, programs, calls: 0, gpuMs: 0 }), ms, flops);
       }
     }
     const perStep = <T extends KernelRow>(r: T): T => ({
@@ -215,8 +219,8 @@ export function formatProfile(p: WebgpuProfile, options: { calls?: number } = {}
     ),
   );
   if (options.calls) {
-    lines.push("", `the ${options.calls} slowest calls (kernel, input shapes -> output shape):`);
-    lines.push(table(p.calls.slice(0, options.calls), "call", (r) => `${r.kernel} ${(r as CallRow).shapes}`));
+    lines.push("", `the ${options.calls} slowest calls (kernel, input shapes -> output shape (tfjs's webgpu programs)):`);
+    lines.push(table(p.calls.slice(0, options.calls), "call", (r) => `${r.kernel} ${(r as CallRow).shapes}${(r as CallRow).programs ? ` (${(r as CallRow).programs})` : ""}`));
   }
   return lines.join("\n");
 }
