@@ -1,14 +1,18 @@
 /**
  * Host-side counts of what tfjs's webgpu backend asks of Dawn: compute dispatches, queue submits, buffers
- * created (and their bytes), bind groups, pipelines, bytes written by `queue.writeBuffer` (uniforms) and bytes
- * mapped for reading (read back to the CPU). Counted by wrapping the WebGPU classes' methods, which Dawn's Node
- * binding defines as ordinary prototype functions; counting only while `counting` is on.
+ * created (and their bytes; of them the staging buffers of uploads from the CPU), bind groups, pipelines, bytes
+ * written by `queue.writeBuffer` (uniforms) and bytes mapped for reading (read back to the CPU). Counted by
+ * wrapping the WebGPU classes' methods, which Dawn's Node binding defines as ordinary prototype functions;
+ * counting only while `counting` is on.
  */
 export interface DawnCounts {
   dispatches: number;
   submits: number;
   buffersCreated: number;
   bytesCreated: number;
+  /** Of the buffers created, staging buffers for uploads from the CPU (usage MAP_WRITE), and their bytes. */
+  uploads: number;
+  bytesUploaded: number;
   bindGroups: number;
   pipelines: number;
   bytesWritten: number;
@@ -21,6 +25,8 @@ export const zeroCounts = (): DawnCounts => ({
   submits: 0,
   buffersCreated: 0,
   bytesCreated: 0,
+  uploads: 0,
+  bytesUploaded: 0,
   bindGroups: 0,
   pipelines: 0,
   bytesWritten: 0,
@@ -49,6 +55,7 @@ export function installDawnCounters(): void {
   if (installed) return;
   installed = true;
   const MAP_READ = (globalThis as { GPUMapMode?: { READ: number } }).GPUMapMode?.READ ?? 1;
+  const MAP_WRITE = (globalThis as { GPUBufferUsage?: { MAP_WRITE: number } }).GPUBufferUsage?.MAP_WRITE ?? 2;
   wrap("GPUComputePassEncoder", "dispatchWorkgroups", () => counts.dispatches++);
   wrap("GPUQueue", "submit", () => counts.submits++);
   wrap("GPUQueue", "writeBuffer", (_self, args) => {
@@ -57,8 +64,13 @@ export function installDawnCounters(): void {
     counts.bytesWritten += size !== undefined ? size * elementBytes : data.byteLength;
   });
   wrap("GPUDevice", "createBuffer", (_self, args) => {
+    const { size, usage } = args[0] as unknown as { size: number; usage: number };
     counts.buffersCreated++;
-    counts.bytesCreated += (args[0] as unknown as { size: number }).size;
+    counts.bytesCreated += size;
+    if (usage & MAP_WRITE) {
+      counts.uploads++;
+      counts.bytesUploaded += size;
+    }
   });
   wrap("GPUDevice", "createBindGroup", () => counts.bindGroups++);
   wrap("GPUDevice", "createComputePipeline", () => counts.pipelines++);

@@ -184,7 +184,7 @@ export function formatProfile(p: WebgpuProfile, options: { calls?: number } = {}
   lines.push(timeLine);
   const c = p.counts;
   lines.push(
-    `host, per step: ${fixed(c.dispatches, 1)} dispatches, ${fixed(c.submits, 1)} submits, ${fixed(c.buffersCreated, 1)} buffers created (${bytes(c.bytesCreated)}), ` +
+    `host, per step: ${fixed(c.dispatches, 1)} dispatches, ${fixed(c.submits, 1)} submits, ${fixed(c.buffersCreated, 1)} buffers created (${bytes(c.bytesCreated)}), ${fixed(c.uploads, 1)} uploads from the CPU (${bytes(c.bytesUploaded)}), ` +
       `${fixed(c.bindGroups, 1)} bind groups, ${fixed(c.pipelines, 1)} pipelines created, ${bytes(c.bytesWritten)} written by writeBuffer, ` +
       `${fixed(c.readBacks, 1)} read-backs (${bytes(c.bytesReadBack)}); ${fixed(p.kernelCalls, 1)} kernel calls`,
   );
