@@ -12,6 +12,7 @@
  *   pnpm --filter @convnets/bench bench:gpu [--networks a,b] [--steps N] [--warmup W] [--batch-size B --input-size S]
  *       [--cpu-networks a,b] [--threads 1,2,4,8,all] [--cpu-batch-size B] [--cpu-input-size S] [--cpu-steps N] [--cpu-warmup W]
  *       [--torch-device cuda|cpu] [--no-torch] [--no-cpu] [--python PATH] [--out DIR] [--data-dir DIR] [--timeout S]
+ *       [--deadline S]
  *
  * runs every network at its recipe's input and batch on webgpu and on PyTorch (python/step_rate.py, our
  * peer), in float32 and with PyTorch's defaults (TF32 convolutions), and, for the host CPU, our wasm engine at
@@ -32,7 +33,6 @@ import { parseArgs } from "node:util";
 import { formatTable, markdownTable } from "@convnets/trainer";
 import { NETWORK_NAMES } from "./networks.js";
 import { callerDir, positiveInt } from "./options.js";
-import type { StepRate } from "./step-rate.js";
 import { formatProfile, profileWebgpuStep } from "./webgpu-profile.js";
 
 const { values } = parseArgs({
@@ -59,6 +59,7 @@ const { values } = parseArgs({
     out: { type: "string" },
     "data-dir": { type: "string" },
     timeout: { type: "string", default: "240" },
+    deadline: { type: "string" },
   },
 });
 
@@ -101,6 +102,8 @@ const warmup = Number(values.warmup);
 const cpuSteps = positiveInt("cpu-steps", values["cpu-steps"])!;
 const cpuWarmup = Number(values["cpu-warmup"]);
 const timeoutMs = 1000 * positiveInt("timeout", values.timeout)!;
+/** Seconds after which no further measurement starts (its row says so), so a capped run still writes its table. */
+const deadlineS = positiveInt("deadline", values.deadline);
 const torchDevice = values["torch-device"];
 if (torchDevice !== "cuda" && torchDevice !== "cpu") throw new Error(`--torch-device ${torchDevice}: use cuda or cpu`);
 const out = resolve(callerDir, values.out ?? join("runs", `bench-gpu-${new Date().toISOString().replace(/[:.]/g, "-")}`));
@@ -147,7 +150,11 @@ function log(text: string): void {
 /** Steps and warm-up steps of a row: the GPU rows' (--steps, --warmup) or the CPU rows' (--cpu-steps, --cpu-warmup). */
 const timing = (cpu: boolean) => ["--steps", String(cpu ? cpuSteps : steps), "--warmup", String(cpu ? cpuWarmup : warmup)];
 
-async function ours(network: string, backend: string, sizes: string[], threads?: string): Promise<StepRate | Record<string, unknown>> {
+const pastDeadline = () => deadlineS !== undefined && performance.now() - started > 1000 * deadlineS;
+const SKIPPED = `skipped: past --deadline ${values.deadline} s`;
+
+async function ours(network: string, backend: string, sizes: string[], threads?: string): Promise<Record<string, unknown>> {
+  if (pastDeadline()) return { network, backend, ...(threads ? { threadsAsked: threads } : {}), error: SKIPPED };
   log(`ours ${network} on ${backend}${threads ? ` at ${threads} threads` : ""}…`);
   const args = [stepRateTs, network, "--backend", backend, ...timing(backend === "wasm"), ...sizes];
   if (threads) args.push("--threads", threads);
@@ -169,6 +176,7 @@ function findPython(): string | undefined {
 }
 
 async function pytorch(python: string, nets: string[], device: string, cpuRows: boolean, extra: string[]): Promise<Record<string, unknown>[]> {
+  if (pastDeadline()) return [{ error: SKIPPED }];
   log(`PyTorch ${nets.join(",")} on ${device} ${extra.join(" ")}…`);
   const args = [stepRatePy, nets.join(","), "--device", device, ...timing(cpuRows), ...extra];
   if (dataDir) args.push("--data", dataDir);
@@ -204,16 +212,6 @@ const info = machine();
 log(`GPU: ${info.gpu}; CPU: ${info.cores} × ${info.cpu} (${info.cpuFlags.join(" ")}); load ${loadavg()[0]!.toFixed(2)}`);
 const python = values["no-torch"] ? undefined : findPython();
 
-// GPU rows: each network on webgpu (one process each), then PyTorch (one process: fp32 and defaults).
-const gpuOurs = [];
-for (const network of networks) gpuOurs.push(await ours(network, "webgpu", gpuSizes));
-const gpuTorch = python ? await pytorch(python, networks, torchDevice, false, ["--precision", "fp32,default", ...gpuSizes]) : [];
-// CPU rows: ours on wasm at each thread count (a process each), PyTorch at the same counts (one process).
-const cpuOurs = [];
-for (const network of cpuNetworks) for (const t of threadCounts) cpuOurs.push(await ours(network, "wasm", cpuSizes, t));
-const torchThreads = threadCounts.map((t) => (t === "all" ? String(info.cores) : t)).join(",");
-const cpuTorch = python && cpuNetworks.length ? await pytorch(python, cpuNetworks, "cpu", true, ["--threads", torchThreads, ...cpuSizes]) : [];
-
 type Row = Record<string, unknown>;
 const rate = (r: Row | undefined) => (r && typeof r.examplesPerSec === "number" && r.examplesPerSec > 0 ? r.examplesPerSec : undefined);
 const fmt = (x: number | undefined) => (x === undefined ? "—" : x >= 100 ? x.toFixed(0) : x.toPrecision(3));
@@ -224,6 +222,7 @@ const errorOf = (...rows: (Row | undefined)[]) =>
     .filter(Boolean)
     .join("; ");
 
+function save(): { table: string; lines: string[] } {
 const header = ["network", "input", "batch", "where", "ours", "ours ex/s", "PyTorch fp32 ex/s", "PyTorch default ex/s", "ours / fp32", "note"];
 const rows: string[][] = [];
 for (const o of gpuOurs as Row[]) {
@@ -270,6 +269,31 @@ const report = { date: new Date().toISOString(), machine: info, steps, warmup, c
 writeAtomically(join(out, "bench-gpu.json"), `${JSON.stringify(report, null, 2)}\n`);
 const aligns = ["left", "right", "right", "left", "left", "right", "right", "right", "right", "left"] as const;
 writeAtomically(join(out, "bench-gpu.md"), `${markdownTable(header, rows, [...aligns])}\n\n${lines.join("\n")}\n`);
-console.log(formatTable(header, rows, [...aligns]));
+return { table: formatTable(header, rows, [...aligns]), lines };
+}
+
+// GPU rows: each network on webgpu (one process each), then PyTorch (one process: fp32 and defaults). CPU rows:
+// ours on wasm at each thread count (a process each), PyTorch at the same counts (one process). The table and
+// JSON are written after every measurement, so that a run stopped early keeps what it measured.
+const gpuOurs: Record<string, unknown>[] = [];
+let gpuTorch: Record<string, unknown>[] = [];
+const cpuOurs: Record<string, unknown>[] = [];
+let cpuTorch: Record<string, unknown>[] = [];
+for (const network of networks) {
+  gpuOurs.push(await ours(network, "webgpu", gpuSizes));
+  save();
+}
+if (python) gpuTorch = await pytorch(python, networks, torchDevice, false, ["--precision", "fp32,default", ...gpuSizes]);
+save();
+for (const network of cpuNetworks) {
+  for (const t of threadCounts) {
+    cpuOurs.push(await ours(network, "wasm", cpuSizes, t));
+    save();
+  }
+}
+const torchThreads = threadCounts.map((t) => (t === "all" ? String(info.cores) : t)).join(",");
+if (python && cpuNetworks.length) cpuTorch = await pytorch(python, cpuNetworks, "cpu", true, ["--threads", torchThreads, ...cpuSizes]);
+const { table, lines } = save();
+console.log(table);
 console.log(lines.join("\n"));
 console.log(`JSON and Markdown: ${out}`);
