@@ -92,7 +92,7 @@ fi
 # 5. Correctness on this GPU: packages/webgpu's tests (where the package exists), then every network's first
 #    gradients and three steps at the recipe's batch, webgpu against wasm.
 if [ -x "$root/packages/webgpu/node_modules/.bin/vitest" ]; then
-  RESERVE=330 phase 75 "packages/webgpu tests" bash -c "cd '$root/packages/webgpu' && node_modules/.bin/vitest run 2>&1 | tee '$OUT/webgpu-tests.log'"
+  RESERVE=330 phase 90 "packages/webgpu tests" bash -c "cd '$root/packages/webgpu' && node_modules/.bin/vitest run 2>&1 | tee '$OUT/webgpu-tests.log'"
 else
   say "packages/webgpu not here (or not installed): its tests skipped"
 fi
