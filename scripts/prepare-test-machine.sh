@@ -16,11 +16,10 @@ set -uo pipefail
 
 [ "${CONVNETS_PREPARE:-1}" = 0 ] && exit 0
 
-
 has_fashion_mnist() {
   local dir files=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
   [ -n "${FASHION_MNIST_DIR:-}" ] && return 0  # core's loader names a wrong directory itself
-  for dir in "${XDG_CACHE_HOME:-$HOME/.cache}/convnets/fashion-mnist" /usr/share/datasets/fashion-mnist; do
+  for dir in "${XDG_CACHE_HOME:-${HOME:-}/.cache}/convnets/fashion-mnist" /usr/share/datasets/fashion-mnist; do
     local all=1 f
     for f in "${files[@]}"; do [ -e "$dir/$f.gz" ] || [ -e "$dir/$f" ] || all=0; done
     [ $all = 1 ] && return 0

@@ -73,8 +73,10 @@ it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of 
   // A PyTorch run as torch_gpu.py prints it on a GPU machine: the network's name, the recipe, a device.
   const torchLine = { model: "lenet", inputSize: 28, examples: 256, epochs: 1, lr: 0.9, batchSize: 256, seed: 0, torch: "2.11.0", device: "NVIDIA H200", history: first.ours[0].history };
   const other = { ...torchLine, seed: 1, history: [{ epoch: 1, loss: 2.3, trainAcc: 0.1, testAcc: 0.1 }] };
+  // A run of 2026-11 names LeNet-BN as the PyTorch side then did: read, not refused.
+  const earlier = { ...other, model: "lenet_bn", lr: 1 };
   const lines = join(tmp.dir, "torch-gpu.jsonl");
-  writeFileSync(lines, `${JSON.stringify(other)}\n${JSON.stringify(torchLine)}\n`);
+  writeFileSync(lines, `${JSON.stringify(other)}\n${JSON.stringify(earlier)}\n${JSON.stringify(torchLine)}\n`);
   const out = join(tmp.dir, "again");
   const args = [
     join(PACKAGE_DIR, "src", "fidelity.ts"),

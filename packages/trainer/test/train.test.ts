@@ -44,6 +44,8 @@ describe("convnets train lenet (512 images, 2 epochs)", () => {
     const record = readJson<RunRecord>(join(run, "run.json"));
     expect(record.status).toBe("complete");
     expect(record.model.source).toEqual({ kind: "package", specifier: "@convnets/lenet", export: "lenetSpec" });
+    // The book a user can open (d2l.ai §7.6 builds LeNet), not the project's own notes.
+    expect(record.model.bookSection).toBe("7.6");
     expect(record.recipe).toEqual({ epochs: 2, lr: 0.9, batchSize: 256, inputSize: 28 });
     expect(record.sessions).toHaveLength(1);
     expect(record.sessions[0]!.estimatedSeconds).toBeGreaterThan(0);
@@ -64,6 +66,7 @@ describe("convnets train lenet (512 images, 2 epochs)", () => {
 
     const report = readFileSync(join(run, "report.md"), "utf8");
     expect(report).toContain("# LeNet-5 on Fashion-MNIST");
+    expect(report).toContain("- book: d2l §7.6 (Dive into Deep Learning, d2l.ai)");
     expect(report).toContain(`loss ${last.loss.toFixed(3)}, train acc ${last.trainAcc.toFixed(3)}`);
     expect(report).toContain("![train loss, train acc and test acc per epoch](curves.svg)");
     expect(report).toMatch(/\| 1 \| (wasm|tensorflow|cpu)/);
