@@ -93,10 +93,14 @@ export function webgpuDescription(adapter: AdapterInfo): string {
 
 let dawn: { module: DawnModule; gpu: Gpu; adapter: Promise<GpuAdapter | null>; flags: string[] } | undefined;
 
-/** Dawn's options: its backend when `CONVNETS_DAWN_BACKEND` names one (Dawn's default otherwise). */
+/**
+ * Dawn's options: its backend when `CONVNETS_DAWN_BACKEND` names one (Dawn's default otherwise), then those in
+ * `CONVNETS_DAWN_FLAGS`, space-separated (e.g. `disable-dawn-features=timestamp_quantization` for exact timestamps).
+ */
 function dawnFlags(): string[] {
   const backend = process.env.CONVNETS_DAWN_BACKEND;
-  return backend ? [`backend=${backend}`] : [];
+  const extra = process.env.CONVNETS_DAWN_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  return [...(backend ? [`backend=${backend}`] : []), ...extra];
 }
 
 /** Dawn's OpenGL ES backend only offers a compatibility-mode adapter; tfjs asks without a feature level. */
