@@ -9,7 +9,7 @@ import {
   smallestInputSize,
   type Window,
   windowOutputSize,
-} from "@convnets/core/model";
+} from "@convnets/model";
 import { type LayersModel, layers, model, input as modelInput, type SymbolicTensor } from "@tensorflow/tfjs-layers";
 
 /** Options of {@link alexnet}: the common `numClasses` and `inputShape`. */

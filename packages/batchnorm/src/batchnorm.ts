@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { serialization } from "@tensorflow/tfjs-core";
 import { initializers, type LayerVariable, layers, type Shape } from "@tensorflow/tfjs-layers";
+import { kernelNames } from "@convnets/model";
 
 /** The base arguments every tfjs-layers layer takes (`name`, `trainable`, `inputShape`, …). */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
@@ -188,8 +189,8 @@ function statisticAxes(layerName: string, shape: readonly (number | null)[]): nu
  * - `BatchNormTrainingBackward`: inputs `{ dy, centered, invStd, gamma }`; outputs
  *   `[dx, dGamma, dBeta]` (dx dy's shape, the others `[C]`), its closed-form gradient.
  */
-export const BATCH_NORM_TRAINING_FORWARD = "BatchNormTrainingForward";
-export const BATCH_NORM_TRAINING_BACKWARD = "BatchNormTrainingBackward";
+export const BATCH_NORM_TRAINING_FORWARD = kernelNames.BatchNormTrainingForward;
+export const BATCH_NORM_TRAINING_BACKWARD = kernelNames.BatchNormTrainingBackward;
 
 /** `enabled = false` makes {@link batchNormTraining} run its tfjs ops even where the kernels exist (tests, benchmarks). */
 export const batchNormKernels = { enabled: true };

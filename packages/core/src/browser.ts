@@ -18,10 +18,8 @@ export {
 } from "./data/idx.js";
 export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, type ImageSet, readImageSets, takeImages, toImageSet } from "./data/image-set.js";
 export { type Evaluation, type EvaluateOptions, evaluate } from "./evaluate.js";
-export { initXavierUniform } from "./init.js";
-export { fuseConvolutionRelu, reluGradientFromOutput, skipInputGradient } from "./input-gradient.js";
+export { fuseConvolutionRelu, reluGradientFromOutput, skipInputGradient, TrainingCalls } from "./input-gradient.js";
 export * from "./model.js";
-export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summary.js";
 export { type StepResult, TrainStep } from "./train-step.js";
 export {
   type BatchProgress,

@@ -1,41 +1,6 @@
 import type * as tf from "@tensorflow/tfjs-core";
-import type { LayersModel } from "@tensorflow/tfjs-layers";
 
-/** The seed's training recipe for a network (REFERENCE.md §2). */
-export interface Recipe {
-  /** Square side the 28×28 Fashion-MNIST images are resized to (bilinear). */
-  inputSize: number;
-  /** SGD learning rate. */
-  lr: number;
-  batchSize: number;
-  epochs: number;
-}
-
-/** Options every network builder accepts; networks add their own knobs. */
-export interface BuildOptions {
-  /** Number of output classes (logits). Default 10. */
-  numClasses?: number;
-  /** Channels-last input shape `[height, width, channels]`. Default `[inputSize, inputSize, 1]`. */
-  inputShape?: [number, number, number];
-}
-
-/** A network as the trainer sees it: how to build it and how the seed trains it. */
-export interface ModelSpec<O extends BuildOptions = BuildOptions> {
-  /** Registry name, lowercase with dashes: `lenet`, `lenet-bn`, `resnet18`. */
-  name: string;
-  /** Human title: `LeNet-5`, `ResNet-18`. */
-  title: string;
-  /** The paper the architecture comes from. */
-  paper: string;
-  /** Section of seed/classic-cnns.md this implements, e.g. `2.1`. */
-  seedSection?: string;
-  /** The seed's recipe. */
-  defaults: Recipe;
-  /** Smallest square input side the architecture accepts. */
-  minInputSize: number;
-  /** Builds a fresh, untrained model that outputs logits. */
-  build(options?: O): LayersModel;
-}
+export type { BuildOptions, ModelSpec, Recipe } from "@convnets/model";
 
 /** A batch of images and labels, channels-last float32 in [0, 1]. */
 export interface Batch {

@@ -1,5 +1,5 @@
 import { batchNorm } from "@convnets/batchnorm";
-import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses } from "@convnets/core/model";
+import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses } from "@convnets/model";
 import { initializers, input, type LayersModel, layers, model, type SymbolicTensor } from "@tensorflow/tfjs-layers";
 
 /** Options of {@link lenet} and {@link lenetBN}: `numClasses` (10) and `inputShape` ([28, 28, 1]). */

@@ -6,7 +6,7 @@ import {
   maxPool,
   resolveInputShape,
   resolveNumClasses,
-} from "@convnets/core/model";
+} from "@convnets/model";
 import { type LayersModel, layers, model, input as modelInput, type SymbolicTensor } from "@tensorflow/tfjs-layers";
 
 /** One VGG block as the seed's `vgg_block(num_convs, in_channels, out_channels)` takes it. */

@@ -15,9 +15,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type LayersModel, models } from "@tensorflow/tfjs-layers";
 import { type FashionMnist, loadFashionMnist, takeImages } from "../data/fashion-mnist.js";
 import { type EnginePreference, setupEngine } from "../engine.js";
-import { initXavierUniform } from "../init.js";
-import type { BuildOptions, ModelSpec, Recipe } from "../spec.js";
-import { summary } from "../summary.js";
+import { initXavierUniform, summary } from "@convnets/model";
+import type { BuildOptions, ModelSpec, Recipe } from "@convnets/model";
 import {
   compareGradients,
   firstImages,
@@ -103,7 +102,7 @@ export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   /** What REFERENCE.md (and the paper) say of it. */
   reference: {
     title: string;
-    seedSection: string;
+    d2lSection: string;
     /** §2: the seed's recipe, the spec's `defaults`. */
     recipe: Recipe;
     /** §1: trainable parameters of `build()`. */
@@ -323,7 +322,7 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
       it("carries the seed's recipe (REFERENCE.md §2)", () => {
         expect(spec.title).toBe(ref.title);
         expect(spec.paper).toMatch(/\b(19|20)\d\d\b/);
-        expect(spec.seedSection).toBe(ref.seedSection);
+        expect(spec.d2lSection).toBe(ref.d2lSection);
         expect(spec.defaults).toEqual(ref.recipe);
         expect(spec.minInputSize).toBe(ref.minInputSize);
       });
