@@ -7,7 +7,7 @@ export const ALEXNET: NetworkCase<AlexNetOptions> = {
   build: alexnet,
   reference: {
     title: "AlexNet",
-    seedSection: "3.1",
+    d2lSection: "7.1",
     recipe: { inputSize: 224, lr: 0.01, batchSize: 128, epochs: 10 },
     trainableParams: 46_764_746,
     nonTrainableParams: 0,
@@ -83,7 +83,7 @@ export const ALEXNET: NetworkCase<AlexNetOptions> = {
     "fc2",
     "fc2_relu",
     "fc2_dropout",
-    "fc3",
+    "logits",
   ],
   dropout: [0.5, 0.5],
   batchNorms: { count: 0, watched: [] },

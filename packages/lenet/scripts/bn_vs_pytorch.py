@@ -13,15 +13,15 @@ d = json.load(open(ours_file))
 W = {w['name']: np.array(w['data'], dtype=np.float32).reshape(w['shape']) for w in d['start']}
 E = {w['name']: np.array(w['data'], dtype=np.float32).reshape(w['shape']) for w in d['end']}
 net = R.lenet_bn()
-conv, lin = {0: 'conv1', 4: 'conv2'}, {9: 'dense1', 12: 'dense2', 15: 'dense3'}
-bn = {1: 'conv1_bn', 5: 'conv2_bn', 10: 'dense1_bn', 13: 'dense2_bn'}
+conv, lin = {0: 'conv1', 4: 'conv2'}, {9: 'fc1', 12: 'fc2', 15: 'logits'}
+bn = {1: 'conv1_bn', 5: 'conv2_bn', 10: 'fc1_bn', 13: 'fc2_bn'}
 t = lambda a: torch.tensor(np.ascontiguousarray(a))
 with torch.no_grad():
     for i, n in conv.items():  # ours [kh, kw, in, out] → PyTorch [out, in, kh, kw]
         net[i].weight.copy_(t(W[n + '/kernel'].transpose(3, 2, 0, 1))); net[i].bias.copy_(t(W[n + '/bias']))
     for i, n in lin.items():
         k = W[n + '/kernel']
-        if n == 'dense1':  # ours flattens 4×4×16 as (h, w, c), PyTorch as (c, h, w)
+        if n == 'fc1':  # ours flattens 4×4×16 as (h, w, c), PyTorch as (c, h, w)
             k = k.reshape(4, 4, 16, 120).transpose(2, 0, 1, 3).reshape(256, 120)
         net[i].weight.copy_(t(k.T)); net[i].bias.copy_(t(W[n + '/bias']))
     for i, n in bn.items():

@@ -13,11 +13,11 @@ const LENET_SHAPES: [string, number[]][] = [
   ["conv2_sigmoid", [10, 10, 16]],
   ["pool2", [5, 5, 16]],
   ["flatten", [400]],
-  ["dense1", [120]],
-  ["dense1_sigmoid", [120]],
-  ["dense2", [84]],
-  ["dense2_sigmoid", [84]],
-  ["dense3", [10]],
+  ["fc1", [120]],
+  ["fc1_sigmoid", [120]],
+  ["fc2", [84]],
+  ["fc2_sigmoid", [84]],
+  ["logits", [10]],
 ];
 
 const LENET_BN_SHAPES: [string, number[]][] = [
@@ -30,13 +30,13 @@ const LENET_BN_SHAPES: [string, number[]][] = [
   ["conv2_sigmoid", [8, 8, 16]],
   ["pool2", [4, 4, 16]],
   ["flatten", [256]],
-  ["dense1", [120]],
-  ["dense1_bn", [120]],
-  ["dense1_sigmoid", [120]],
-  ["dense2", [84]],
-  ["dense2_bn", [84]],
-  ["dense2_sigmoid", [84]],
-  ["dense3", [10]],
+  ["fc1", [120]],
+  ["fc1_bn", [120]],
+  ["fc1_sigmoid", [120]],
+  ["fc2", [84]],
+  ["fc2_bn", [84]],
+  ["fc2_sigmoid", [84]],
+  ["logits", [10]],
 ];
 
 /**
@@ -53,7 +53,7 @@ export const LENET: NetworkCase<LenetOptions> = {
   build: lenet,
   reference: {
     title: "LeNet-5",
-    seedSection: "2.1",
+    d2lSection: "6.6",
     recipe: { inputSize: 28, lr: 0.9, batchSize: 256, epochs: 10 },
     trainableParams: 61_706,
     nonTrainableParams: 0,
@@ -82,7 +82,7 @@ export const LENET_BN: NetworkCase<LenetOptions> = {
   build: lenetBN,
   reference: {
     title: "LeNet with batch normalization",
-    seedSection: "3.5",
+    d2lSection: "7.5",
     recipe: { inputSize: 28, lr: 1.0, batchSize: 256, epochs: 10 },
     trainableParams: 44_878,
     // Moving mean and variance of each BatchNorm: 2 × (6 + 16 + 120 + 84).
@@ -99,7 +99,7 @@ export const LENET_BN: NetworkCase<LenetOptions> = {
     },
   ],
   dropout: [],
-  batchNorms: { count: 4, watched: ["conv1_bn", "conv2_bn", "dense1_bn", "dense2_bn"] },
+  batchNorms: { count: 4, watched: ["conv1_bn", "conv2_bn", "fc1_bn", "fc2_bn"] },
   featureMap: { layer: "pool2", channels: 16 },
   colourInput: [32, 36],
   training: { inputSize: 28, lossFall: twentySteps(1.0) },

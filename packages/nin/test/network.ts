@@ -17,7 +17,7 @@ export const NIN: NetworkCase<NinOptions> = {
   build: nin,
   reference: {
     title: "NiN",
-    seedSection: "3.3",
+    d2lSection: "7.3",
     recipe: { inputSize: 224, lr: 0.1, batchSize: 128, epochs: 10 },
     trainableParams: 1_992_166,
     nonTrainableParams: 0,
@@ -31,8 +31,8 @@ export const NIN: NetworkCase<NinOptions> = {
       // whose output is already flat.
       seed: {
         lines: {
-          keep: (l) => !l.name.startsWith("block") || l.name.endsWith("_conv3_relu"),
-          rename: (l) => (l.name.startsWith("block") ? "Sequential" : TORCH_NAME[l.type]),
+          keep: (l) => !l.name.startsWith("block") || l.name.endsWith("_conv3_relu") || l.name.endsWith("_pool"),
+          rename: (l) => (l.name.startsWith("block") && !l.name.endsWith("_pool") ? "Sequential" : TORCH_NAME[l.type]),
         },
         rows: [
           ["Sequential", [96, 54, 54]],
@@ -50,14 +50,14 @@ export const NIN: NetworkCase<NinOptions> = {
   ],
   layerNames: [
     ...blockNames("block1"),
-    "pool1",
+    "block1_pool",
     ...blockNames("block2"),
-    "pool2",
+    "block2_pool",
     ...blockNames("block3"),
-    "pool3",
+    "block3_pool",
     "dropout",
     ...blockNames("block4"),
-    "global_avg_pool",
+    "logits",
   ],
   dropout: [0.5],
   batchNorms: { count: 0, watched: [] },

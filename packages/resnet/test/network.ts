@@ -2,7 +2,7 @@ import type { NetworkCase } from "@convnets/core/testing";
 import { type ResNetOptions, resnet18, resnet18Spec } from "../src/index.js";
 
 /** The output of the stem and of each stage: the rows of REFERENCE.md §1's table. */
-const STAGES = ["stage1_pool", "stage2_block2_relu2", "stage3_block2_relu2", "stage4_block2_relu2", "stage5_block2_relu2"];
+const STAGES = ["stem_pool", "stage1_block2_relu2", "stage2_block2_relu2", "stage3_block2_relu2", "stage4_block2_relu2"];
 const table = (sides: number[]): [string, number[]][] =>
   STAGES.map((layer, i) => [layer, [sides[i]!, sides[i]!, [64, 64, 128, 256, 512][i]!]]);
 
@@ -12,7 +12,7 @@ export const RESNET18: NetworkCase<ResNetOptions> = {
   build: resnet18,
   reference: {
     title: "ResNet-18",
-    seedSection: "3.6",
+    d2lSection: "7.6",
     recipe: { inputSize: 96, lr: 0.05, batchSize: 256, epochs: 10 },
     trainableParams: 11_178_378,
     // 17 BatchNorms (stem + 2 per residual block × 8), a moving mean and variance per channel each.
@@ -23,7 +23,7 @@ export const RESNET18: NetworkCase<ResNetOptions> = {
   walks: [
     {
       title: "the shape table at 96×96: 24, 24, 12, 6, 3, global avg 512, dense 10",
-      layers: [...table([24, 24, 12, 6, 3]), ["global_avg", [512]]],
+      layers: [...table([24, 24, 12, 6, 3]), ["global_pool", [512]]],
     },
     {
       title: "the seed's printed table at 224×224: 56, 56, 28, 14, 7",
@@ -33,12 +33,12 @@ export const RESNET18: NetworkCase<ResNetOptions> = {
     {
       title: "a 40×40×3 input with 4 classes",
       options: { numClasses: 4, inputShape: [40, 40, 3] },
-      layers: [["stage5_block2_relu2", [2, 2, 512]]],
+      layers: [["stage4_block2_relu2", [2, 2, 512]]],
     },
   ],
   dropout: [],
-  batchNorms: { count: 17, watched: ["stage1_bn", "stage3_block1_bn1", "stage5_block2_bn2"] },
-  featureMap: { layer: "stage5_block2_relu2", channels: 512 },
+  batchNorms: { count: 17, watched: ["stem_bn", "stage2_block1_bn1", "stage4_block2_bn2"] },
+  featureMap: { layer: "stage4_block2_relu2", channels: 512 },
   colourInput: [40, 40],
   training: {
     inputSize: 32,

@@ -13,7 +13,7 @@ import {
   vgg16,
   vgg19,
   vggFeatureSize,
-  vggMinInputSize,
+  vgg19Spec,
 } from "../src/index.js";
 import { VGG11 } from "./network.js";
 
@@ -125,9 +125,9 @@ describe("vgg(convArch) with any table", () => {
 
 describe("input size", () => {
   it("computes the minimum from the table: 2 per block, 32 for five blocks", () => {
-    expect(vggMinInputSize(VGG11_ARCH)).toBe(32);
-    expect(vggMinInputSize(VGG19_ARCH)).toBe(32);
-    expect(vggMinInputSize([[1, 8]])).toBe(2);
+    expect(vgg19Spec.minInputSize).toBe(32);
+    expect(vgg([[1, 8]], { inputShape: [2, 2, 1] }).outputs[0]!.shape).toEqual([null, 10]);
+    expect(() => vgg([[1, 8]], { inputShape: [1, 1, 1] })).toThrow(/is 2×2/);
     expect(vgg11Spec.minInputSize).toBe(32);
     expect(vggFeatureSize(VGG11_ARCH, 224)).toBe(7);
     expect(vggFeatureSize(VGG11_ARCH, 50)).toBe(1);

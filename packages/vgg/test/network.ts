@@ -33,7 +33,7 @@ export const VGG11: NetworkCase<VggOptions> = {
   build: vgg11,
   reference: {
     title: "VGG-11 (channels ÷ 4)",
-    seedSection: "3.2",
+    d2lSection: "7.2",
     recipe: { inputSize: 224, lr: 0.05, batchSize: 128, epochs: 10 },
     trainableParams: 128_806_154,
     nonTrainableParams: 0,
@@ -82,7 +82,7 @@ export const VGG11: NetworkCase<VggOptions> = {
       },
     },
   ],
-  layerNames: [...BLOCK_NAMES, "flatten", "fc1", "fc1_relu", "fc1_dropout", "fc2", "fc2_relu", "fc2_dropout", "fc3"],
+  layerNames: [...BLOCK_NAMES, "flatten", "fc1", "fc1_relu", "fc1_dropout", "fc2", "fc2_relu", "fc2_dropout", "logits"],
   dropout: [0.5, 0.5],
   batchNorms: { count: 0, watched: [] },
   // Channels 8, 16, 32, 64, 64: small enough to build and train in a unit test on two cores.

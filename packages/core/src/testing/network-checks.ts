@@ -139,6 +139,14 @@ export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   gradients?: { inputSize: number; compared: number };
 }
 
+/**
+ * The layer names @convnets/model's README gives: `input`, `flatten`, `dropout`, `global_pool`, `logits`; or a place
+ * (`stem`, `head`, `stage<i>`, `block<j>`, `branch<k>`, or a numbered layer of a network without blocks: `conv1`,
+ * `pool2`, `fc1`), then its roles, joined by `_`.
+ */
+const LAYER_NAME =
+  /^(input|flatten|dropout|global_pool|logits|(stem|head|stage\d+(_block\d+|_transition)?|block\d+)?(_?(branch\d+|shortcut|conv\d*|bn\d*|relu\d*|sigmoid|pool\d*|pad|add|concat|fc\d+|dropout))+)$/;
+
 /** Test images predicted before and after a save, to compare. */
 const ROUND_TRIP_IMAGES = 64;
 
@@ -234,6 +242,12 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
           expect(summary(full).layers.map((l) => l.name)).toEqual(names);
         });
       }
+
+      it("follows @convnets/model's naming rules: `input` in, `logits` out, every layer by place and role", () => {
+        expect(full.inputLayers.map((l) => l.name)).toEqual(["input"]);
+        expect(full.outputLayers.map((l) => l.name)).toEqual(["logits"]);
+        for (const layer of full.layers) expect(layer.name).toMatch(LAYER_NAME);
+      });
 
       it(`starts every bias at zero; dropout rates ${JSON.stringify(c.dropout)}`, () => {
         const rates = full.layers.filter((l) => l.getClassName() === "Dropout").map((l) => l.getConfig()["rate"]);
