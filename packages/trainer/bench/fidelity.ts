@@ -54,6 +54,7 @@ export interface FidelityRecipe {
 /** A network's spec and its torch_reference.py name, from compare.ts's table (networks.ts). */
 function network(name: string): Pick<FidelityRecipe, "spec" | "torchName"> {
   const { spec, torchName } = findRow(name);
+  if (!torchName) throw new Error(`${name} has no PyTorch twin in torch_reference.py to compare its fidelity with`);
   return { spec, torchName };
 }
 

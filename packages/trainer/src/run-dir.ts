@@ -34,6 +34,9 @@ export interface RunRecord {
     name: string;
     title: string;
     paper: string;
+    /** Section of Dive into Deep Learning that builds the network. */
+    d2lSection?: string;
+    /** What runs made before 0.2 recorded instead of d2lSection (a section of the study notes). */
     seedSection?: string;
     source: ModelSource;
     trainableParams: number;

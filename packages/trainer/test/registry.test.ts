@@ -10,16 +10,14 @@ describe("finding models", () => {
     expect(error).toBeInstanceOf(UsageError);
     expect(error.message).toContain('unknown model "lenett"');
     expect(error.message).toContain('Did you mean "lenet"');
-    expect(error.message).toContain("lenet, lenet-bn, alexnet, vgg11, nin, googlenet, resnet18, resnet34, densenet");
+    expect(error.message).toContain("lenet, alexnet, vgg11, vgg13, vgg16, vgg19, nin, googlenet, lenet-bn, resnet18, resnet34, densenet");
     expect(error.message).toContain("convnets train ./my-model.js");
   });
 
-  it("names the package to add for a known network that is not installed", async () => {
-    const error = await findModel("fancynet", PACKAGE_DIR, { fancynet: "@convnets/fancynet" }).catch((e) => e);
-    expect(error).toBeInstanceOf(UsageError);
-    expect(error.message).toBe(
-      'model "fancynet" is in the package @convnets/fancynet, which is not installed here. Add it: npm install @convnets/fancynet',
-    );
+  it("finds every variant an installed package registers, with the export a run records", async () => {
+    const found = await findModel("vgg16", PACKAGE_DIR);
+    expect(found.spec?.title).toBe("VGG-16 (channels ÷ 4)");
+    expect(found.source).toEqual({ kind: "package", specifier: "@convnets/vgg", export: "vgg16Spec" });
   });
 
   it("finds a ModelSpec exported by the user's own module, by path relative to cwd", async () => {

@@ -50,7 +50,7 @@ export async function summaryCommand(argv: string[], ctx: CliContext): Promise<n
       println(ctx.stdout, JSON.stringify({ model: spec.name, title: spec.title, ...s }, null, 2));
       return EXIT.ok;
     }
-    println(ctx.stdout, `${spec.name}: ${spec.title}${spec.seedSection ? `, seed §${spec.seedSection}` : ""}`);
+    println(ctx.stdout, `${spec.name}: ${spec.title}${spec.d2lSection ? `, d2l §${spec.d2lSection}` : ""}`);
     println(ctx.stdout, `paper: ${spec.paper}`);
     println(ctx.stdout, formatSummary(s));
     return EXIT.ok;

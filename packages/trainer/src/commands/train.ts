@@ -300,7 +300,7 @@ async function runSession(args: SessionArgs): Promise<number> {
   println(
     out,
     `${spec.name} (${spec.title}): ${formatInt(params.trainableParams)} trainable parameters` +
-      (spec.seedSection ? `, seed §${spec.seedSection}` : ""),
+      (spec.d2lSection ? `, d2l §${spec.d2lSection}` : ""),
   );
   println(out, `engine: ${engine.description}`);
   println(out, `data: ${formatInt(data.train.count)} training and ${formatInt(data.test.count)} test images from ${data.dir}`);
@@ -334,7 +334,7 @@ async function runSession(args: SessionArgs): Promise<number> {
           name: spec.name,
           title: spec.title,
           paper: spec.paper,
-          seedSection: spec.seedSection,
+          d2lSection: spec.d2lSection,
           source: plan.found.source,
           trainableParams: params.trainableParams,
           totalParams: params.totalParams,
