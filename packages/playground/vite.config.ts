@@ -55,7 +55,7 @@ const VIRTUAL_NETWORKS = "virtual:convnets-networks";
 
 /**
  * `virtual:convnets-networks`: one side-effect import of every network package installed for the page (the
- * `@convnets/*` packages that depend on `@convnets/model`, found as `convnets list` finds them). Each registers
+ * `@convnets/*` packages with the keyword `convnets-network`, found as `convnets list` finds them). Each registers
  * its networks when imported, and the page lists the registry: a new network package the page depends on is
  * offered with nothing else edited.
  */

@@ -8,11 +8,13 @@ import { UsageError } from "./context.js";
 
 /** The scope network packages are published under; installed ones are found by looking in it. */
 const SCOPE = "@convnets";
+/** The keyword in a network package's package.json that marks it as one (`npm search keywords:convnets-network`). */
+export const NETWORK_KEYWORD = "convnets-network";
 
 /**
  * The network packages installed where `cwd`'s project can import them, or where the trainer itself can: every
- * `@convnets/*` package in a `node_modules` on either resolution path that depends on `@convnets/model` (the
- * contract every network package builds on). Sorted by name; a package seen from both places is listed once.
+ * `@convnets/*` package in a `node_modules` on either resolution path whose package.json has the keyword
+ * `convnets-network` (each registers its networks with `@convnets/model` when imported). Sorted by name; a package seen from both places is listed once.
  * `fromTrainer: false` looks from `cwd` only (a bundler resolving imports from its project).
  */
 export function installedNetworkPackages(cwd: string, options: { fromTrainer?: boolean } = {}): string[] {
@@ -26,8 +28,8 @@ export function installedNetworkPackages(cwd: string, options: { fromTrainer?: b
         const manifest = join(scope, entry, "package.json");
         if (!existsSync(manifest)) continue;
         try {
-          const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { dependencies?: Record<string, string> };
-          if (pkg.dependencies?.["@convnets/model"]) found.add(`${SCOPE}/${entry}`);
+          const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { keywords?: unknown };
+          if (Array.isArray(pkg.keywords) && pkg.keywords.includes(NETWORK_KEYWORD)) found.add(`${SCOPE}/${entry}`);
         } catch {
           // An unreadable package.json is not a network package.
         }
