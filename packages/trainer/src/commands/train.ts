@@ -112,7 +112,8 @@ function readFlags(argv: string[]): TrainFlags | "help" {
 /** Everything a training session needs, decided before the engine starts or data loads. */
 interface Plan {
   found: FoundModel;
-  recipe: Recipe;
+  /** What is known before the model is built: undefined where a builder function's own defaults decide (specOf). */
+  recipe: Partial<Recipe>;
   seed: number;
   limit?: number;
   dir: string;
@@ -137,13 +138,13 @@ async function planNewRun(flags: TrainFlags, ctx: CliContext): Promise<Plan> {
   const found = await findModel(flags.model, ctx.cwd);
   // A builder function's recipe is known only once it is built (after the engine starts).
   const defaults = found.spec?.defaults;
-  const recipe: Recipe = {
-    epochs: flags.epochs ?? defaults?.epochs ?? 0,
-    lr: flags.lr ?? defaults?.lr ?? 0,
-    batchSize: flags.batchSize ?? defaults?.batchSize ?? 0,
-    inputSize: flags.inputSize ?? defaults?.inputSize ?? 0,
+  const recipe: Partial<Recipe> = {
+    epochs: flags.epochs ?? defaults?.epochs,
+    lr: flags.lr ?? defaults?.lr,
+    batchSize: flags.batchSize ?? defaults?.batchSize,
+    inputSize: flags.inputSize ?? defaults?.inputSize,
   };
-  if (found.spec) refuseSmallInput(found.spec, recipe.inputSize);
+  if (found.spec) refuseSmallInput(found.spec, recipe.inputSize ?? found.spec.defaults.inputSize);
   const dir = flags.out ? resolve(ctx.cwd, flags.out) : defaultRunDir(ctx.cwd, found.name);
   await checkNewRunDir(dir);
   return { found, recipe, seed: flags.seed ?? 0, limit: flags.limit, dir };
@@ -245,14 +246,12 @@ export async function trainCommand(argv: string[], ctx: CliContext): Promise<num
 
   const engine = await startEngine(flags.backend, { threads: flags.threads, notes: ctx.stderr });
   const spec = specOf(found);
-  const recipe: Recipe = plan.run
-    ? plan.recipe
-    : {
-        epochs: plan.recipe.epochs || spec.defaults.epochs,
-        lr: plan.recipe.lr || spec.defaults.lr,
-        batchSize: plan.recipe.batchSize || spec.defaults.batchSize,
-        inputSize: plan.recipe.inputSize || spec.defaults.inputSize,
-      };
+  const recipe: Recipe = {
+    epochs: plan.recipe.epochs ?? spec.defaults.epochs,
+    lr: plan.recipe.lr ?? spec.defaults.lr,
+    batchSize: plan.recipe.batchSize ?? spec.defaults.batchSize,
+    inputSize: plan.recipe.inputSize ?? spec.defaults.inputSize,
+  };
   refuseSmallInput(spec, recipe.inputSize);
   const data = await loadData({ limit: plan.limit, dataDir: flags.dataDir });
   const numClasses = data.classNames.length;
