@@ -28,7 +28,7 @@ describe("convnets train lenet (512 images, 2 epochs)", () => {
     expect(withoutSoftwareAdapterNote(result.stderr)).toBe("");
     expect(result.code).toBe(0);
     const out = result.stdout;
-    expect(out).toContain("lenet (LeNet-5): 61,706 trainable parameters, seed §2.1");
+    expect(out).toContain("lenet (LeNet-5): 61,706 trainable parameters, d2l §6.6");
     expect(out).toContain("recipe: 2 epochs, lr 0.9, batch size 256, input 28×28, seed 0");
     expect(out).toContain("data: 512 training and 512 test images");
     expect(out).toMatch(/^estimated time: .+ for 2 epochs \(2 batches at \d+ ms/m);
