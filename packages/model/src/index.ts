@@ -35,6 +35,7 @@ export {
   registerModel,
   unregisterModel,
 } from "./registry.js";
+export { LAYER_NAME } from "./naming.js";
 export { resolveInputShape, resolveNumClasses } from "./shapes.js";
 export type { BuildOptions, ModelSpec, Recipe } from "./spec.js";
 export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summary.js";

@@ -15,7 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type LayersModel, models } from "@tensorflow/tfjs-layers";
 import { type FashionMnist, loadFashionMnist, takeImages } from "../data/fashion-mnist.js";
 import { type EnginePreference, setupEngine } from "../engine.js";
-import { initXavierUniform, summary } from "@convnets/model";
+import { initXavierUniform, LAYER_NAME, summary } from "@convnets/model";
 import type { BuildOptions, ModelSpec, Recipe } from "@convnets/model";
 import {
   compareGradients,
@@ -138,14 +138,6 @@ export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   /** The gradient check on wasm against the cpu backend: input size and how many weights must be compared. */
   gradients?: { inputSize: number; compared: number };
 }
-
-/**
- * The layer names @convnets/model's README gives: `input`, `flatten`, `dropout`, `global_pool`, `logits`; or a place
- * (`stem`, `head`, `stage<i>`, `block<j>`, `branch<k>`, or a numbered layer of a network without blocks: `conv1`,
- * `pool2`, `fc1`), then its roles, joined by `_`.
- */
-const LAYER_NAME =
-  /^(input|flatten|dropout|global_pool|logits|(stem|head|stage\d+(_block\d+|_transition)?|block\d+)?(_?(branch\d+|shortcut|conv\d*|bn\d*|relu\d*|sigmoid|pool\d*|pad|add|concat|fc\d+|dropout))+)$/;
 
 /** Test images predicted before and after a save, to compare. */
 const ROUND_TRIP_IMAGES = 64;
