@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alexnetFeatureSize, alexnetSpec } from "../src/index.js";
 import { ALEXNET } from "./network.js";
 
-// Parameter count, the seed's shape walk, names, dropout and biases, JSON round trip, input sizes and the
+// Parameter count, the book's shape walk, names, dropout and biases, JSON round trip, input sizes and the
 // spec: the checks every network runs, from AlexNet's row. Built and inspected on the cpu backend, so that
 // they do not depend on the wasm engine (training.test.ts runs the computations on wasm).
 architectureChecks({ describe, it, expect, beforeAll, afterAll }, ALEXNET);

@@ -1,7 +1,7 @@
 import type { NetworkCase } from "@convnets/core/testing";
 import { type AlexNetOptions, alexnet, alexnetSpec } from "../src/index.js";
 
-/** AlexNet's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** AlexNet's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const ALEXNET: NetworkCase<AlexNetOptions> = {
   spec: alexnetSpec,
   build: alexnet,
@@ -15,7 +15,7 @@ export const ALEXNET: NetworkCase<AlexNetOptions> = {
   },
   walks: [
     {
-      title: "the seed's printed layer shapes at 224×224 (§3.1)",
+      title: "the book's printed layer shapes at 224×224 (d2l §7.1)",
       // Every layer but the explicit zero padding, which is PyTorch's Conv2d(padding=1) and prints no line.
       seed: {
         lines: { keep: (l) => l.type !== "ZeroPadding2D" },

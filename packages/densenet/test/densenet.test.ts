@@ -15,7 +15,7 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
-/** PyTorch's count of the seed's DenseNet (conv bias included, BN gamma and beta), as an independent check. */
+/** PyTorch's count of the book's DenseNet (conv bias included, BN gamma and beta), as an independent check. */
 function seedParamCount(blocks: number[], growthRate: number, numClasses = 10): number {
   let n = 64 * 49 + 64 + 2 * 64; // stem conv + BN
   let channels = 64;
@@ -33,8 +33,8 @@ function seedParamCount(blocks: number[], growthRate: number, numClasses = 10): 
   return n + 2 * channels + channels * numClasses + numClasses; // final BN + dense
 }
 
-describe("densenet parameters (REFERENCE.md §1)", () => {
-  it("are PyTorch's count of the seed's DenseNet: 758,226 with growth rate 32 and blocks [4, 4, 4, 4]", () => {
+describe("densenet parameters (the book's printed tables)", () => {
+  it("are PyTorch's count of the book's DenseNet: 758,226 with growth rate 32 and blocks [4, 4, 4, 4]", () => {
     expect(seedParamCount([4, 4, 4, 4], 32)).toBe(758_226);
   });
 
@@ -69,7 +69,7 @@ describe("convBlock(), denseBlock(), transitionBlock()", () => {
   });
 });
 
-describe("densenet computes what the seed's PyTorch layers compute", () => {
+describe("densenet computes what the book's PyTorch layers compute", () => {
   it("pads the stride-2 stem conv and max pool symmetrically, like padding=3 and padding=1", () => {
     const model = densenet({ inputShape: [32, 32, 1] });
     const probe = tfl.model({
@@ -96,7 +96,7 @@ describe("densenet input size", () => {
     expect(densenet({ blocks: [4], inputShape: [1, 1, 1] }).outputs[0].shape).toEqual([null, 10]);
   });
 
-  it("refuses bad growthRate and blocks with the seed's values as a hint", () => {
+  it("refuses bad growthRate and blocks with the book's values as a hint", () => {
     expect(() => densenet({ growthRate: 0 })).toThrow(/densenet: growthRate must be a positive integer \(d2l §7.7 uses 32\)/);
     expect(() => densenet({ blocks: [] })).toThrow(/densenet: blocks must list/);
     expect(() => densenet({ blocks: [4, 0] })).toThrow(/\[4, 4, 4, 4\]/);

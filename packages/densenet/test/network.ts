@@ -1,7 +1,7 @@
 import type { NetworkCase } from "@convnets/core/testing";
 import { type DenseNetOptions, densenet, densenetSpec } from "../src/index.js";
 
-/** The stem, each dense block and transition, and the final BatchNorm and ReLU: REFERENCE.md §1's table. */
+/** The stem, each dense block and transition, and the final BatchNorm and ReLU: the book's table. */
 const STAGES = [
   "stem_pool",
   "stage1_block4_concat",
@@ -34,7 +34,7 @@ const BATCH_NORM_CHANNELS = [
   248,
 ];
 
-/** DenseNet's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** DenseNet's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const DENSENET: NetworkCase<DenseNetOptions> = {
   spec: densenetSpec,
   build: densenet,
@@ -55,7 +55,7 @@ export const DENSENET: NetworkCase<DenseNetOptions> = {
       layers: [...table([24, 24, 12, 12, 6, 6, 3, 3, 3, 3]), ["global_pool", [248]]],
     },
     {
-      title: "the seed's printed table at 224×224",
+      title: "the book's printed table at 224×224",
       options: { inputShape: [224, 224, 1] },
       layers: [...table([56, 56, 28, 28, 14, 14, 7, 7, 7, 7]), ["global_pool", [248]]],
     },
@@ -79,6 +79,6 @@ export const DENSENET: NetworkCase<DenseNetOptions> = {
     lossFall: { kind: "epochs", images: 64, testImages: 32, epochs: 3, batchSize: 32, lr: 0.1, seed: 1, fallsBy: 0.1 },
   },
   // The geometries DenseNet trains with: the padded stride-2 stem, concatenations, 1×1 convolutions and average
-  // pooling down to 1×1, and the seed's BatchNorm. A conv bias right before a BatchNorm has a true gradient of 0.
+  // pooling down to 1×1, and the book's BatchNorm. A conv bias right before a BatchNorm has a true gradient of 0.
   gradients: { inputSize: 32, compared: 40 },
 };

@@ -57,7 +57,7 @@ describe("inception()", () => {
   });
 });
 
-describe("googlenet computes what the seed's PyTorch layers compute", () => {
+describe("googlenet computes what the book's PyTorch layers compute", () => {
   // tfjs-core's numeric `pad` is PyTorch's padding (the same on every side, out = floor((n+2p−k)/s)+1);
   // tfjs-layers' 'same' is not at stride 2, so the stem and the pools must match the numeric form.
   it("pads the stride-2 stem conv and max pool symmetrically, like padding=3 and padding=1", () => {

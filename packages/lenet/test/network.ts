@@ -2,7 +2,7 @@ import type { NetworkCase } from "@convnets/core/testing";
 import { type LenetOptions, lenet, lenetBN, lenetBNSpec, lenetSpec } from "../src/index.js";
 
 /**
- * The seed's printed shape walks (REFERENCE.md §1), channels-last: PyTorch's 6×28×28 is [28, 28, 6].
+ * The book's printed shape walks (the book's printed tables), channels-last: PyTorch's 6×28×28 is [28, 28, 6].
  * Every layer, in order, with its output shape.
  */
 const LENET_SHAPES: [string, number[]][] = [
@@ -40,14 +40,14 @@ const LENET_BN_SHAPES: [string, number[]][] = [
 ];
 
 /**
- * How both LeNets train in the checks: 20 steps of the seed's recipe (batch 256 on the first 256 training images,
+ * How both LeNets train in the checks: 20 steps of the book's recipe (batch 256 on the first 256 training images,
  * so each "epoch" is one step and epoch 1's loss is measured before any update), on the real engine: tfjs-node
  * where installed, else wasm with convnets' training kernels.
  */
 const twentySteps = (lr: number) =>
   ({ kind: "epochs", images: 256, testImages: 256, epochs: 20, batchSize: 256, lr, seed: 0, fallsBy: 0.1 }) as const;
 
-/** LeNet's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** LeNet's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const LENET: NetworkCase<LenetOptions> = {
   spec: lenetSpec,
   build: lenet,
@@ -61,7 +61,7 @@ export const LENET: NetworkCase<LenetOptions> = {
     minInputSize: 12,
   },
   walks: [
-    { title: "the seed's layer shape table at 28×28, every layer", layers: LENET_SHAPES, complete: true },
+    { title: "the book's layer shape table at 28×28, every layer", layers: LENET_SHAPES, complete: true },
     {
       title: "a 32×36×3 input with 3 classes: 32×36 → 16×18 → 12×14 → 6×7",
       options: { numClasses: 3, inputShape: [32, 36, 3] },
@@ -76,7 +76,7 @@ export const LENET: NetworkCase<LenetOptions> = {
   engine: "auto",
 };
 
-/** LeNet-BN's row: LeNet with the seed's BatchNorm after every convolution and dense layer but the last. */
+/** LeNet-BN's row: LeNet with the book's BatchNorm after every convolution and dense layer but the last. */
 export const LENET_BN: NetworkCase<LenetOptions> = {
   spec: lenetBNSpec,
   build: lenetBN,
@@ -91,7 +91,7 @@ export const LENET_BN: NetworkCase<LenetOptions> = {
     minInputSize: 16,
   },
   walks: [
-    { title: "the seed's layer shape table at 28×28, every layer", layers: LENET_BN_SHAPES, complete: true },
+    { title: "the book's layer shape table at 28×28, every layer", layers: LENET_BN_SHAPES, complete: true },
     {
       title: "a 32×36×3 input with 3 classes: 28×32 → 14×16 → 10×12 → 5×6",
       options: { numClasses: 3, inputShape: [32, 36, 3] },

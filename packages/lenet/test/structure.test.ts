@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LENETS } from "./network.js";
 
-// Parameter and moving-statistic counts, the seed's shape tables, biases, JSON round trip, input sizes and the
+// Parameter and moving-statistic counts, the book's shape tables, biases, JSON round trip, input sizes and the
 // spec: the checks every network runs, from the two LeNets' rows. Building needs a backend for the initial
 // weights; no training happens in this file.
 for (const row of LENETS) architectureChecks({ describe, it, expect, beforeAll, afterAll }, row);
@@ -19,7 +19,7 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 describe.each(LENETS.map((c) => [c.spec.name, c] as const))("%s", (name, c) => {
   const withBatchNorm = c.batchNorms.count > 0;
 
-  it("puts the seed's BatchNorm (and only it) where the seed does", () => {
+  it("puts the book's BatchNorm (and only it) where the book does", () => {
     const model = c.build();
     const norms = model.layers.filter((l) => l.getClassName() === "ConvnetsBatchNorm");
     expect(norms.every((l) => l instanceof ConvnetsBatchNorm)).toBe(true);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nin, ninBlock, ninFeatureSize, ninSpec } from "../src/index.js";
 import { NIN } from "./network.js";
 
-// Parameter count, the seed's shape walk, names, dropout and biases, JSON round trip, input sizes and the
+// Parameter count, the book's shape walk, names, dropout and biases, JSON round trip, input sizes and the
 // spec: the checks every network runs, from NiN's row. Built and inspected on the cpu backend, so that they
 // do not depend on the wasm engine (training.test.ts runs the computations on wasm).
 architectureChecks({ describe, it, expect, beforeAll, afterAll }, NIN);

@@ -1,7 +1,7 @@
 import type { NetworkCase } from "@convnets/core/testing";
 import { type NinOptions, nin, ninSpec } from "../src/index.js";
 
-/** The PyTorch layers of the seed's NiN that are one tfjs layer here: AdaptiveAvgPool2d((1, 1)) and Flatten. */
+/** The PyTorch layers of the book's NiN that are one tfjs layer here: AdaptiveAvgPool2d((1, 1)) and Flatten. */
 const TORCH_NAME: Record<string, string> = {
   GlobalAveragePooling2D: "AdaptiveAvgPool2d+Flatten",
 };
@@ -11,7 +11,7 @@ export function blockNames(block: string): string[] {
   return [1, 2, 3].flatMap((i) => [`${block}_conv${i}`, `${block}_conv${i}_relu`]);
 }
 
-/** NiN's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** NiN's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const NIN: NetworkCase<NinOptions> = {
   spec: ninSpec,
   build: nin,
@@ -25,9 +25,9 @@ export const NIN: NetworkCase<NinOptions> = {
   },
   walks: [
     {
-      title: "the seed's printed shapes at 224×224 (§3.3)",
+      title: "the book's printed shapes at 224×224 (d2l §7.3)",
       // One `Sequential` line per NiN block (the output of its last ReLU), then the pools and dropout. The
-      // seed's AdaptiveAvgPool2d((1, 1)) (10×1×1) and Flatten (10) are one tfjs layer, GlobalAveragePooling2D,
+      // book's AdaptiveAvgPool2d((1, 1)) (10×1×1) and Flatten (10) are one tfjs layer, GlobalAveragePooling2D,
       // whose output is already flat.
       seed: {
         lines: {

@@ -1,12 +1,12 @@
 import type { NetworkCase } from "@convnets/core/testing";
 import { type ResNetOptions, resnet18, resnet18Spec } from "../src/index.js";
 
-/** The output of the stem and of each stage: the rows of REFERENCE.md §1's table. */
+/** The output of the stem and of each stage: the rows of the book's table. */
 const STAGES = ["stem_pool", "stage1_block2_relu2", "stage2_block2_relu2", "stage3_block2_relu2", "stage4_block2_relu2"];
 const table = (sides: number[]): [string, number[]][] =>
   STAGES.map((layer, i) => [layer, [sides[i]!, sides[i]!, [64, 64, 128, 256, 512][i]!]]);
 
-/** ResNet-18's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** ResNet-18's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const RESNET18: NetworkCase<ResNetOptions> = {
   spec: resnet18Spec,
   build: resnet18,
@@ -26,7 +26,7 @@ export const RESNET18: NetworkCase<ResNetOptions> = {
       layers: [...table([24, 24, 12, 6, 3]), ["global_pool", [512]]],
     },
     {
-      title: "the seed's printed table at 224×224: 56, 56, 28, 14, 7",
+      title: "the book's printed table at 224×224: 56, 56, 28, 14, 7",
       options: { inputShape: [224, 224, 1] },
       layers: table([56, 56, 28, 14, 7]),
     },
@@ -47,6 +47,6 @@ export const RESNET18: NetworkCase<ResNetOptions> = {
     lossFall: { kind: "epochs", images: 64, testImages: 32, epochs: 3, batchSize: 32, lr: 0.01, seed: 1, fallsBy: 0.1 },
   },
   // The geometries ResNet trains with: stride-2 convolutions after explicit padding, the 1×1 projection, 1×1
-  // feature maps, and the seed's BatchNorm. A conv bias right before a BatchNorm has a true gradient of 0.
+  // feature maps, and the book's BatchNorm. A conv bias right before a BatchNorm has a true gradient of 0.
   gradients: { inputSize: 16, compared: 50 },
 };

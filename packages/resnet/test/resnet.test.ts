@@ -17,7 +17,7 @@ beforeAll(async () => {
 
 describe("resnet34", () => {
   it("resnet34 has 21,290,250 trainable parameters (stages 3, 4, 6, 3)", () => {
-    // Counted as PyTorch counts the seed's blocks (conv bias included, BN gamma and beta):
+    // Counted as PyTorch counts the book's blocks (conv bias included, BN gamma and beta):
     // stem 3,200 + 128; residual(cin, c) = 9·cin·c + c + 2c + 9·c² + c + 2c (+ cin·c + c with projection);
     // stage1 3×r(64,64), stage2 r(64,128,proj) + 3×r(128,128), stage3 r(128,256,proj) + 5×r(256,256),
     // stage4 r(256,512,proj) + 2×r(512,512); dense 5,130. The same formula gives resnet18's 11,178,378.
@@ -37,7 +37,7 @@ describe("resnet34", () => {
 });
 
 describe("residual() and resnetBlock()", () => {
-  it("names a projected block's layers after the seed's Residual", () => {
+  it("names a projected block's layers after the book's Residual", () => {
     const x = tfl.input({ shape: [12, 12, 64] });
     const y = residual(x, { filters: 128, strides: 2, useProjection: true }, "blk");
     expect(y.shape).toEqual([null, 6, 6, 128]);
@@ -76,7 +76,7 @@ describe("residual() and resnetBlock()", () => {
   });
 });
 
-describe("resnet computes what the seed's PyTorch layers compute", () => {
+describe("resnet computes what the book's PyTorch layers compute", () => {
   // tfjs-core's numeric `pad` is PyTorch's padding (the same on every side); tfjs-layers' 'same' is
   // not at stride 2 on even inputs, so every stride-2 layer must match the numeric form.
   it("pads the stem conv, stem pool and the stride-2 residual conv symmetrically", () => {

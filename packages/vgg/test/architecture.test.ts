@@ -17,7 +17,7 @@ import {
 } from "../src/index.js";
 import { VGG11 } from "./network.js";
 
-// Parameter counts, the seed's shape walks, names, dropout and biases, JSON round trip, input sizes and the
+// Parameter counts, the book's shape walks, names, dropout and biases, JSON round trip, input sizes and the
 // spec: the checks every network runs, from VGG-11's row. Built and inspected on the cpu backend, so that
 // they do not depend on the wasm engine (training.test.ts runs the computations on wasm).
 architectureChecks({ describe, it, expect, beforeAll, afterAll }, VGG11);
@@ -83,7 +83,7 @@ describe("the 13/16/19 tables", () => {
     }
   });
 
-  it("VGG11_ARCH is the seed's conv_arch and the tables are frozen", () => {
+  it("VGG11_ARCH is the book's conv_arch and the tables are frozen", () => {
     expect(VGG11_ARCH).toEqual([
       [1, 64],
       [1, 128],

@@ -1,6 +1,6 @@
 /**
  * The checks every network package runs, written once and driven by one row per network: a
- * {@link NetworkCase} says what REFERENCE.md says of the network (parameter counts, shape tables, the recipe,
+ * {@link NetworkCase} says what the book says of the network (parameter counts, shape tables, the recipe,
  * the smallest input) and how to train it for a few steps; {@link architectureChecks},
  * {@link trainingChecks} and {@link gradientChecks} turn the row into tests. A new network gets the checks
  * by writing its row (timm and Keras applications test every registered model the same way).
@@ -55,9 +55,9 @@ export interface TestApi {
   afterAll(body: () => unknown): unknown;
 }
 
-/** A shape table: the model built with `options`, and the output shapes REFERENCE.md §1 lists for it. */
+/** A shape table: the model built with `options`, and the output shapes the book's printed tables lists for it. */
 export interface ShapeWalk<O extends BuildOptions = BuildOptions> {
-  /** What the table is, as the test's name ends: "the seed's printed walk at 224×224". */
+  /** What the table is, as the test's name ends: "the book's printed walk at 224×224". */
   title: string;
   /** Builder options; none builds the network at its defaults. */
   options?: O;
@@ -65,9 +65,9 @@ export interface ShapeWalk<O extends BuildOptions = BuildOptions> {
   layers?: [string, number[]][];
   /** `layers` lists every layer (but the input) in order, not a selection. */
   complete?: boolean;
-  /** The walk as the seed prints it (`for layer in net: …`), compared with {@link seedWalk}'s rows. */
+  /** The walk as the book prints it (`for layer in net: …`), compared with {@link seedWalk}'s rows. */
   seed?: { lines?: SeedWalkOptions; rows: [string, number[]][] };
-  /** Trainable parameters of this build (PyTorch's count), where REFERENCE.md gives one. */
+  /** Trainable parameters of this build (PyTorch's count), where the book gives one. */
   trainableParams?: number;
 }
 
@@ -93,17 +93,17 @@ export type LossFall =
       fallsBy: number;
     };
 
-/** One network, as its checks see it. Every field is a fact someone can look up (REFERENCE.md) or a choice of the test. */
+/** One network, as its checks see it. Every field is a fact someone can look up (the book) or a choice of the test. */
 export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   /** The variant's spec, as the trainer finds it. */
   spec: ModelSpec<O>;
-  /** The package's builder of the variant; called without options it builds REFERENCE.md §1's network. */
+  /** The package's builder of the variant; called without options it builds the book's network. */
   build: (options?: O) => LayersModel;
-  /** What REFERENCE.md (and the paper) say of it. */
+  /** What the book (and the paper) say of it. */
   reference: {
     title: string;
     d2lSection: string;
-    /** §2: the seed's recipe, the spec's `defaults`. */
+    /** §2: the book's recipe, the spec's `defaults`. */
     recipe: Recipe;
     /** §1: trainable parameters of `build()`. */
     trainableParams: number;
@@ -120,7 +120,7 @@ export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   layerNames?: string[];
   /** Dropout rates of the Dropout layers, in order. */
   dropout: number[];
-  /** The seed's BatchNorm (ConvnetsBatchNorm) layers: how many, and those whose moving statistics are watched. */
+  /** The book's BatchNorm (ConvnetsBatchNorm) layers: how many, and those whose moving statistics are watched. */
   batchNorms: { count: number; watched: string[] };
   /** Options added to every build below the default size, to keep the checks fast (a narrower VGG). */
   small?: O;
@@ -170,7 +170,7 @@ function largestBias(model: LayersModel): { biases: number; largest: number } {
 
 /**
  * Structure, on the cpu backend (no arithmetic worth a fast engine): parameter counts and shape tables against
- * REFERENCE.md §1, layer names, dropout and zero biases, a JSON topology round trip, the smallest input accepted
+ * the book's printed tables, layer names, dropout and zero biases, a JSON topology round trip, the smallest input accepted
  * and one pixel less refused with a message naming it, other channel and class counts, and the spec's recipe.
  */
 export function architectureChecks<O extends BuildOptions>(t: TestApi, c: NetworkCase<O>): void {
@@ -190,7 +190,7 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
 
     afterAll(() => full?.dispose());
 
-    describe("parameters and shapes (REFERENCE.md §1)", () => {
+    describe("parameters and shapes (the book's printed tables)", () => {
       const count = (n: number) => n.toLocaleString("en-US");
       it(`has ${count(ref.trainableParams)} trainable parameters and ${count(ref.nonTrainableParams)} moving statistics`, () => {
         expect(paramCount(full.trainableWeights)).toBe(ref.trainableParams);
@@ -200,7 +200,7 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
         expect([s.trainableParams, s.nonTrainableParams]).toEqual([ref.trainableParams, ref.nonTrainableParams]);
       });
 
-      it(`uses the seed's BatchNorm ${c.batchNorms.count} times and tfjs's never`, () => {
+      it(`uses the book's BatchNorm ${c.batchNorms.count} times and tfjs's never`, () => {
         const types = full.layers.map((l) => l.getClassName());
         expect(types.filter((type) => type === "ConvnetsBatchNorm")).toHaveLength(c.batchNorms.count);
         expect(types).not.toContain("BatchNormalization");
@@ -325,7 +325,7 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
     });
 
     describe("spec", () => {
-      it("carries the seed's recipe (REFERENCE.md §2)", () => {
+      it("carries the book's recipe", () => {
         expect(spec.title).toBe(ref.title);
         expect(spec.paper).toMatch(/\b(19|20)\d\d\b/);
         expect(spec.d2lSection).toBe(ref.d2lSection);
