@@ -1,7 +1,8 @@
 import { setupEngine } from "@convnets/core";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../src/context.js";
-import { findModel, isModelSpec, looksLikePath, specOf } from "../src/registry.js";
+import { LAYER_NAME } from "@convnets/model";
+import { findModel, isModelSpec, looksLikePath, registeredModels, specOf } from "../src/registry.js";
 import { EXAMPLE_MODEL, FUNCTION_MODEL, PACKAGE_DIR } from "./helpers.js";
 
 describe("finding models", () => {
@@ -56,5 +57,23 @@ describe("finding models", () => {
     expect(looksLikePath("lenet")).toBe(false);
     expect(looksLikePath("lenet-bn")).toBe(false);
     expect(looksLikePath("@someone/net")).toBe(false);
+  });
+});
+
+describe("every registered network (timm's habit: a test over list_models())", () => {
+  it("builds at its smallest input, named by @convnets/model's rules, and refuses one pixel less", async () => {
+    await setupEngine("cpu");
+    const { models } = await registeredModels(PACKAGE_DIR);
+    expect(models.length).toBeGreaterThanOrEqual(12);
+    for (const { name, spec } of models) {
+      const side = spec.minInputSize;
+      const model = spec.build({ inputShape: [side, side, 1], numClasses: 3 });
+      expect(model.outputs[0]!.shape, name).toEqual([null, 3]);
+      expect(model.inputLayers.map((l) => l.name), name).toEqual(["input"]);
+      expect(model.outputLayers.map((l) => l.name), name).toEqual(["logits"]);
+      for (const layer of model.layers) expect(layer.name, name).toMatch(LAYER_NAME);
+      model.dispose();
+      if (side > 1) expect(() => spec.build({ inputShape: [side - 1, side - 1, 1] }), name).toThrow(/too small/);
+    }
   });
 });
