@@ -1,5 +1,5 @@
 /**
- * What one epoch of Fashion-MNIST (60,000 images) costs at the seed's recipe: times a few training
+ * What one epoch of Fashion-MNIST (60,000 images) costs at the book's recipe: times a few training
  * batches with core's training loop (one warm-up batch first: kernel set-up, allocation), takes the
  * median batch time and extrapolates. Examples/sec counts training batches only, as d2l does.
  * Wall-clock time is what a user waits; the process's CPU time is printed beside it, because on a
@@ -12,18 +12,11 @@
  */
 import { parseArgs } from "node:util";
 import { loadFashionMnist, type ModelSpec, setupEngine, takeImages, train } from "@convnets/core";
-import { alexnetSpec } from "@convnets/alexnet";
-import { densenetSpec } from "@convnets/densenet";
-import { googlenetSpec } from "@convnets/googlenet";
-import { lenetBNSpec, lenetSpec } from "@convnets/lenet";
-import { ninSpec } from "@convnets/nin";
-import { resnet18Spec, resnet34Spec } from "@convnets/resnet";
-import { vgg11Spec } from "@convnets/vgg";
+import { registeredModels } from "../src/registry.js";
 
+/** Every network the installed network packages register (importing them registers them). */
 const SPECS: Record<string, ModelSpec<any>> = Object.fromEntries(
-  [lenetSpec, lenetBNSpec, alexnetSpec, vgg11Spec, ninSpec, googlenetSpec, resnet18Spec, resnet34Spec, densenetSpec].map(
-    (s) => [s.name, s],
-  ),
+  (await registeredModels(process.cwd())).models.map((m) => [m.name, m.spec]),
 );
 const TRAIN_EXAMPLES = 60_000;
 
