@@ -1,6 +1,8 @@
 import { createReadStream, existsSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { candidateDirs, FASHION_MNIST_FILES } from "@convnets/core";
+import { installedNetworkPackages } from "@convnets/trainer";
 import { defineConfig, type Plugin, type PreviewServer, type ViteDevServer } from "vite";
 
 /**
@@ -49,8 +51,30 @@ function fashionMnistFiles(): Plugin {
   return { name: "fashion-mnist-files", configureServer: serve, configurePreviewServer: serve };
 }
 
+const VIRTUAL_NETWORKS = "virtual:convnets-networks";
+
+/**
+ * `virtual:convnets-networks`: one side-effect import of every network package installed for the page (the
+ * `@convnets/*` packages with the keyword `convnets-network`, found as `convnets list` finds them). Each registers
+ * its networks when imported, and the page lists the registry: a new network package the page depends on is
+ * offered with nothing else edited.
+ */
+export function convnetsNetworks(root = fileURLToPath(new URL(".", import.meta.url))): Plugin {
+  const resolved = `\0${VIRTUAL_NETWORKS}`;
+  return {
+    name: "convnets-networks",
+    resolveId: (id) => (id === VIRTUAL_NETWORKS ? resolved : undefined),
+    load: (id) =>
+      id === resolved
+        ? installedNetworkPackages(root, { fromTrainer: false })
+            .map((pkg) => `import ${JSON.stringify(pkg)};`)
+            .join("\n")
+        : undefined,
+  };
+}
+
 export default defineConfig({
-  plugins: [fashionMnistFiles()],
+  plugins: [fashionMnistFiles(), convnetsNetworks()],
   server: { headers: ISOLATION_HEADERS },
   preview: { headers: ISOLATION_HEADERS },
   build: {

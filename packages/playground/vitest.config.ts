@@ -1,6 +1,9 @@
 import { defineConfig } from "vitest/config";
+import { convnetsNetworks } from "./vite.config.js";
 
 export default defineConfig({
+  // src/networks.ts imports the page's network packages through this plugin's virtual module.
+  plugins: [convnetsNetworks()],
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 300_000,

@@ -1,7 +1,10 @@
 import {
-  applyTo,
   type BuildOptions,
   convRelu,
+  denseReluDropout,
+  flatten,
+  imageInput,
+  logits,
   type ModelSpec,
   maxPool,
   resolveInputShape,
@@ -9,13 +12,13 @@ import {
   smallestInputSize,
   type Window,
   windowOutputSize,
-} from "@convnets/core/model";
-import { type LayersModel, layers, model, input as modelInput, type SymbolicTensor } from "@tensorflow/tfjs-layers";
+} from "@convnets/model";
+import { type LayersModel, model } from "@tensorflow/tfjs-layers";
 
 /** Options of {@link alexnet}: the common `numClasses` and `inputShape`. */
 export type AlexNetOptions = BuildOptions;
 
-/** The seed trains AlexNet on Fashion-MNIST resized to 224×224 (seed §3.1). */
+/** d2l §8.1 trains AlexNet on Fashion-MNIST resized to 224×224. */
 const DEFAULT_INPUT_SIZE = 224;
 
 /**
@@ -31,26 +34,24 @@ const SPATIAL_WINDOWS: readonly Window[] = [
 
 /**
  * Side of AlexNet's last feature map (before the flatten) for a square input side, 0 when the
- * input is too small for some window. 224 gives 5 (256×5×5 → 6400, REFERENCE.md §1).
+ * input is too small for some window. 224 gives 5 (256×5×5 → 6400, as d2l §8.1 prints it).
  */
 export function alexnetFeatureSize(inputSize: number): number {
   return SPATIAL_WINDOWS.reduce(windowOutputSize, inputSize);
 }
 
-/** Smallest square input side AlexNet accepts: 65 (its last max-pool then sees a 3×3 map). */
-export const ALEXNET_MIN_INPUT_SIZE = smallestInputSize(alexnetFeatureSize);
 
 /**
- * AlexNet (Krizhevsky, Sutskever & Hinton, 2012) as the seed builds it for Fashion-MNIST (§3.1):
+ * AlexNet (Krizhevsky, Sutskever & Hinton, 2012) as d2l §8.1 builds it for Fashion-MNIST:
  * five convolutions (11×11/4, 5×5, 3×3 ×3) with ReLU, three 3×3/2 max-pools, and two
  * 4096-unit dense layers with dropout 0.5 before the classifier. No local response normalisation.
  * Returns a model that outputs logits (no softmax), as `train_ch6` expects.
  */
 export function alexnet(options?: AlexNetOptions): LayersModel {
-  const inputShape = resolveInputShape("alexnet", options, DEFAULT_INPUT_SIZE, ALEXNET_MIN_INPUT_SIZE);
+  const inputShape = resolveInputShape("alexnet", options, DEFAULT_INPUT_SIZE, alexnetSpec.minInputSize);
   const numClasses = resolveNumClasses("alexnet", options);
 
-  const images = modelInput({ shape: inputShape, name: "images" });
+  const images = imageInput(inputShape);
   // PyTorch's Conv2d(kernel 11, stride 4, padding 1) pads one pixel on every side; tfjs's "same"
   // pads to ceil(n / 4) instead (56, not 54, at 224), so convRelu pads explicitly (conv1_pad) and
   // convolves "valid". The 5×5 and 3×3 convolutions (padding 2 and 1, stride 1) are tfjs's "same".
@@ -62,34 +63,24 @@ export function alexnet(options?: AlexNetOptions): LayersModel {
   x = convRelu(x, "conv4", { filters: 384, kernelSize: 3, pad: 1 });
   x = convRelu(x, "conv5", { filters: 256, kernelSize: 3, pad: 1 });
   x = maxPool(x, "pool3", POOL);
-  x = applyTo(layers.flatten({ name: "flatten" }), x);
-  x = denseReluDropout(x, "fc1", 4096);
-  x = denseReluDropout(x, "fc2", 4096);
-  const logits = applyTo(layers.dense({ units: numClasses, ...INIT, name: "fc3" }), x);
-  return model({ inputs: images, outputs: logits, name: "alexnet" });
+  x = flatten(x);
+  x = denseReluDropout(x, "fc1", 4096, 0.5);
+  x = denseReluDropout(x, "fc2", 4096, 0.5);
+  return model({ inputs: images, outputs: logits(x, numClasses), name: "alexnet" });
 }
 
-/** The seed's `nn.MaxPool2d(kernel_size=3, stride=2)`. */
+/** d2l's `nn.MaxPool2d(kernel_size=3, stride=2)`. */
 const POOL = { poolSize: 3, strides: 2, pad: 0 } as const;
 
-/** Xavier-uniform kernels and zero biases as built (core's `train` re-draws both as the book's PyTorch networks start). */
-const INIT = { kernelInitializer: "glorotUniform", biasInitializer: "zeros" } as const;
-
-/** Linear → ReLU → Dropout(0.5), the seed's hidden classifier layer. */
-function denseReluDropout(x: SymbolicTensor, name: string, units: number): SymbolicTensor {
-  let y = applyTo(layers.dense({ units, ...INIT, name }), x);
-  y = applyTo(layers.reLU({ name: `${name}_relu` }), y);
-  return applyTo(layers.dropout({ rate: 0.5, name: `${name}_dropout` }), y);
-}
-
-/** AlexNet with the seed's recipe: lr 0.01, batch 128, images resized to 224, 10 epochs. */
+/** AlexNet with d2l §8.1's recipe: lr 0.01, batch 128, images resized to 224, 10 epochs. */
 export const alexnetSpec: ModelSpec<AlexNetOptions> = {
   name: "alexnet",
   title: "AlexNet",
   paper:
     "Krizhevsky, Sutskever & Hinton, ImageNet Classification with Deep Convolutional Neural Networks, NeurIPS 2012",
-  seedSection: "3.1",
+  d2lSection: "8.1",
   defaults: { inputSize: DEFAULT_INPUT_SIZE, lr: 0.01, batchSize: 128, epochs: 10 },
-  minInputSize: ALEXNET_MIN_INPUT_SIZE,
+  // 65: AlexNet's last max-pool then sees a 3×3 map.
+  minInputSize: smallestInputSize(alexnetFeatureSize),
   build: (options) => alexnet(options),
 };

@@ -1,13 +1,13 @@
 import type { NetworkCase } from "@convnets/core/testing";
 import { type AlexNetOptions, alexnet, alexnetSpec } from "../src/index.js";
 
-/** AlexNet's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** AlexNet's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const ALEXNET: NetworkCase<AlexNetOptions> = {
   spec: alexnetSpec,
   build: alexnet,
   reference: {
     title: "AlexNet",
-    seedSection: "3.1",
+    d2lSection: "8.1",
     recipe: { inputSize: 224, lr: 0.01, batchSize: 128, epochs: 10 },
     trainableParams: 46_764_746,
     nonTrainableParams: 0,
@@ -15,7 +15,7 @@ export const ALEXNET: NetworkCase<AlexNetOptions> = {
   },
   walks: [
     {
-      title: "the seed's printed layer shapes at 224×224 (§3.1)",
+      title: "the book's printed layer shapes at 224×224 (d2l §8.1)",
       // Every layer but the explicit zero padding, which is PyTorch's Conv2d(padding=1) and prints no line.
       seed: {
         lines: { keep: (l) => l.type !== "ZeroPadding2D" },
@@ -83,7 +83,7 @@ export const ALEXNET: NetworkCase<AlexNetOptions> = {
     "fc2",
     "fc2_relu",
     "fc2_dropout",
-    "fc3",
+    "logits",
   ],
   dropout: [0.5, 0.5],
   batchNorms: { count: 0, watched: [] },

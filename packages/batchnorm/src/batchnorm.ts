@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { serialization } from "@tensorflow/tfjs-core";
 import { initializers, type LayerVariable, layers, type Shape } from "@tensorflow/tfjs-layers";
+import { kernelNames } from "@convnets/model";
 
 /** The base arguments every tfjs-layers layer takes (`name`, `trainable`, `inputShape`, …). */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
@@ -9,11 +10,11 @@ export type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0
 export interface BatchNormArgs extends LayerArgs {
   /**
    * Weight of the old moving statistic in `moving = momentum * moving + (1 - momentum) * batch`.
-   * Default 0.9, the seed's value. PyTorch's `nn.BatchNorm2d(momentum=0.1)` is the same update
+   * Default 0.9, d2l §8.5's value. PyTorch's `nn.BatchNorm2d(momentum=0.1)` is the same update
    * written the other way round (its momentum is our `1 - momentum`).
    */
   momentum?: number;
-  /** Added to the variance before the square root. Default 1e-5, the seed's value. */
+  /** Added to the variance before the square root. Default 1e-5, d2l §8.5's value. */
   epsilon?: number;
 }
 
@@ -24,7 +25,7 @@ const DEFAULT_MOMENTUM = 0.9;
 const DEFAULT_EPSILON = 1e-5;
 
 /**
- * The seed's from-scratch batch normalisation (seed §3.5), as a tfjs-layers layer:
+ * The from-scratch batch normalisation of d2l §8.5 (Ioffe & Szegedy, 2015), as a tfjs-layers layer:
  *
  *     training:   y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta
  *                 moving = momentum * moving + (1 - momentum) * batch_statistic
@@ -55,12 +56,12 @@ export class ConvnetsBatchNorm extends layers.Layer {
     const epsilon = args.epsilon ?? DEFAULT_EPSILON;
     if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) {
       throw new Error(
-        `ConvnetsBatchNorm: momentum must be a number in [0, 1] (weight of the old moving statistic; the seed uses 0.9), got ${momentum}`,
+        `ConvnetsBatchNorm: momentum must be a number in [0, 1] (weight of the old moving statistic; d2l §8.5 uses 0.9), got ${momentum}`,
       );
     }
     if (!(Number.isFinite(epsilon) && epsilon > 0)) {
       throw new Error(
-        `ConvnetsBatchNorm: epsilon must be a positive number (the seed uses 1e-5), got ${epsilon}`,
+        `ConvnetsBatchNorm: epsilon must be a positive number (d2l §8.5 uses 1e-5), got ${epsilon}`,
       );
     }
     this.momentum = momentum;
@@ -102,7 +103,7 @@ export class ConvnetsBatchNorm extends layers.Layer {
         return tf.add(tf.mul(gamma, xHat), beta);
       }
 
-      // Same minibatch for the statistics and the transform (seed §3.5). One op with its own
+      // Same minibatch for the statistics and the transform (d2l §8.5). One op with its own
       // gradient (batchNormTraining): the gradient still flows through mean and var back to x,
       // which is what makes this batch normalisation, but written in closed form.
       const { y, mean, variance } = batchNormTraining(x, gamma, beta, reductionAxes, this.epsilon);
@@ -133,7 +134,7 @@ export class ConvnetsBatchNorm extends layers.Layer {
 serialization.registerClass(ConvnetsBatchNorm);
 
 /**
- * A {@link ConvnetsBatchNorm} layer: the seed's BatchNorm (momentum 0.9, eps 1e-5, biased
+ * A {@link ConvnetsBatchNorm} layer: d2l §8.5's BatchNorm (momentum 0.9, eps 1e-5, biased
  * variance) for dense `[batch, features]` or channels-last image `[batch, h, w, c]` inputs.
  *
  * ```ts
@@ -188,8 +189,8 @@ function statisticAxes(layerName: string, shape: readonly (number | null)[]): nu
  * - `BatchNormTrainingBackward`: inputs `{ dy, centered, invStd, gamma }`; outputs
  *   `[dx, dGamma, dBeta]` (dx dy's shape, the others `[C]`), its closed-form gradient.
  */
-export const BATCH_NORM_TRAINING_FORWARD = "BatchNormTrainingForward";
-export const BATCH_NORM_TRAINING_BACKWARD = "BatchNormTrainingBackward";
+export const BATCH_NORM_TRAINING_FORWARD = kernelNames.BatchNormTrainingForward;
+export const BATCH_NORM_TRAINING_BACKWARD = kernelNames.BatchNormTrainingBackward;
 
 /** `enabled = false` makes {@link batchNormTraining} run its tfjs ops even where the kernels exist (tests, benchmarks). */
 export const batchNormKernels = { enabled: true };

@@ -26,10 +26,9 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { formatTable, markdownTable } from "@convnets/trainer";
-import { median } from "@convnets/trainer";
+import { formatTable, markdownTable, median } from "@convnets/trainer";
 import { callerDir, positiveInt, torchPeer } from "./options.js";
-import { type BenchRow, NETWORK_NAMES, ROWS } from "./networks.js";
+import { type BenchRow, DEFAULT_ROWS, NETWORK_NAMES, ROWS } from "./networks.js";
 import type { OursResult } from "./train-ours.js";
 
 interface TorchResult {
@@ -101,7 +100,7 @@ for (const name of wanted ?? []) {
   if (!NETWORK_NAMES.includes(name)) throw new Error(`--networks: unknown network "${name}"; use any of ${NETWORK_NAMES.join(", ")}`);
 }
 const rows: BenchRow[] = [];
-for (const row of ROWS.filter((r) => !wanted || wanted.includes(r.spec.name))) {
+for (const row of wanted ? ROWS.filter((r) => wanted.includes(r.spec.name)) : DEFAULT_ROWS) {
   const r: BenchRow = {
     ...row,
     inputSize: inputSizeOverride ?? row.inputSize,
@@ -198,7 +197,7 @@ for (let round = 1; round <= rounds; round++) {
     const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${threads} thread(s), ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
     const loadBefore = loadavg()[0]!;
     console.error(`${rounds > 1 ? `round ${round}/${rounds}: ` : ""}${what} (load ${loadBefore.toFixed(2)})…`);
-    const torch = peer ? runTorch(row, rowRuns, threads) : undefined;
+    const torch = peer && row.inPeer ? runTorch(row, rowRuns, threads) : undefined;
     if (torch?.error) console.error(`  PyTorch failed: ${torch.error}`);
     const ours = runOurs(row, rowRuns, threads);
     if (ours.error) console.error(`  ours failed: ${ours.error}`);
@@ -334,7 +333,7 @@ const targets: [string, boolean | undefined][] = [
     "no network below 0.5",
     measured.some((r) => r.ratio! < 0.5)
       ? false
-      : NETWORK_NAMES.every((name) => measured.some((r) => r.network === name))
+      : DEFAULT_ROWS.every((row) => measured.some((r) => r.network === row.spec.name))
         ? true
         : undefined,
   ],

@@ -12,18 +12,11 @@
  */
 import { parseArgs } from "node:util";
 import { loadFashionMnist, type ModelSpec, setupEngine, takeImages, train } from "@convnets/core";
-import { alexnetSpec } from "@convnets/alexnet";
-import { densenetSpec } from "@convnets/densenet";
-import { googlenetSpec } from "@convnets/googlenet";
-import { lenetBNSpec, lenetSpec } from "@convnets/lenet";
-import { ninSpec } from "@convnets/nin";
-import { resnet18Spec, resnet34Spec } from "@convnets/resnet";
-import { vgg11Spec } from "@convnets/vgg";
+import { registeredModels } from "@convnets/trainer";
 
+/** Every network the installed network packages register (importing them registers them). */
 const SPECS: Record<string, ModelSpec<any>> = Object.fromEntries(
-  [lenetSpec, lenetBNSpec, alexnetSpec, vgg11Spec, ninSpec, googlenetSpec, resnet18Spec, resnet34Spec, densenetSpec].map(
-    (s) => [s.name, s],
-  ),
+  (await registeredModels(process.cwd())).models.map((m) => [m.name, m.spec]),
 );
 const TRAIN_EXAMPLES = 60_000;
 

@@ -51,7 +51,9 @@ export interface FidelityRecipe {
 
 /** A network's spec, from compare.ts's table (networks.ts); the peer calls it by the same name. */
 function network(name: string): Pick<FidelityRecipe, "spec"> {
-  return { spec: findRow(name).spec };
+  const { spec, inPeer } = findRow(name);
+  if (!inPeer) throw new Error(`${name} has no twin in our PyTorch peer (python/peer.py) to compare its fidelity with`);
+  return { spec };
 }
 
 /**

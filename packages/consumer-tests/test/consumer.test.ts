@@ -51,7 +51,7 @@ function assertSelfContained(dir: string): void {
 beforeAll(() => {
   const dest = join(root, "tarballs");
   mkdirSync(dest);
-  for (const pkg of ["wasm", "core", "batchnorm", "resnet", "trainer"]) {
+  for (const pkg of ["model", "wasm", "core", "batchnorm", "resnet", "trainer"]) {
     const out = run("npx", ["-y", "pnpm@12.4.2", "pack", "--pack-destination", dest], join(WORKSPACE, "packages", pkg));
     const file = out.trim().split("\n").find((l) => l.endsWith(".tgz"))!.trim();
     tarballs[pkg] = existsSync(file) ? file : join(dest, file);
@@ -64,13 +64,41 @@ describe("installed alone with npm, outside the workspace", () => {
     expect(listing).toMatch(/package\/dist\/index\.js/);
     expect(listing).not.toMatch(/package\/(src|test)\//);
     const manifest = JSON.parse(run("tar", ["-xzOf", tarballs.resnet!, "package/package.json"], root));
-    expect(manifest.dependencies["@convnets/core"]).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(manifest.dependencies["@convnets/model"]).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(manifest.dependencies["@convnets/core"]).toBeUndefined();
     expect(JSON.stringify(manifest)).not.toContain("workspace:");
     expect(JSON.stringify(manifest)).not.toContain("catalog:");
   });
 
+  it("@convnets/resnet alone: brings the model contract and BatchNorm, no engine, no wasm binary", () => {
+    const dir = project("resnet-alone", ["resnet", "batchnorm", "model"], [
+      "@tensorflow/tfjs-core@4.22.0",
+      "@tensorflow/tfjs-layers@4.22.0",
+      "@tensorflow/tfjs-backend-cpu@4.22.0",
+    ]);
+    assertSelfContained(dir);
+    // What came with it: the network, its contract and its layer; tfjs's core and layers; the backend the user chose.
+    expect(readdirSync(join(dir, "node_modules", "@convnets")).sort()).toEqual(["batchnorm", "model", "resnet"]);
+    expect(readdirSync(join(dir, "node_modules", "@tensorflow")).sort()).toEqual(["tfjs-backend-cpu", "tfjs-core", "tfjs-layers"]);
+    const wasmFiles = run("find", ["node_modules", "-name", "*.wasm"], dir).trim();
+    expect(wasmFiles).toBe("");
+    writeFileSync(
+      join(dir, "main.js"),
+      `import "@tensorflow/tfjs-backend-cpu";
+import "@convnets/resnet";
+import { createModel, listModels, summary } from "@convnets/model";
+
+const model = createModel("resnet18", { inputShape: [32, 32, 1] });
+console.log(JSON.stringify({ models: listModels(), params: summary(model).trainableParams }));
+`,
+    );
+    const result = JSON.parse(run("node", ["main.js"], dir).trim().split("\n").at(-1)!);
+    expect(result.models).toEqual(["resnet18", "resnet34"]);
+    expect(result.params).toBe(11_178_378);
+  });
+
   it("@convnets/resnet: builds ResNet-18, predicts on a batch and saves it", () => {
-    const dir = project("uses-resnet", ["resnet", "batchnorm", "core", "wasm"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    const dir = project("uses-resnet", ["resnet", "batchnorm", "model", "core", "wasm"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
     assertSelfContained(dir);
     writeFileSync(
       join(dir, "main.js"),
@@ -139,7 +167,7 @@ console.log(JSON.stringify({ engine: engine.description, notes: engine.notes, lo
   });
 
   it("@convnets/trainer: trains the user's own tiny model for one epoch on the real data", () => {
-    const dir = project("uses-trainer", ["trainer", "core", "wasm"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    const dir = project("uses-trainer", ["trainer", "core", "model", "wasm"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
     assertSelfContained(dir);
     writeFileSync(
       join(dir, "tiny.js"),

@@ -1,7 +1,7 @@
 /**
  * `@convnets/core/browser`: the part of core that runs in a browser page as it runs in Node — the training
  * loop (`train`, `TrainStep`, `lossGradients`), `evaluate`, batches, the IDX parser and image sets,
- * summaries, the chart of the training curves, and everything of `@convnets/core/model`. No `node:` module
+ * summaries, the chart of the training curves, and everything of `@convnets/model`. No `node:` module
  * is on its import path (a test bundles it for the browser and checks); what reads or writes files,
  * downloads, or picks an engine by probing the machine is in the Node entry, `@convnets/core`, which
  * re-exports all of this.
@@ -18,10 +18,8 @@ export {
 } from "./data/idx.js";
 export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, type ImageSet, readImageSets, takeImages, toImageSet } from "./data/image-set.js";
 export { type Evaluation, type EvaluateOptions, evaluate } from "./evaluate.js";
-export { initXavierUniform } from "./init.js";
-export { fuseConvolutionRelu, reluGradientFromOutput, skipInputGradient } from "./input-gradient.js";
+export { fuseConvolutionRelu, reluGradientFromOutput, skipInputGradient, TrainingCalls } from "./input-gradient.js";
 export * from "./model.js";
-export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summary.js";
 export { type StepResult, TrainStep } from "./train-step.js";
 export {
   type BatchProgress,

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { layers, LayersModel } from "@tensorflow/tfjs-layers";
+import type { LayersModel, layers } from "@tensorflow/tfjs-layers";
+import { kernelNames } from "@convnets/model";
 import { shareAcrossInputGradients } from "./backprop.js";
 
 /** What a tfjs-layers Conv2D holds, as this module reads it (the fields are not part of tfjs's typings). */
@@ -14,8 +15,66 @@ interface Conv2DInternals {
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[];
 }
 
-/** Layers already changed, so that a second TrainStep on the same model changes nothing. */
-const unfused = new WeakSet<layers.Layer>();
+type Call = Conv2DInternals["call"];
+/** What a layer runs in a training-mode call in place of its own `call`. */
+type TrainingCall = (inputs: tf.Tensor | tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+
+/**
+ * Training-mode calls that a training step runs in place of some layers' own (see skipInputGradient,
+ * fuseConvolutionRelu, reluGradientFromOutput), planned without changing the model: they are in place only while
+ * {@link TrainingCalls.during} runs the step's forward pass, then every layer has its own `call` back. The backward
+ * pass needs no layer (it runs the gradients the forward pass recorded), so a model is never left changed: the
+ * caller's layers are the same objects with the same `call` between steps and after the step is disposed.
+ */
+export class TrainingCalls {
+  private readonly calls = new Map<layers.Layer, TrainingCall>();
+
+  /** Whether a call is planned for `layer` already (each layer gets at most one). */
+  has(layer: layers.Layer): boolean {
+    return this.calls.has(layer);
+  }
+
+  /** Plans `training` for training-mode calls of `layer`; inference calls still go to the layer's own `call`. */
+  set(layer: layers.Layer, training: TrainingCall): void {
+    this.calls.set(layer, training);
+  }
+
+  /** Names of the layers that have a planned call. */
+  get layerNames(): string[] {
+    return [...this.calls.keys()].map((layer) => layer.name);
+  }
+
+  /**
+   * Runs `f` (a forward pass) with the planned calls in place, then gives every layer back the `call` it had, also
+   * when `f` throws. Not reentrant for the same layers: one forward pass at a time (tfjs's forward pass is synchronous).
+   */
+  during<T>(f: () => T): T {
+    const saved: [layers.Layer, PropertyDescriptor | undefined][] = [];
+    try {
+      for (const [layer, training] of this.calls) {
+        saved.push([layer, Object.getOwnPropertyDescriptor(layer, "call")]);
+        const own = (layer as unknown as { call: Call }).call.bind(layer);
+        const call: Call = (inputs, kwargs) => (kwargs?.training === true ? training(inputs) : own(inputs, kwargs));
+        Object.defineProperty(layer, "call", { value: call, configurable: true, writable: true, enumerable: false });
+      }
+      return f();
+    } finally {
+      for (const [layer, own] of saved.reverse()) {
+        if (own) Object.defineProperty(layer, "call", own);
+        else delete (layer as unknown as { call?: Call }).call;
+      }
+    }
+  }
+
+  /** Plans all three, as a training step runs them: fuseConvolutionRelu, reluGradientFromOutput, then skipInputGradient. */
+  static forTraining(model: LayersModel): TrainingCalls {
+    const calls = new TrainingCalls();
+    fuseConvolutionRelu(model, calls);
+    reluGradientFromOutput(model, calls);
+    skipInputGradient(model, calls);
+    return calls;
+  }
+}
 
 /**
  * Stops a training step from computing the gradient of a loss with respect to the input images.
@@ -28,14 +87,14 @@ const unfused = new WeakSet<layers.Layer>();
  * while taking gradients; that skips dx already, but the Add is slow on wasm for few channels.)
  * A gradient registered per kernel gives one function per input, and tfjs skips those of inputs no
  * trainable weight leads to. So for every Conv2D of `model` that only the input (through weightless
- * layers such as ZeroPadding2D) feeds, training-mode calls (`training: true`) run the same
+ * layers such as ZeroPadding2D) feeds, this plans in `calls` that training-mode calls (`training: true`) run the same
  * FusedConv2D kernel (bias fused, linear) directly, differentiated by registerFusedConv2DGradient,
  * then the activation as its own op. Inference is untouched; weights, outputs and saved models are unchanged.
  * (Computing conv2d and adding the bias apart would do too, but a broadcast Add over 6 channels
  * costs wasm 3.6 ms per LeNet step, a third of what skipping dx saves.)
- * Returns the names of the layers changed.
+ * Returns the names of the layers it planned a call for; the model itself is not changed.
  */
-export function skipInputGradient(model: LayersModel): string[] {
+export function skipInputGradient(model: LayersModel, calls: TrainingCalls): string[] {
   const constant = new Map<layers.Layer, boolean>();
   const isConstant = (layer: layers.Layer): boolean => {
     const known = constant.get(layer);
@@ -49,15 +108,15 @@ export function skipInputGradient(model: LayersModel): string[] {
   };
   const changed: string[] = [];
   for (const layer of model.layers) {
-    if (!fusable(layer) || !layer.inboundNodes.flatMap((node) => node.inboundLayers).every(isConstant)) continue;
-    trainThroughFusedKernel(layer, layer as unknown as Conv2DInternals, false);
+    if (!fusable(layer, calls) || !layer.inboundNodes.flatMap((node) => node.inboundLayers).every(isConstant)) continue;
+    trainThroughFusedKernel(layer, layer as unknown as Conv2DInternals, false, calls);
     changed.push(layer.name);
   }
   return changed;
 }
 
 /**
- * Makes training-mode calls of every Conv2D of `model` followed by a ReLU (its own activation, or a
+ * Plans in `calls` that training-mode calls of every Conv2D of `model` followed by a ReLU (its own activation, or a
  * ReLU layer that alone reads it, as AlexNet, VGG and NiN build theirs) run convolution, bias and ReLU
  * as one FusedConv2D kernel, differentiated by registerFusedConv2DGradient from its output; such a
  * ReLU layer then passes its input on in training (ReLU of a ReLU output is itself).
@@ -68,32 +127,32 @@ export function skipInputGradient(model: LayersModel): string[] {
  * two activations per layer where one does, as ReLU's gradient needs only where the output is
  * positive. Also saves the Relu kernels forward and their Step, Cast and Multiply backward. Inference
  * is untouched; weights, outputs and saved models are unchanged. Call it before skipInputGradient:
- * layers that one changed are left as they are. Returns the names of the convolutions changed.
+ * layers that one planned are left as they are. Returns the names of the convolutions planned.
  */
-export function fuseConvolutionRelu(model: LayersModel): string[] {
+export function fuseConvolutionRelu(model: LayersModel, calls: TrainingCalls): string[] {
   const changed: string[] = [];
   for (const layer of model.layers) {
     const conv = layer as unknown as Conv2DInternals;
-    if (fusable(layer) && conv.activation.getClassName() === "relu") {
-      trainThroughFusedKernel(layer, conv, true);
+    if (fusable(layer, calls) && conv.activation.getClassName() === "relu") {
+      trainThroughFusedKernel(layer, conv, true, calls);
       changed.push(layer.name);
     }
     // A ReLU layer (no cap) whose only input is a linear Conv2D that nothing else reads.
     if (layer.getClassName() !== "ReLU" || (layer as unknown as { maxValue?: number | null }).maxValue != null) continue;
     const sources = layer.inboundNodes.flatMap((node) => node.inboundLayers);
     const source = sources[0];
-    if (layer.inboundNodes.length !== 1 || sources.length !== 1 || !source || !fusable(source)) continue;
+    if (layer.inboundNodes.length !== 1 || sources.length !== 1 || !source || !fusable(source, calls)) continue;
     const sourceConv = source as unknown as Conv2DInternals;
     if (sourceConv.activation.getClassName() !== "linear" || source.outboundNodes.length !== 1) continue;
-    trainThroughFusedKernel(source, sourceConv, true);
-    replaceTrainingCall(layer, (x) => tf.clone(x));
+    trainThroughFusedKernel(source, sourceConv, true, calls);
+    replaceTrainingCall(layer, (x) => tf.clone(x), calls);
     changed.push(source.name);
   }
   return changed;
 }
 
 /**
- * Makes training-mode calls of every ReLU layer (no cap) that fuseConvolutionRelu did not take (one after a
+ * Plans in `calls` that training-mode calls of every ReLU layer (no cap) that fuseConvolutionRelu did not take (one after a
  * BatchNorm, an Add or a Dense, as ResNet, DenseNet and AlexNet's classifier build theirs) differentiate
  * from their output: dx = dy · step(y). tfjs's Relu gradient keeps the layer's input instead and computes
  * dy · cast(step(x)); after a BatchNorm or an Add that input is an activation their gradients do not need, so
@@ -103,12 +162,12 @@ export function fuseConvolutionRelu(model: LayersModel): string[] {
  * exactly where x > 0: the gradients are bit-identical. Inference is untouched. Call it after
  * fuseConvolutionRelu, whose ReLU layers it leaves. Returns the names of the layers changed.
  */
-export function reluGradientFromOutput(model: LayersModel): string[] {
+export function reluGradientFromOutput(model: LayersModel, calls: TrainingCalls): string[] {
   const changed: string[] = [];
   for (const layer of model.layers) {
-    if (layer.getClassName() !== "ReLU" || unfused.has(layer)) continue;
+    if (layer.getClassName() !== "ReLU" || calls.has(layer)) continue;
     if ((layer as unknown as { maxValue?: number | null }).maxValue != null) continue;
-    replaceTrainingCall(layer, (x) => reluFromOutput(x));
+    replaceTrainingCall(layer, (x) => reluFromOutput(x), calls);
     changed.push(layer.name);
   }
   return changed;
@@ -122,8 +181,8 @@ const reluFromOutput = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) 
   return { value: y, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => reluGradient(dy, saved[0]!) };
 }) as (x: tf.Tensor) => tf.Tensor;
 
-/** The kernel `@convnets/wasm` registers for a ReLU's gradient (its RELU_GRAD): inputs `{ dy, y }`, dx = dy · step(y). */
-const RELU_GRAD = "ReluGrad";
+/** The kernel `@convnets/wasm` registers for a ReLU's gradient: inputs `{ dy, y }`, dx = dy · step(y). */
+const RELU_GRAD = kernelNames.ReluGrad;
 
 /**
  * dy · step(y), a ReLU's gradient from its output y (or input: y > 0 exactly where x > 0): one ReluGrad
@@ -135,24 +194,20 @@ function reluGradient(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   return tf.mul(dy, tf.step(y));
 }
 
-/** Training-mode calls of a one-input weightless layer run `training` on its input; the layer is marked changed. */
-function replaceTrainingCall(layer: layers.Layer, training: (x: tf.Tensor) => tf.Tensor): void {
-  const own = layer as unknown as Pick<Conv2DInternals, "call">;
-  const ownCall = own.call.bind(own);
-  own.call = (inputs, kwargs) =>
-    kwargs?.training === true ? training((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor) : ownCall(inputs, kwargs);
-  unfused.add(layer);
+/** Plans training-mode calls of a one-input weightless layer to run `training` on its input. */
+function replaceTrainingCall(layer: layers.Layer, training: (x: tf.Tensor) => tf.Tensor, calls: TrainingCalls): void {
+  calls.set(layer, (inputs) => training((Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor));
 }
 
 /**
  * Whether `layer` is a Conv2D that trainThroughFusedKernel can take: channels last, no dilation (the
  * registered gradient's limits), and not changed already.
  */
-function fusable(layer: layers.Layer): boolean {
+function fusable(layer: layers.Layer, calls: TrainingCalls): boolean {
   const conv = layer as unknown as Conv2DInternals;
   return (
     layer.getClassName() === "Conv2D" &&
-    !unfused.has(layer) &&
+    !calls.has(layer) &&
     conv.dataFormat === "channelsLast" &&
     conv.dilationRate.every((d) => d === 1)
   );
@@ -163,21 +218,18 @@ function fusable(layer: layers.Layer): boolean {
  * otherwise the layer's activation applied as its own op), differentiated by
  * registerFusedConv2DGradient. Inference calls go to the layer's own `call`.
  */
-function trainThroughFusedKernel(layer: layers.Layer, conv: Conv2DInternals, relu: boolean): void {
+function trainThroughFusedKernel(layer: layers.Layer, conv: Conv2DInternals, relu: boolean, calls: TrainingCalls): void {
   registerFusedConv2DGradient();
-  const fusedCall = conv.call.bind(conv);
-  conv.call = (inputs, kwargs) => {
-    if (kwargs?.training !== true) return fusedCall(inputs, kwargs);
-    return tf.tidy(() => {
+  calls.set(layer, (inputs) =>
+    tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const operands: tf.NamedTensorMap = { x, filter: conv.kernel.read() };
       if (conv.bias) operands.bias = conv.bias.read();
       const attrs = { strides: conv.strides, pad: conv.padding, dataFormat: "NHWC", dilations: conv.dilationRate };
       const y = tf.engine().runKernel<tf.Tensor4D>(tf.FusedConv2D, operands, { ...attrs, activation: relu ? "relu" : "linear" });
       return relu ? y : conv.activation.apply(y);
-    });
-  };
-  unfused.add(layer);
+    }),
+  );
 }
 
 /**

@@ -1,9 +1,6 @@
 /**
- * `@convnets/core/model`: what a network package needs to define a model — the ModelSpec contract, input
- * checks and window arithmetic — and nothing that touches Node (no fs, no engine, no data; only tfjs-layers), so network
- * packages stay usable in a browser bundle.
+ * `@convnets/core/model`: kept for compatibility. The contract of a network now lives in `@convnets/model`, which
+ * network packages depend on instead of core; this entry re-exports it.
  */
-export { applyTo, type ConvArgs, conv, convRelu, globalAvgPoolClassifier, maxPool } from "./layers.js";
-export { resolveInputShape, resolveNumClasses } from "./shapes.js";
-export type { Batch, BuildOptions, ModelSpec, Recipe } from "./spec.js";
-export { smallestInputSize, type Window, windowOutputSize } from "./windows.js";
+export * from "@convnets/model";
+export type { Batch } from "./spec.js";

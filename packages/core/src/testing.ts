@@ -13,10 +13,9 @@ import type { LayersModel, LayerVariable, Shape } from "@tensorflow/tfjs-layers"
 import { batches } from "./data/batches.js";
 import { type ImageSet, takeImages } from "./data/fashion-mnist.js";
 import { type EnginePreference, setupEngine } from "./engine.js";
-import { initXavierUniform } from "./init.js";
+import { initXavierUniform, type LayerRow, summary } from "@convnets/model";
 import { loadModel, saveModel } from "./io.js";
 import type { Batch } from "./spec.js";
-import { type LayerRow, summary } from "./summary.js";
 import { TrainStep } from "./train-step.js";
 
 /** The first `count` images of a set, resized to `inputSize`, as one batch (the caller disposes it). */
@@ -87,7 +86,7 @@ function inferenceLoss(model: LayersModel, batch: Batch): number {
 
 /**
  * The loss of `model` on one batch before and after `steps` SGD steps on that batch ({@link TrainStep}, the
- * training loop's step, at `lr`, which also applies skipInputGradient to the model): whether the network
+ * training loop's step, at `lr`, which runs its own fused calls and leaves the model as it was): whether the network
  * learns at all. Both losses are measured in inference mode, so that they see the weights, not a dropout mask.
  */
 export function lossBeforeAfterSgd(

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { lossGradients } from "./backprop.js";
-import { fuseConvolutionRelu, reluGradientFromOutput, skipInputGradient } from "./input-gradient.js";
+import { TrainingCalls } from "./input-gradient.js";
 
 /** Outputs of one step; the caller reads and disposes them. */
 export interface StepResult {
@@ -17,7 +17,8 @@ export interface StepResult {
  * variable alive in the process), computed by lossGradients, which frees memory as the backward pass
  * goes; BatchNorm and dropout in training mode, no gradient with respect to the images (see
  * skipInputGradient), each convolution with ReLU as one fused kernel (see fuseConvolutionRelu) and every
- * other ReLU layer differentiated from its output (see reluGradientFromOutput).
+ * other ReLU layer differentiated from its output (see reluGradientFromOutput). Those are the step's own
+ * {@link TrainingCalls}, in place only during its forward pass: the model it is given is left as it was.
  * The one place a training step is defined: the loop, the trainer's estimate and the benchmarks all
  * time this.
  */
@@ -29,6 +30,8 @@ export class TrainStep {
   private readonly dropouts: { seed?: number }[];
   private readonly seed: number;
   private steps = 0;
+  /** The training-mode calls this step runs in place of some layers' own, during its forward pass only. */
+  private readonly calls: TrainingCalls;
 
   /**
    * `seed` (default 0) and the step's index fix the dropout masks: the same run repeats exactly, and a
@@ -44,9 +47,7 @@ export class TrainStep {
     this.numClasses = model.outputs[0]!.shape[1] as number;
     this.seed = options.seed ?? 0;
     this.dropouts = model.layers.filter((layer) => layer.getClassName() === "Dropout") as unknown as { seed?: number }[];
-    fuseConvolutionRelu(model);
-    reluGradientFromOutput(model);
-    skipInputGradient(model);
+    this.calls = TrainingCalls.forTraining(model);
   }
 
   /** One step on a batch. `stepIndex`: this step's place in the run (default: the steps this TrainStep ran). */
@@ -69,7 +70,7 @@ export class TrainStep {
     });
     let correct: tf.Scalar | undefined;
     const { value: loss, grads } = lossGradients(() => {
-      const logits = this.model.apply(xs, { training: true }) as tf.Tensor2D;
+      const logits = this.calls.during(() => this.model.apply(xs, { training: true })) as tf.Tensor2D;
       correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "int32"))) as tf.Scalar;
       return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, this.numClasses), logits) as tf.Scalar;
     }, this.variables);

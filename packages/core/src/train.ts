@@ -3,7 +3,7 @@ import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { batchCount, batches } from "./data/batches.js";
 import type { ImageSet } from "./data/image-set.js";
 import { evaluate } from "./evaluate.js";
-import { initXavierUniform } from "./init.js";
+import { initXavierUniform } from "@convnets/model";
 import { nextTask } from "./next-task.js";
 import { TrainStep } from "./train-step.js";
 

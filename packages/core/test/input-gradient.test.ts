@@ -2,7 +2,32 @@ import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fuseConvolutionRelu, lossGradients, reluGradientFromOutput, setupEngine, skipInputGradient } from "../src/index.js";
+import {
+  fuseConvolutionRelu,
+  lossGradients,
+  reluGradientFromOutput,
+  setupEngine,
+  skipInputGradient,
+  TrainingCalls,
+  TrainStep,
+} from "../src/index.js";
+
+/**
+ * The TrainingCalls these tests plan for a model, in place for every `model.apply` of the test (a TrainStep puts
+ * them in place for its own forward pass only).
+ */
+const plans = new WeakMap<tfl.LayersModel, TrainingCalls>();
+function planOf(model: tfl.LayersModel): TrainingCalls {
+  let calls = plans.get(model);
+  if (!calls) {
+    const planned = new TrainingCalls();
+    calls = planned;
+    plans.set(model, planned);
+    const apply = model.apply.bind(model);
+    model.apply = ((x, kwargs) => planned.during(() => apply(x, kwargs))) as typeof model.apply;
+  }
+  return calls;
+}
 
 /** Input → padding → conv (relu, or sigmoid: computed fused-linear + sigmoid) → conv (linear) → dense. */
 function smallNet(activation: "sigmoid" | "relu" = "sigmoid"): tfl.LayersModel {
@@ -19,7 +44,7 @@ function pair(activation: "sigmoid" | "relu" = "sigmoid"): [tfl.LayersModel, tfl
   const patched = smallNet(activation);
   const plain = smallNet(activation);
   plain.setWeights(patched.getWeights());
-  return [patched, plain, skipInputGradient(patched)];
+  return [patched, plain, skipInputGradient(patched, planOf(patched))];
 }
 
 const images = () => tf.randomUniform([6, 9, 8, 1], -1, 1, "float32", 3);
@@ -67,7 +92,7 @@ describe.each(["wasm", "cpu"])("skipInputGradient on %s", (backend) => {
   it("changes only the convolution the input alone feeds, once", () => {
     const [patched, , changed] = pair();
     expect(changed).toEqual(["first"]);
-    expect(skipInputGradient(patched)).toEqual([]);
+    expect(skipInputGradient(patched, planOf(patched))).toEqual([]);
   });
 
   it.each(["sigmoid", "relu"] as const)("weight gradients equal those of the unchanged model (%s)", (activation) => {
@@ -140,15 +165,15 @@ describe.each(["wasm", "cpu"])("fuseConvolutionRelu on %s", (backend) => {
     const patched = reluNet();
     const plain = reluNet();
     plain.setWeights(patched.getWeights());
-    return [patched, plain, fuseConvolutionRelu(patched)];
+    return [patched, plain, fuseConvolutionRelu(patched, planOf(patched))];
   };
   const reluImages = () => tf.randomUniform([6, 9, 8, 2], -1, 1, "float32", 5);
 
   it("changes the convolutions followed by a ReLU, once, and skipInputGradient leaves them", () => {
     const [patched, , changed] = reluPair();
     expect(changed).toEqual(["first", "second", "third"]);
-    expect(fuseConvolutionRelu(patched)).toEqual([]);
-    expect(skipInputGradient(patched)).toEqual([]);
+    expect(fuseConvolutionRelu(patched, planOf(patched))).toEqual([]);
+    expect(skipInputGradient(patched, planOf(patched))).toEqual([]);
   });
 
   it("gives the unchanged model's loss and weight gradients", () => {
@@ -234,15 +259,15 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     const patched = addReluNet();
     const plain = addReluNet();
     plain.setWeights(patched.getWeights());
-    const fused = fuseConvolutionRelu(patched);
-    return [patched, plain, fused, reluGradientFromOutput(patched)];
+    const fused = fuseConvolutionRelu(patched, planOf(patched));
+    return [patched, plain, fused, reluGradientFromOutput(patched, planOf(patched))];
   };
   /** reluGradientFromOutput alone (no fuseConvolutionRelu), an unchanged copy, and what it changed. */
   const reluOnlyPair = (): [tfl.LayersModel, tfl.LayersModel, string[]] => {
     const reluOnly = addReluNet();
     const plain = addReluNet();
     plain.setWeights(reluOnly.getWeights());
-    return [reluOnly, plain, reluGradientFromOutput(reluOnly)];
+    return [reluOnly, plain, reluGradientFromOutput(reluOnly, planOf(reluOnly))];
   };
   const addReluImages = () => tf.randomUniform([6, 9, 8, 2], -1, 1, "float32", 7);
 
@@ -250,11 +275,11 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     const [patched, , fused, changed] = addReluPair();
     expect(fused).toEqual(["c"]);
     expect(changed).toEqual(["sum_relu", "hidden_relu"]);
-    expect(reluGradientFromOutput(patched)).toEqual([]);
+    expect(reluGradientFromOutput(patched, planOf(patched))).toEqual([]);
     // A ReLU layer that fuseConvolutionRelu took is left to it.
     const conv = reluNet();
-    expect(fuseConvolutionRelu(conv)).toContain("third");
-    expect(reluGradientFromOutput(conv)).toEqual([]);
+    expect(fuseConvolutionRelu(conv, planOf(conv))).toContain("third");
+    expect(reluGradientFromOutput(conv, planOf(conv))).toEqual([]);
   });
 
   it("gives the unchanged model's loss and weight gradients, bit for bit", () => {
@@ -303,5 +328,57 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     const [patched, plain] = addReluPair();
     const x = addReluImages();
     expect(Array.from((patched.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((plain.predict(x) as tf.Tensor).dataSync()));
+  });
+});
+
+describe("TrainStep leaves the caller's model alone", () => {
+  beforeAll(async () => {
+    await tf.setBackend("wasm");
+  });
+
+  it("the layers are the same objects with the same call after a step and after dispose(), and still train fused", async () => {
+    const model = reluNet();
+    const layers = [...model.layers];
+    const calls = layers.map((layer) => (layer as unknown as { call: unknown }).call);
+    const own = layers.map((layer) => Object.hasOwn(layer, "call"));
+    const unchanged = () => {
+      expect(model.layers).toEqual(layers);
+      model.layers.forEach((layer, i) => {
+        expect(layer).toBe(layers[i]);
+        expect((layer as unknown as { call: unknown }).call).toBe(calls[i]);
+        expect(Object.hasOwn(layer, "call")).toBe(own[i]);
+      });
+    };
+    const step = new TrainStep(model, 0.1);
+    unchanged();
+    const x = tf.randomUniform([6, 9, 8, 2], -1, 1, "float32", 7) as tf.Tensor4D;
+    const labels = tf.tensor1d([0, 1, 2, 3, 4, 0], "int32");
+    // The step's forward pass runs its own calls: each convolution and its ReLU as one FusedConv2D, no Relu kernel.
+    const info = await tf.profile(() => {
+      const { loss, correct } = step.run(x, labels);
+      tf.dispose([loss, correct]);
+    });
+    expect(info.kernels.map((k) => k.name)).not.toContain("Relu");
+    unchanged();
+    step.dispose();
+    unchanged();
+    // A plain training-mode call afterwards is tfjs's own: its Relu is there.
+    const plain = await tf.profile(() => tf.dispose(model.apply(x, { training: true }) as tf.Tensor));
+    expect(plain.kernels.map((k) => k.name)).toContain("Relu");
+    tf.dispose([x, labels]);
+  });
+
+  it("a forward pass that throws still gives every layer its own call back", () => {
+    const model = reluNet();
+    const calls = TrainingCalls.forTraining(model);
+    expect(calls.layerNames.length).toBeGreaterThan(0);
+    const before = model.layers.map((layer) => (layer as unknown as { call: unknown }).call);
+    expect(() =>
+      calls.during(() => {
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
+    expect(model.layers.map((layer) => (layer as unknown as { call: unknown }).call)).toEqual(before);
+    expect(model.layers.some((layer) => Object.hasOwn(layer, "call"))).toBe(false);
   });
 });

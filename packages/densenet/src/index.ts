@@ -1,10 +1,15 @@
+// Importing this package registers its network (`densenet`) with @convnets/model's registry.
+import { registerModel } from "@convnets/model";
+import { densenetSpec } from "./densenet.js";
+
 export {
   convBlock,
   type DenseBlockArgs,
   type DenseNetOptions,
   denseBlock,
   densenet,
-  densenetMinInputSize,
   densenetSpec,
   transitionBlock,
 } from "./densenet.js";
+
+registerModel(densenetSpec);

@@ -1,8 +1,7 @@
-export {
-  type GoogLeNetOptions,
-  googlenet,
-  googlenetMinInputSize,
-  googlenetSpec,
-  type InceptionChannels,
-  inception,
-} from "./googlenet.js";
+// Importing this package registers its network (`googlenet`) with @convnets/model's registry.
+import { registerModel } from "@convnets/model";
+import { googlenetSpec } from "./googlenet.js";
+
+export { type GoogLeNetOptions, googlenet, googlenetSpec, type InceptionChannels, inception } from "./googlenet.js";
+
+registerModel(googlenetSpec);

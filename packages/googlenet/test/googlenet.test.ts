@@ -3,7 +3,7 @@ import { architectureChecks, outputShape, paramCount } from "@convnets/core/test
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { googlenet, googlenetMinInputSize, inception } from "../src/index.js";
+import { googlenet, googlenetSpec, inception } from "../src/index.js";
 import { GOOGLENET } from "./network.js";
 
 // Parameter counts and shape tables (both stems), biases, JSON round trip, input sizes and the spec: the
@@ -18,15 +18,15 @@ describe("googlenet shapes (channels-last)", () => {
   it("gives each Inception block c1 + c2[1] + c3[1] + c4 channels", () => {
     const model = googlenet();
     const channels = (name: string) => (model.getLayer(name).outputShape as number[])[3];
-    expect(channels("b3_inception1_concat")).toBe(64 + 128 + 32 + 32);
-    expect(channels("b3_inception2_concat")).toBe(480);
-    expect(["b4_inception1", "b4_inception2", "b4_inception3"].map((b) => channels(`${b}_concat`))).toEqual([
+    expect(channels("stage1_block1_concat")).toBe(64 + 128 + 32 + 32);
+    expect(channels("stage1_block2_concat")).toBe(480);
+    expect(["stage2_block1", "stage2_block2", "stage2_block3"].map((b) => channels(`${b}_concat`))).toEqual([
       512, 512, 512,
     ]);
-    expect(channels("b4_inception4_concat")).toBe(528);
-    expect(channels("b4_inception5_concat")).toBe(832);
-    expect(channels("b5_inception1_concat")).toBe(832);
-    expect(channels("b5_inception2_concat")).toBe(1024);
+    expect(channels("stage2_block4_concat")).toBe(528);
+    expect(channels("stage2_block5_concat")).toBe(832);
+    expect(channels("stage3_block1_concat")).toBe(832);
+    expect(channels("stage3_block2_concat")).toBe(1024);
     model.dispose();
   });
 });
@@ -40,13 +40,13 @@ describe("inception()", () => {
     expect(model.layers.map((l) => l.name).sort()).toEqual(
       [
         "blk_concat",
-        "blk_p1_conv1x1",
-        "blk_p2_conv1x1",
-        "blk_p2_conv3x3",
-        "blk_p3_conv1x1",
-        "blk_p3_conv5x5",
-        "blk_p4_conv1x1",
-        "blk_p4_pool3x3",
+        "blk_branch1_conv",
+        "blk_branch2_conv1",
+        "blk_branch2_conv2",
+        "blk_branch3_conv1",
+        "blk_branch3_conv2",
+        "blk_branch4_conv",
+        "blk_branch4_pool",
         x.sourceLayer.name,
       ].sort(),
     );
@@ -57,13 +57,13 @@ describe("inception()", () => {
   });
 });
 
-describe("googlenet computes what the seed's PyTorch layers compute", () => {
+describe("googlenet computes what the book's PyTorch layers compute", () => {
   // tfjs-core's numeric `pad` is PyTorch's padding (the same on every side, out = floor((n+2p−k)/s)+1);
   // tfjs-layers' 'same' is not at stride 2, so the stem and the pools must match the numeric form.
   it("pads the stride-2 stem conv and max pool symmetrically, like padding=3 and padding=1", () => {
     const model = googlenet({ inputShape: [10, 10, 1] });
-    const conv = model.getLayer("b1_conv7x7");
-    const pool = model.getLayer("b1_pool");
+    const conv = model.getLayer("stem_conv1");
+    const pool = model.getLayer("stem_pool1");
     const probe = tfl.model({ inputs: model.inputs, outputs: [conv.output, pool.output] as tfl.SymbolicTensor[] });
     const x = tf.randomUniform([2, 10, 10, 1], 0, 1, "float32", 7);
     const [convOut, poolOut] = probe.predict(x) as tf.Tensor[];
@@ -83,10 +83,9 @@ describe("googlenet computes what the seed's PyTorch layers compute", () => {
 
 describe("googlenet input size", () => {
   it("is 1×1 with the 7×7 stem, and raises the minimum with a larger stem kernel, naming it when refusing", () => {
-    expect(googlenetMinInputSize(7)).toBe(1);
-    expect(googlenetMinInputSize(11)).toBe(5);
+    expect(googlenetSpec.minInputSize).toBe(1);
     const model = googlenet({ stemKernelSize: 11, inputShape: [5, 5, 1] });
-    expect(outputShape(model, "b1_conv11x11")).toEqual([null, 1, 1, 64]);
+    expect(outputShape(model, "stem_conv1")).toEqual([null, 1, 1, 64]);
     model.dispose();
     expect(() => googlenet({ stemKernelSize: 11, inputShape: [4, 4, 1] })).toThrow(/smallest input .* is 5×5/);
   });

@@ -1,15 +1,15 @@
 import type { NetworkCase } from "@convnets/core/testing";
 import { type GoogLeNetOptions, googlenet, googlenetSpec } from "../src/index.js";
 
-/** GoogLeNet's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** GoogLeNet's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const GOOGLENET: NetworkCase<GoogLeNetOptions> = {
   spec: googlenetSpec,
   build: googlenet,
   reference: {
     title: "GoogLeNet",
-    seedSection: "3.4",
+    d2lSection: "8.4",
     recipe: { inputSize: 96, lr: 0.1, batchSize: 128, epochs: 10 },
-    // With the 7×7 stem of the paper and the book (the seed's code writes 1×1: see the second walk).
+    // With the 7×7 stem of the paper and the book (a study note's PyTorch code for d2l §8.4 writes 1×1: see the second walk).
     trainableParams: 5_977_530,
     nonTrainableParams: 0,
     // Every stride-2 layer is padded (out = ceil(n/2)): any input leaves at least 1×1.
@@ -19,35 +19,35 @@ export const GOOGLENET: NetworkCase<GoogLeNetOptions> = {
     {
       title: "the shape table at 96×96 with the 7×7 stem: 24, 12, 6, 3, 1024, 10",
       layers: [
-        ["b1_conv7x7", [48, 48, 64]],
-        ["b1_pool", [24, 24, 64]],
-        ["b2_pool", [12, 12, 192]],
-        ["b3_pool", [6, 6, 480]],
-        ["b4_pool", [3, 3, 832]],
-        ["b5_global_avg", [1024]],
+        ["stem_conv1", [48, 48, 64]],
+        ["stem_pool1", [24, 24, 64]],
+        ["stem_pool2", [12, 12, 192]],
+        ["stage1_pool", [6, 6, 480]],
+        ["stage2_pool", [3, 3, 832]],
+        ["global_pool", [1024]],
       ],
     },
     {
-      title: "the seed's printed table (26, 13, 7, 4) with its 1×1 stem: 5,974,458 parameters",
+      title: "the study note's printed table (26, 13, 7, 4) with its 1×1 stem: 5,974,458 parameters",
       options: { stemKernelSize: 1 },
       trainableParams: 5_974_458,
       layers: [
-        ["b1_pool", [26, 26, 64]],
-        ["b2_pool", [13, 13, 192]],
-        ["b3_pool", [7, 7, 480]],
-        ["b4_pool", [4, 4, 832]],
-        ["b5_global_avg", [1024]],
+        ["stem_pool1", [26, 26, 64]],
+        ["stem_pool2", [13, 13, 192]],
+        ["stage1_pool", [7, 7, 480]],
+        ["stage2_pool", [4, 4, 832]],
+        ["global_pool", [1024]],
       ],
     },
     {
       title: "a non-square 64×80×3 input with 7 classes",
       options: { numClasses: 7, inputShape: [64, 80, 3] },
-      layers: [["b1_pool", [16, 20, 64]]],
+      layers: [["stem_pool1", [16, 20, 64]]],
     },
   ],
   dropout: [],
   batchNorms: { count: 0, watched: [] },
-  featureMap: { layer: "b4_pool", channels: 832 },
+  featureMap: { layer: "stage2_pool", channels: 832 },
   colourInput: [64, 80],
   training: {
     inputSize: 32,

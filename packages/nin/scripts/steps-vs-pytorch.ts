@@ -16,12 +16,12 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { batches, initXavierUniform, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { NIN_MIN_INPUT_SIZE, ninSpec } from "../src/index.js";
+import { ninSpec } from "../src/index.js";
 
 const { values } = parseArgs({
   options: {
     steps: { type: "string", default: "30" },
-    "input-size": { type: "string", default: String(NIN_MIN_INPUT_SIZE) },
+    "input-size": { type: "string", default: String(ninSpec.minInputSize) },
     "batch-size": { type: "string", default: "32" },
     lr: { type: "string", default: "0.05" },
     seed: { type: "string", default: "0" },
@@ -37,7 +37,7 @@ const whole = (name: string, min: number) => {
   return n;
 };
 const steps = whole("steps", 1);
-const inputSize = whole("input-size", NIN_MIN_INPUT_SIZE);
+const inputSize = whole("input-size", ninSpec.minInputSize);
 const batchSize = whole("batch-size", 1);
 const seed = whole("seed", 0);
 const lr = Number(values.lr);

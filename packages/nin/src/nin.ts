@@ -2,6 +2,9 @@ import {
   applyTo,
   type BuildOptions,
   convRelu,
+  dropout,
+  imageInput,
+  LOGITS,
   type ModelSpec,
   maxPool,
   resolveInputShape,
@@ -9,16 +12,16 @@ import {
   smallestInputSize,
   type Window,
   windowOutputSize,
-} from "@convnets/core/model";
-import { type LayersModel, layers, model, input as modelInput, type SymbolicTensor } from "@tensorflow/tfjs-layers";
+} from "@convnets/model";
+import { type LayersModel, layers, model, type SymbolicTensor } from "@tensorflow/tfjs-layers";
 
 /** Options of {@link nin}: the common `numClasses` and `inputShape`. */
 export type NinOptions = BuildOptions;
 
-/** The seed trains NiN on Fashion-MNIST resized to 224×224 (seed §3.3). */
+/** d2l §8.3 trains NiN on Fashion-MNIST resized to 224×224. */
 const DEFAULT_INPUT_SIZE = 224;
 
-/** The seed's `nin_block` arguments, less the input channels (tfjs infers them). */
+/** d2l §8.3's `nin_block` arguments, less the input channels (tfjs infers them). */
 export interface NinBlockOptions {
   /** Output channels of all three convolutions. */
   filters: number;
@@ -31,9 +34,9 @@ export interface NinBlockOptions {
 }
 
 /**
- * The seed's `nin_block` (§3.3): a k×k convolution and two 1×1 convolutions, each followed by
- * ReLU — an MLP applied at every pixel. Layers are named `${name}_conv1` (k×k),
- * `${name}_conv2`, `${name}_conv3` (1×1), each with its `_relu`.
+ * d2l §8.3's `nin_block`: a k×k convolution and two 1×1 convolutions, each followed by
+ * ReLU — an MLP applied at every pixel. Layers are named `${name}_conv1` (k×k, with `${name}_conv1_pad`
+ * where it needs explicit padding), `${name}_conv2`, `${name}_conv3` (1×1), each with its `_relu`.
  */
 export function ninBlock(x: SymbolicTensor, options: NinBlockOptions, name: string): SymbolicTensor {
   const { filters, kernelSize, strides = 1, padding = 0 } = options;
@@ -49,8 +52,8 @@ export function ninBlock(x: SymbolicTensor, options: NinBlockOptions, name: stri
   }
   // PyTorch pads symmetrically by `padding`. tfjs's "same" equals that only at stride 1 with
   // 2·padding = kernel − 1 (the 5×5/2 and 3×3/1 blocks); otherwise convRelu pads explicitly, in a
-  // layer named `${name}_pad`, and convolves "valid".
-  x = convRelu(x, `${name}_conv1`, { filters, kernelSize, strides, pad: padding, padName: `${name}_pad` });
+  // layer named `${name}_conv1_pad`, and convolves "valid".
+  x = convRelu(x, `${name}_conv1`, { filters, kernelSize, strides, pad: padding });
   x = convRelu(x, `${name}_conv2`, { filters, kernelSize: 1 });
   return convRelu(x, `${name}_conv3`, { filters, kernelSize: 1 });
 }
@@ -61,56 +64,55 @@ export function ninBlock(x: SymbolicTensor, options: NinBlockOptions, name: stri
  */
 const SPATIAL_WINDOWS: readonly Window[] = [
   { kernel: 11, stride: 4, padding: 0 }, // block1_conv1
-  { kernel: 3, stride: 2, padding: 0 }, // pool1
-  { kernel: 3, stride: 2, padding: 0 }, // pool2
-  { kernel: 3, stride: 2, padding: 0 }, // pool3
+  { kernel: 3, stride: 2, padding: 0 }, // block1_pool
+  { kernel: 3, stride: 2, padding: 0 }, // block2_pool
+  { kernel: 3, stride: 2, padding: 0 }, // block3_pool
 ];
 
 /**
  * Side of NiN's last feature map (the input of the global average pool) for a square input
- * side, 0 when the input is too small for some window. 224 gives 5 (10×5×5, REFERENCE.md §1).
+ * side, 0 when the input is too small for some window. 224 gives 5 (10×5×5, as d2l §8.3 prints it).
  */
 export function ninFeatureSize(inputSize: number): number {
   return SPATIAL_WINDOWS.reduce(windowOutputSize, inputSize);
 }
 
-/** Smallest square input side NiN accepts: 67 (its last max-pool then sees a 3×3 map). */
-export const NIN_MIN_INPUT_SIZE = smallestInputSize(ninFeatureSize);
 
 /**
- * Network in Network (Lin, Chen & Yan, 2014) as the seed builds it (§3.3): four {@link ninBlock}s
+ * Network in Network (Lin, Chen & Yan, 2014) as d2l §8.3 builds it: four {@link ninBlock}s
  * (96 channels 11×11/4, 256 5×5, 384 3×3, then `numClasses` 3×3) with 3×3/2 max-pools between
  * them and dropout 0.5 before the last, ending in global average pooling: one value per class,
- * no dense layer. Returns a model that outputs logits.
+ * no dense layer (that pool is the layer named `logits`). Returns a model that outputs logits.
  */
 export function nin(options?: NinOptions): LayersModel {
-  const inputShape = resolveInputShape("nin", options, DEFAULT_INPUT_SIZE, NIN_MIN_INPUT_SIZE);
+  const inputShape = resolveInputShape("nin", options, DEFAULT_INPUT_SIZE, ninSpec.minInputSize);
   const numClasses = resolveNumClasses("nin", options);
 
-  const images = modelInput({ shape: inputShape, name: "images" });
+  const images = imageInput(inputShape);
   let x = ninBlock(images, { filters: 96, kernelSize: 11, strides: 4, padding: 0 }, "block1");
-  x = maxPool(x, "pool1", POOL);
+  x = maxPool(x, "block1_pool", POOL);
   x = ninBlock(x, { filters: 256, kernelSize: 5, strides: 1, padding: 2 }, "block2");
-  x = maxPool(x, "pool2", POOL);
+  x = maxPool(x, "block2_pool", POOL);
   x = ninBlock(x, { filters: 384, kernelSize: 3, strides: 1, padding: 1 }, "block3");
-  x = maxPool(x, "pool3", POOL);
-  x = applyTo(layers.dropout({ rate: 0.5, name: "dropout" }), x);
+  x = maxPool(x, "block3_pool", POOL);
+  x = dropout(x, "dropout", 0.5);
   x = ninBlock(x, { filters: numClasses, kernelSize: 3, strides: 1, padding: 1 }, "block4");
   // PyTorch's AdaptiveAvgPool2d((1, 1)) + Flatten in one layer: tfjs's global pool drops the 1×1.
-  const logits = applyTo(layers.globalAveragePooling2d({ name: "global_avg_pool" }), x);
+  const logits = applyTo(layers.globalAveragePooling2d({ name: LOGITS }), x);
   return model({ inputs: images, outputs: logits, name: "nin" });
 }
 
-/** The seed's `nn.MaxPool2d(3, stride=2)` between the blocks. */
+/** d2l's `nn.MaxPool2d(3, stride=2)` between the blocks. */
 const POOL = { poolSize: 3, strides: 2, pad: 0 } as const;
 
-/** NiN with the seed's recipe: lr 0.1, batch 128, images resized to 224, 10 epochs. */
+/** NiN with d2l §8.3's recipe: lr 0.1, batch 128, images resized to 224, 10 epochs. */
 export const ninSpec: ModelSpec<NinOptions> = {
   name: "nin",
   title: "NiN",
   paper: "Lin, Chen & Yan, Network In Network, ICLR 2014",
-  seedSection: "3.3",
+  d2lSection: "8.3",
   defaults: { inputSize: DEFAULT_INPUT_SIZE, lr: 0.1, batchSize: 128, epochs: 10 },
-  minInputSize: NIN_MIN_INPUT_SIZE,
+  // 67: its last max-pool then sees a 3×3 map.
+  minInputSize: smallestInputSize(ninFeatureSize),
   build: (options) => nin(options),
 };

@@ -2,10 +2,10 @@ import { setupEngine, summary } from "@convnets/core";
 import { architectureChecks, paramCount } from "@convnets/core/testing";
 import { input, model } from "@tensorflow/tfjs-layers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NIN_MIN_INPUT_SIZE, nin, ninBlock, ninFeatureSize, ninSpec } from "../src/index.js";
+import { nin, ninBlock, ninFeatureSize, ninSpec } from "../src/index.js";
 import { NIN } from "./network.js";
 
-// Parameter count, the seed's shape walk, names, dropout and biases, JSON round trip, input sizes and the
+// Parameter count, the book's shape walk, names, dropout and biases, JSON round trip, input sizes and the
 // spec: the checks every network runs, from NiN's row. Built and inspected on the cpu backend, so that they
 // do not depend on the wasm engine (training.test.ts runs the computations on wasm).
 architectureChecks({ describe, it, expect, beforeAll, afterAll }, NIN);
@@ -20,7 +20,7 @@ describe("nin() at the default 224×224×1", () => {
     try {
       expect(full.layers.filter((l) => l.getClassName() === "Dense")).toHaveLength(0);
       expect(full.getLayer("block4_conv3").getConfig().filters).toBe(10);
-      expect(full.layers.at(-1)!.name).toBe("global_avg_pool");
+      expect(full.layers.at(-1)!.name).toBe("logits");
       expect(full.outputs[0]!.shape).toEqual([null, 10]);
     } finally {
       full.dispose();
@@ -55,7 +55,7 @@ describe("ninBlock", () => {
     const m = model({ inputs: x, outputs: [strided, wide] });
     try {
       // PyTorch: floor((9 + 2·1 − 5) / 2) + 1 = 4 (tfjs "same" would give ceil(9 / 2) = 5) …
-      expect(m.getLayer("s_pad").outputShape).toEqual([null, 11, 11, 1]);
+      expect(m.getLayer("s_conv1_pad").outputShape).toEqual([null, 11, 11, 1]);
       expect(m.getLayer("s_conv1").outputShape).toEqual([null, 4, 4, 4]);
       // … and 9 + 2·2 − 3 + 1 = 11 (tfjs "same" would keep 9).
       expect(m.getLayer("w_conv1").outputShape).toEqual([null, 11, 11, 4]);
@@ -74,7 +74,7 @@ describe("ninBlock", () => {
 
 describe("input size", () => {
   it("computes the minimum from the architecture: 67 leaves a 1×1 map, 66 nothing", () => {
-    expect(NIN_MIN_INPUT_SIZE).toBe(67);
+    expect(ninSpec.minInputSize).toBe(67);
     expect(ninSpec.minInputSize).toBe(67);
     expect(ninFeatureSize(224)).toBe(5);
     expect(ninFeatureSize(100)).toBe(2);

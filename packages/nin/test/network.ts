@@ -1,7 +1,7 @@
 import type { NetworkCase } from "@convnets/core/testing";
 import { type NinOptions, nin, ninSpec } from "../src/index.js";
 
-/** The PyTorch layers of the seed's NiN that are one tfjs layer here: AdaptiveAvgPool2d((1, 1)) and Flatten. */
+/** The PyTorch layers of the book's NiN that are one tfjs layer here: AdaptiveAvgPool2d((1, 1)) and Flatten. */
 const TORCH_NAME: Record<string, string> = {
   GlobalAveragePooling2D: "AdaptiveAvgPool2d+Flatten",
 };
@@ -11,13 +11,13 @@ export function blockNames(block: string): string[] {
   return [1, 2, 3].flatMap((i) => [`${block}_conv${i}`, `${block}_conv${i}_relu`]);
 }
 
-/** NiN's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** NiN's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const NIN: NetworkCase<NinOptions> = {
   spec: ninSpec,
   build: nin,
   reference: {
     title: "NiN",
-    seedSection: "3.3",
+    d2lSection: "8.3",
     recipe: { inputSize: 224, lr: 0.1, batchSize: 128, epochs: 10 },
     trainableParams: 1_992_166,
     nonTrainableParams: 0,
@@ -25,14 +25,14 @@ export const NIN: NetworkCase<NinOptions> = {
   },
   walks: [
     {
-      title: "the seed's printed shapes at 224×224 (§3.3)",
+      title: "the book's printed shapes at 224×224 (d2l §8.3)",
       // One `Sequential` line per NiN block (the output of its last ReLU), then the pools and dropout. The
-      // seed's AdaptiveAvgPool2d((1, 1)) (10×1×1) and Flatten (10) are one tfjs layer, GlobalAveragePooling2D,
+      // book's AdaptiveAvgPool2d((1, 1)) (10×1×1) and Flatten (10) are one tfjs layer, GlobalAveragePooling2D,
       // whose output is already flat.
       seed: {
         lines: {
-          keep: (l) => !l.name.startsWith("block") || l.name.endsWith("_conv3_relu"),
-          rename: (l) => (l.name.startsWith("block") ? "Sequential" : TORCH_NAME[l.type]),
+          keep: (l) => !l.name.startsWith("block") || l.name.endsWith("_conv3_relu") || l.name.endsWith("_pool"),
+          rename: (l) => (l.name.startsWith("block") && !l.name.endsWith("_pool") ? "Sequential" : TORCH_NAME[l.type]),
         },
         rows: [
           ["Sequential", [96, 54, 54]],
@@ -50,14 +50,14 @@ export const NIN: NetworkCase<NinOptions> = {
   ],
   layerNames: [
     ...blockNames("block1"),
-    "pool1",
+    "block1_pool",
     ...blockNames("block2"),
-    "pool2",
+    "block2_pool",
     ...blockNames("block3"),
-    "pool3",
+    "block3_pool",
     "dropout",
     ...blockNames("block4"),
-    "global_avg_pool",
+    "logits",
   ],
   dropout: [0.5],
   batchNorms: { count: 0, watched: [] },

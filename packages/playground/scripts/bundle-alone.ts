@@ -8,22 +8,20 @@ import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { installedNetworkPackages } from "@convnets/trainer";
 import { build, type Plugin, type Rollup } from "vite";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const NODE_BUILTINS = new Set(builtinModules);
 
-/** Each network package and the spec the page builds a model from. */
-export const NETWORK_PACKAGES = [
-  { pkg: "@convnets/lenet", spec: "lenetSpec" },
-  { pkg: "@convnets/alexnet", spec: "alexnetSpec" },
-  { pkg: "@convnets/vgg", spec: "vgg11Spec" },
-  { pkg: "@convnets/nin", spec: "ninSpec" },
-  { pkg: "@convnets/googlenet", spec: "googlenetSpec" },
-  { pkg: "@convnets/resnet", spec: "resnet18Spec" },
-  { pkg: "@convnets/densenet", spec: "densenetSpec" },
-  { pkg: "@convnets/batchnorm", spec: undefined },
-] as const;
+/**
+ * Each installed network package (found as `convnets list` finds them), whose page builds its first registered
+ * network through `@convnets/model`'s registry, then `@convnets/batchnorm`, whose page builds a model of its layer.
+ */
+export const NETWORK_PACKAGES: readonly { pkg: string; network: boolean }[] = [
+  ...installedNetworkPackages(ROOT, { fromTrainer: false }).map((pkg) => ({ pkg, network: true })),
+  { pkg: "@convnets/batchnorm", network: false },
+];
 
 export interface BundleReport {
   pkg: string;
@@ -66,11 +64,11 @@ function recordNodeModules(found: string[]): Plugin {
 }
 
 /** Builds the page for one package (`page`: other code than building its model) into memory and measures it. */
-export async function bundleAlone(pkg: string, spec: string | undefined, page?: string): Promise<BundleReport> {
+export async function bundleAlone(pkg: string, network: boolean, page?: string): Promise<BundleReport> {
   const dir = join(ROOT, "node_modules/.bundle-alone", pkg.replace("@convnets/", ""));
   mkdirSync(dir, { recursive: true });
-  const use = page ?? (spec
-    ? `import { ${spec} } from "${pkg}";\nconst model = ${spec}.build();\ndocument.body.textContent = \`\${model.name}: \${model.countParams()} parameters\`;`
+  const use = page ?? (network
+    ? `import "${pkg}";\nimport { createModel, listModels } from "@convnets/model";\nconst model = createModel(listModels()[0]);\ndocument.body.textContent = \`\${model.name}: \${model.countParams()} parameters\`;`
     : `import { batchNorm } from "${pkg}";\nimport { sequential } from "@tensorflow/tfjs-layers";\nconst model = sequential({ layers: [batchNorm({ inputShape: [4] })] });\ndocument.body.textContent = String(model.countParams());`);
   writeFileSync(
     join(dir, "main.js"),

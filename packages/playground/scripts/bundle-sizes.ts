@@ -25,8 +25,8 @@ export function sizeSection(r: BundleReport): string {
 }
 
 async function main(): Promise<void> {
-  for (const { pkg, spec } of NETWORK_PACKAGES) {
-    const report = await bundleAlone(pkg, spec);
+  for (const { pkg, network } of NETWORK_PACKAGES) {
+    const report = await bundleAlone(pkg, network);
     if (report.nodeModules.length > 0) throw new Error(`${pkg} pulls Node modules into a page: ${report.nodeModules.join(", ")}`);
     const path = readmeOf(pkg);
     const readme = readFileSync(path, "utf8");

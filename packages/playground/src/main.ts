@@ -11,7 +11,7 @@ import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { drawCurves } from "./chart.js";
 import { fetchServedData, type PageData, readChosenFiles } from "./data.js";
 import { type PageEngine, type StartedEngine, startEngine } from "./engine.js";
-import { NETWORKS, networkByName, type PageRecipe } from "./networks.js";
+import { networkByName, networks, type PageRecipe } from "./networks.js";
 import { drawPredictions } from "./predictions.js";
 import { loadRunModel } from "./run-files.js";
 
@@ -280,6 +280,6 @@ ui.drop.addEventListener("drop", (e) => {
   void openRun([...(e.dataTransfer?.files ?? [])]);
 });
 
-for (const spec of NETWORKS) ui.network.add(new Option(`${spec.title} (${spec.name})`, spec.name));
-fillRecipe(NETWORKS[0]!);
+for (const spec of networks()) ui.network.add(new Option(`${spec.title} (${spec.name})`, spec.name));
+fillRecipe(networks()[0]!);
 setBusy(false);

@@ -1,27 +1,17 @@
-import { alexnetSpec } from "@convnets/alexnet";
-import type { ModelSpec, Recipe } from "@convnets/core/browser";
-import { densenetSpec } from "@convnets/densenet";
-import { googlenetSpec } from "@convnets/googlenet";
-import { lenetBNSpec, lenetSpec } from "@convnets/lenet";
-import { ninSpec } from "@convnets/nin";
-import { resnet18Spec } from "@convnets/resnet";
-import { vgg11Spec } from "@convnets/vgg";
+// Every network package the page depends on, imported by vite.config.ts's `convnetsNetworks` plugin: each registers
+// its networks (and its custom layers) with @convnets/model's registry.
+import "virtual:convnets-networks";
+import type { Recipe } from "@convnets/core/browser";
+import { getModelSpec, listModels, type ModelSpec } from "@convnets/model";
 
-/** The networks the page offers, in the order of the book. (Importing them registers their custom layers.) */
-export const NETWORKS: readonly ModelSpec[] = [
-  lenetSpec,
-  lenetBNSpec,
-  alexnetSpec,
-  vgg11Spec,
-  ninSpec,
-  googlenetSpec,
-  resnet18Spec,
-  densenetSpec,
-];
+/** The networks the page offers: every registered one, in the book's order. */
+export function networks(): ModelSpec[] {
+  return listModels().map(getModelSpec);
+}
 
 export function networkByName(name: string): ModelSpec {
-  const spec = NETWORKS.find((s) => s.name === name);
-  if (!spec) throw new Error(`unknown network "${name}"; the page has ${NETWORKS.map((s) => s.name).join(", ")}`);
+  const spec = networks().find((s) => s.name === name);
+  if (!spec) throw new Error(`unknown network "${name}"; the page has ${listModels().join(", ")}`);
   return spec;
 }
 

@@ -4,8 +4,8 @@ import { bundleAlone, NETWORK_PACKAGES } from "../scripts/bundle-alone.js";
 import { END, readmeOf, START } from "../scripts/bundle-sizes.js";
 
 describe("each network package bundles alone for a browser", () => {
-  it.each(NETWORK_PACKAGES)("$pkg: no Node built-in in the page, and its README's size is current", async ({ pkg, spec }) => {
-    const report = await bundleAlone(pkg, spec);
+  it.each(NETWORK_PACKAGES)("$pkg: no Node built-in in the page, and its README's size is current", async ({ pkg, network }) => {
+    const report = await bundleAlone(pkg, network);
     expect(report.nodeModules).toEqual([]);
     const readme = readFileSync(readmeOf(pkg), "utf8");
     const section = readme.slice(readme.indexOf(START), readme.indexOf(END));
@@ -19,7 +19,7 @@ describe("each network package bundles alone for a browser", () => {
   });
 
   it("the check finds Node built-ins where they are: core's Node entry", async () => {
-    const report = await bundleAlone("@convnets/core", undefined, `import { loadFashionMnist } from "@convnets/core";\nconsole.log(loadFashionMnist);`);
+    const report = await bundleAlone("@convnets/core", false, `import { loadFashionMnist } from "@convnets/core";\nconsole.log(loadFashionMnist);`);
     expect(report.nodeModules).toEqual(expect.arrayContaining([expect.stringMatching(/→ node:fs\/promises$/)]));
   });
 });

@@ -36,7 +36,7 @@ afterAll(async () => {
 
 describe("the playground in Chromium", () => {
   it("loads with no console errors, cross-origin isolated, every network offered", async () => {
-    expect(await page.locator("#network option").count()).toBe(8);
+    expect(await page.locator("#network option").count()).toBe(12);
     expect(await page.locator("#epochs").inputValue()).toBe("10"); // LeNet's recipe, from its ModelSpec
     expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
     expect(errors).toEqual([]);

@@ -1,5 +1,8 @@
+// Importing this package registers its networks (`resnet18`, `resnet34`) with @convnets/model's registry.
+import { registerModel } from "@convnets/model";
+import { resnet18Spec, resnet34Spec } from "./resnet.js";
+
 export {
-  RESNET_MIN_INPUT_SIZE,
   type ResidualArgs,
   type ResNetBlockArgs,
   type ResNetOptions,
@@ -11,3 +14,6 @@ export {
   resnet34Spec,
   resnetBlock,
 } from "./resnet.js";
+
+registerModel(resnet18Spec);
+registerModel(resnet34Spec);

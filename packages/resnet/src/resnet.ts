@@ -1,29 +1,38 @@
 import { batchNorm } from "@convnets/batchnorm";
-import { type BuildOptions, type ModelSpec, resolveInputShape, resolveNumClasses, applyTo, conv, globalAvgPoolClassifier, maxPool } from "@convnets/core/model";
+import {
+  activation,
+  applyTo,
+  type BuildOptions,
+  conv,
+  globalAvgPoolClassifier,
+  imageInput,
+  type ModelSpec,
+  maxPool,
+  resolveInputShape,
+  resolveNumClasses,
+} from "@convnets/model";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
 
 export interface ResidualArgs {
-  /** Output channels of both 3×3 convolutions (the seed's `num_channels`). */
+  /** Output channels of both 3×3 convolutions (d2l's `num_channels`). */
   filters: number;
   /** Stride of the first 3×3 convolution and of the projection. Default 1. */
   strides?: number;
   /**
-   * Pass the shortcut through a 1×1 convolution with `strides` (the seed's `use_1x1conv`), needed
+   * Pass the shortcut through a 1×1 convolution with `strides` (d2l's `use_1x1conv`), needed
    * whenever the block changes the channel count or the spatial size. Default false.
    */
   useProjection?: boolean;
 }
 
-function relu(x: SymbolicTensor, name: string): SymbolicTensor {
-  return applyTo(tfl.layers.reLU({ name }), x);
-}
+const relu = (x: SymbolicTensor, name: string) => activation(x, name, "relu");
 
 /**
- * The residual block (seed §3.6, `Residual`): 3×3 conv (stride `strides`) → BatchNorm → ReLU →
+ * The residual block (d2l §8.6, `Residual`): 3×3 conv (stride `strides`) → BatchNorm → ReLU →
  * 3×3 conv → BatchNorm, added to the input (through a 1×1 conv with the same stride when
- * `useProjection`), then ReLU. Layers: `${name}_conv1`, `_bn1`, `_relu1`, `_conv2`, `_bn2`,
- * `_conv3` (the projection), `_add`, `_relu2`.
+ * `useProjection`: the book's `conv3`), then ReLU. Layers: `${name}_conv1`, `_bn1`, `_relu1`, `_conv2`, `_bn2`,
+ * `_shortcut_conv` (the projection), `_add`, `_relu2`.
  */
 export function residual(x: SymbolicTensor, args: ResidualArgs, name: string): SymbolicTensor {
   const { filters, strides = 1, useProjection = false } = args;
@@ -37,7 +46,7 @@ export function residual(x: SymbolicTensor, args: ResidualArgs, name: string): S
   y = relu(applyTo(batchNorm({ name: `${name}_bn1` }), y), `${name}_relu1`);
   y = conv(y, `${name}_conv2`, { filters, kernelSize: 3, pad: 1, relu: false });
   y = applyTo(batchNorm({ name: `${name}_bn2` }), y);
-  const shortcut = useProjection ? conv(x, `${name}_conv3`, { filters, kernelSize: 1, strides, relu: false }) : x;
+  const shortcut = useProjection ? conv(x, `${name}_shortcut_conv`, { filters, kernelSize: 1, strides, relu: false }) : x;
   return relu(applyTo(tfl.layers.add({ name: `${name}_add` }), [y, shortcut]), `${name}_relu2`);
 }
 
@@ -55,7 +64,7 @@ export interface ResNetBlockArgs {
 }
 
 /**
- * A ResNet stage (seed §3.6, `resnet_block`): `numResiduals` residual blocks named
+ * A ResNet stage (d2l §8.6, `resnet_block`): `numResiduals` residual blocks named
  * `${name}_block1`, `${name}_block2`, …; unless `firstBlock`, the first one has stride 2 and a
  * 1×1 projection.
  */
@@ -83,7 +92,7 @@ const DEFAULT_INPUT_SIZE = 96;
  * padded, so its output side is ceil(n / 2), at least 1 for any n ≥ 1; the 1×1 projection also
  * gives ceil(n / 2), so the addition always lines up.
  */
-export const RESNET_MIN_INPUT_SIZE = 1;
+const RESNET_MIN_INPUT_SIZE = 1;
 
 export interface ResNetOptions extends BuildOptions {
   /** Model name. Default `resnet<depth>`, depth = 2 × (residual blocks) + 2 (stem conv and dense). */
@@ -91,11 +100,11 @@ export interface ResNetOptions extends BuildOptions {
 }
 
 /**
- * A ResNet as the seed builds it (He et al., "Deep Residual Learning for Image Recognition",
- * 2016; seed §3.6): stem (7×7 conv stride 2 → BatchNorm → ReLU → 3×3 max pool stride 2), then
- * one stage per entry of `stages` (that many residual blocks, 64, 128, 256, 512, … channels, every
- * stage after the first halving the size), global average pooling and a dense layer to the logits.
- * Layers are named `stage1_conv7x7`, `stage2_block1_conv1`, `stage3_block1_add`, `fc`.
+ * A ResNet as d2l §8.6 builds it (He et al., "Deep Residual Learning for Image Recognition",
+ * 2016): the stem (the book's b1: 7×7 conv stride 2 → BatchNorm → ReLU → 3×3 max pool stride 2), then
+ * one stage per entry of `stages` (the book's b2…b5: that many residual blocks, 64, 128, 256, 512, … channels,
+ * every stage after the first halving the size), global average pooling and a dense layer to the logits.
+ * Layers are named `stem_conv`, `stem_bn`, `stage1_block1_conv1`, `stage2_block1_add`, `global_pool`, `logits`.
  */
 export function resnet(stages: readonly number[], options?: ResNetOptions): LayersModel {
   if (stages.length === 0 || stages.some((n) => !Number.isInteger(n) || n < 1)) {
@@ -108,19 +117,19 @@ export function resnet(stages: readonly number[], options?: ResNetOptions): Laye
   const inputShape = resolveInputShape(modelName, options, DEFAULT_INPUT_SIZE, RESNET_MIN_INPUT_SIZE);
   const numClasses = resolveNumClasses(modelName, options);
 
-  const input = tfl.input({ shape: inputShape, name: "input" });
-  let x = conv(input, "stage1_conv7x7", { filters: 64, kernelSize: 7, strides: 2, pad: 3, relu: false });
-  x = relu(applyTo(batchNorm({ name: "stage1_bn" }), x), "stage1_relu");
-  x = maxPool(x, "stage1_pool", { poolSize: 3, strides: 2, pad: 1 });
+  const input = imageInput(inputShape);
+  let x = conv(input, "stem_conv", { filters: 64, kernelSize: 7, strides: 2, pad: 3, relu: false });
+  x = relu(applyTo(batchNorm({ name: "stem_bn" }), x), "stem_relu");
+  x = maxPool(x, "stem_pool", { poolSize: 3, strides: 2, pad: 1 });
   stages.forEach((numResiduals, i) => {
-    x = resnetBlock(x, { filters: 64 * 2 ** i, numResiduals, firstBlock: i === 0 }, `stage${i + 2}`);
+    x = resnetBlock(x, { filters: 64 * 2 ** i, numResiduals, firstBlock: i === 0 }, `stage${i + 1}`);
   });
   // nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten() and nn.Linear(…, numClasses).
-  const logits = globalAvgPoolClassifier(x, numClasses, "global_avg");
+  const logits = globalAvgPoolClassifier(x, numClasses);
   return tfl.model({ inputs: input, outputs: logits, name: modelName });
 }
 
-/** ResNet-18, the seed's network: stages of 2, 2, 2, 2 residual blocks (11,178,378 parameters). */
+/** ResNet-18, the network d2l §8.6 trains: stages of 2, 2, 2, 2 residual blocks (11,178,378 parameters). */
 export function resnet18(options?: BuildOptions): LayersModel {
   return resnet([2, 2, 2, 2], { ...options, name: "resnet18" });
 }
@@ -132,22 +141,23 @@ export function resnet34(options?: BuildOptions): LayersModel {
 
 const PAPER = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016";
 
-/** ResNet-18 with the seed's recipe: lr 0.05, batch 256, 96×96, 10 epochs. */
+/** ResNet-18 with d2l §8.6's recipe: lr 0.05, batch 256, 96×96, 10 epochs. */
 export const resnet18Spec: ModelSpec = {
   name: "resnet18",
   title: "ResNet-18",
   paper: PAPER,
-  seedSection: "3.6",
+  d2lSection: "8.6",
   defaults: { inputSize: DEFAULT_INPUT_SIZE, lr: 0.05, batchSize: 256, epochs: 10 },
   minInputSize: RESNET_MIN_INPUT_SIZE,
   build: resnet18,
 };
 
-/** ResNet-34 with ResNet-18's recipe (the seed trains only ResNet-18). */
+/** ResNet-34 with ResNet-18's recipe (the book trains only ResNet-18). */
 export const resnet34Spec: ModelSpec = {
   name: "resnet34",
   title: "ResNet-34",
   paper: PAPER,
+  d2lSection: "8.6",
   defaults: { inputSize: DEFAULT_INPUT_SIZE, lr: 0.05, batchSize: 256, epochs: 10 },
   minInputSize: RESNET_MIN_INPUT_SIZE,
   build: resnet34,

@@ -1,18 +1,18 @@
 import type { NetworkCase } from "@convnets/core/testing";
 import { type ResNetOptions, resnet18, resnet18Spec } from "../src/index.js";
 
-/** The output of the stem and of each stage: the rows of REFERENCE.md §1's table. */
-const STAGES = ["stage1_pool", "stage2_block2_relu2", "stage3_block2_relu2", "stage4_block2_relu2", "stage5_block2_relu2"];
+/** The output of the stem and of each stage: the rows of the book's table. */
+const STAGES = ["stem_pool", "stage1_block2_relu2", "stage2_block2_relu2", "stage3_block2_relu2", "stage4_block2_relu2"];
 const table = (sides: number[]): [string, number[]][] =>
   STAGES.map((layer, i) => [layer, [sides[i]!, sides[i]!, [64, 64, 128, 256, 512][i]!]]);
 
-/** ResNet-18's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** ResNet-18's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const RESNET18: NetworkCase<ResNetOptions> = {
   spec: resnet18Spec,
   build: resnet18,
   reference: {
     title: "ResNet-18",
-    seedSection: "3.6",
+    d2lSection: "8.6",
     recipe: { inputSize: 96, lr: 0.05, batchSize: 256, epochs: 10 },
     trainableParams: 11_178_378,
     // 17 BatchNorms (stem + 2 per residual block × 8), a moving mean and variance per channel each.
@@ -23,22 +23,22 @@ export const RESNET18: NetworkCase<ResNetOptions> = {
   walks: [
     {
       title: "the shape table at 96×96: 24, 24, 12, 6, 3, global avg 512, dense 10",
-      layers: [...table([24, 24, 12, 6, 3]), ["global_avg", [512]]],
+      layers: [...table([24, 24, 12, 6, 3]), ["global_pool", [512]]],
     },
     {
-      title: "the seed's printed table at 224×224: 56, 56, 28, 14, 7",
+      title: "the book's printed table at 224×224: 56, 56, 28, 14, 7",
       options: { inputShape: [224, 224, 1] },
       layers: table([56, 56, 28, 14, 7]),
     },
     {
       title: "a 40×40×3 input with 4 classes",
       options: { numClasses: 4, inputShape: [40, 40, 3] },
-      layers: [["stage5_block2_relu2", [2, 2, 512]]],
+      layers: [["stage4_block2_relu2", [2, 2, 512]]],
     },
   ],
   dropout: [],
-  batchNorms: { count: 17, watched: ["stage1_bn", "stage3_block1_bn1", "stage5_block2_bn2"] },
-  featureMap: { layer: "stage5_block2_relu2", channels: 512 },
+  batchNorms: { count: 17, watched: ["stem_bn", "stage2_block1_bn1", "stage4_block2_bn2"] },
+  featureMap: { layer: "stage4_block2_relu2", channels: 512 },
   colourInput: [40, 40],
   training: {
     inputSize: 32,
@@ -47,6 +47,6 @@ export const RESNET18: NetworkCase<ResNetOptions> = {
     lossFall: { kind: "epochs", images: 64, testImages: 32, epochs: 3, batchSize: 32, lr: 0.01, seed: 1, fallsBy: 0.1 },
   },
   // The geometries ResNet trains with: stride-2 convolutions after explicit padding, the 1×1 projection, 1×1
-  // feature maps, and the seed's BatchNorm. A conv bias right before a BatchNorm has a true gradient of 0.
+  // feature maps, and the book's BatchNorm. A conv bias right before a BatchNorm has a true gradient of 0.
   gradients: { inputSize: 16, compared: 50 },
 };

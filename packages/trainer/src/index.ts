@@ -11,9 +11,11 @@ export { d2lLines, historyCsv, overallExamplesPerSec } from "./history.js";
 export {
   findModel,
   type FoundModel,
+  installedNetworkPackages,
   isModelSpec,
-  KNOWN_MODELS,
   type ModelSource,
+  type RegisteredModel,
+  registeredModels,
   specOf,
 } from "./registry.js";
 export { type ListedModel, listModels } from "./commands/list.js";

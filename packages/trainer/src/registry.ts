@@ -1,31 +1,91 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import type { BuildOptions, ModelSpec } from "@convnets/core";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { type BuildOptions, editDistance, getModelSpec, listModels, type ModelSpec } from "@convnets/model";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { UsageError } from "./context.js";
 
-/** The networks of this project, by name, and the package each one lives in. */
-export const KNOWN_MODELS: Readonly<Record<string, string>> = {
-  lenet: "@convnets/lenet",
-  "lenet-bn": "@convnets/lenet",
-  alexnet: "@convnets/alexnet",
-  vgg11: "@convnets/vgg",
-  nin: "@convnets/nin",
-  googlenet: "@convnets/googlenet",
-  resnet18: "@convnets/resnet",
-  resnet34: "@convnets/resnet",
-  densenet: "@convnets/densenet",
-};
+/** The scope network packages are published under; installed ones are found by looking in it. */
+const SCOPE = "@convnets";
+/** The keyword in a network package's package.json that marks it as one (`npm search keywords:convnets-network`). */
+export const NETWORK_KEYWORD = "convnets-network";
 
-/** Packages in the order `convnets list` shows them (the book's order). */
-export const KNOWN_PACKAGES: readonly string[] = [...new Set(Object.values(KNOWN_MODELS))];
+/**
+ * The network packages installed where `cwd`'s project can import them, or where the trainer itself can: every
+ * `@convnets/*` package in a `node_modules` on either resolution path whose package.json has the keyword
+ * `convnets-network` (each registers its networks with `@convnets/model` when imported). Sorted by name; a package seen from both places is listed once.
+ * `fromTrainer: false` looks from `cwd` only (a bundler resolving imports from its project).
+ */
+export function installedNetworkPackages(cwd: string, options: { fromTrainer?: boolean } = {}): string[] {
+  const found = new Set<string>();
+  const starts = [resolve(cwd), ...(options.fromTrainer === false ? [] : [dirname(fileURLToPath(import.meta.url))])];
+  for (const start of starts) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      const scope = join(dir, "node_modules", SCOPE);
+      for (const entry of existsSync(scope) ? readdirSync(scope) : []) {
+        if (found.has(`${SCOPE}/${entry}`)) continue;
+        const manifest = join(scope, entry, "package.json");
+        if (!existsSync(manifest)) continue;
+        try {
+          const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { keywords?: unknown };
+          if (Array.isArray(pkg.keywords) && pkg.keywords.includes(NETWORK_KEYWORD)) found.add(`${SCOPE}/${entry}`);
+        } catch {
+          // An unreadable package.json is not a network package.
+        }
+      }
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return [...found].sort();
+}
+
+/** A registered network, and where it comes from: the package that registered it, or only the registry. */
+export interface RegisteredModel {
+  name: string;
+  spec: ModelSpec;
+  source: ModelSource;
+}
+
+/** Packages found installed that could not be imported, with the reason (shown by `convnets list`). */
+export interface RegistryProblem {
+  package: string;
+  problem: string;
+}
+
+/**
+ * Imports every installed network package (each registers its networks with `@convnets/model`'s registry when
+ * imported), then reads the registry, in the book's order: every network registered in this process, each with the
+ * package export it came from where a package exports it. Packages that fail to import are returned as problems.
+ */
+export async function registeredModels(cwd: string): Promise<{ models: RegisteredModel[]; problems: RegistryProblem[] }> {
+  const exported = new Map<ModelSpec, { specifier: string; export: string }>();
+  const problems: RegistryProblem[] = [];
+  for (const specifier of installedNetworkPackages(cwd)) {
+    try {
+      const module = await importPackage(specifier, cwd);
+      for (const [key, spec] of module ? specExports(module) : []) {
+        if (!exported.has(spec)) exported.set(spec, { specifier, export: key });
+      }
+    } catch (err) {
+      problems.push({ package: specifier, problem: (err as Error).message });
+    }
+  }
+  const models = listModels().map((name) => {
+    const spec = getModelSpec(name);
+    const from = exported.get(spec);
+    const source: ModelSource = from ? { kind: "package", ...from } : { kind: "registry", name };
+    return { name, spec, source };
+  });
+  return { models, problems };
+}
 
 /** Where a model came from, recorded in a run so `eval`, `predict` and `--resume` find it again. */
 export type ModelSource =
   | { kind: "package"; specifier: string; export: string }
-  | { kind: "module"; path: string; export: string; builds: "spec" | "function" };
+  | { kind: "module"; path: string; export: string; builds: "spec" | "function" }
+  /** Registered with `@convnets/model` in this process, by no installed package's export. */
+  | { kind: "registry"; name: string };
 
 /** A model found by name or path. A module that exports a plain builder function gets its spec later. */
 export interface FoundModel {
@@ -109,24 +169,6 @@ export async function importPackage(specifier: string, cwd: string): Promise<Rec
   return module;
 }
 
-/** Closest known names by edit distance, for "did you mean". */
-function suggestions(name: string, candidates: string[]): string[] {
-  const distance = (a: string, b: string) => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let diagonal = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const above = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-        diagonal = above;
-      }
-    }
-    return row[b.length]!;
-  };
-  return candidates.filter((c) => distance(name.toLowerCase(), c) <= Math.max(1, Math.floor(c.length / 3)));
-}
-
 /** A path to the user's own module rather than a registry name. */
 export function looksLikePath(arg: string): boolean {
   return (
@@ -138,49 +180,25 @@ export function looksLikePath(arg: string): boolean {
 }
 
 /**
- * Finds a model by registry name (`lenet`), by path to a module (`./my-model.js`, `./models.js#small`),
- * or by package (`@someone/their-net#theirSpec`). Bad names fail with the known names, a suggestion,
- * and for a known but uninstalled network the package to add.
+ * Finds a model by registry name (`lenet`: any network an installed package registers), by path to a module
+ * (`./my-model.js`, `./models.js#small`), or by package (`@someone/their-net#theirSpec`). An unknown name fails with
+ * the registered names, a suggestion, and how to add a network.
  */
-export async function findModel(
-  arg: string,
-  cwd: string,
-  known: Readonly<Record<string, string>> = KNOWN_MODELS,
-): Promise<FoundModel> {
+export async function findModel(arg: string, cwd: string): Promise<FoundModel> {
   if (looksLikePath(arg)) return findInModule(arg, cwd);
   if (arg.startsWith("@")) return findInPackage(arg, cwd);
   const name = arg.toLowerCase();
-  const specifier = known[name];
-  if (specifier) {
-    const module = await importPackage(specifier, cwd);
-    if (!module) {
-      throw new UsageError(
-        `model "${name}" is in the package ${specifier}, which is not installed here. Add it: npm install ${specifier}`,
-      );
-    }
-    const match = specExports(module).find(([, s]) => s.name === name);
-    if (!match) {
-      const has = specExports(module).map(([, s]) => s.name);
-      throw new UsageError(
-        `${specifier} is installed but exports no ModelSpec named "${name}" (it exports: ${has.join(", ") || "none"}). ` +
-          `Update it: npm install ${specifier}@latest`,
-      );
-    }
-    return { name, spec: match[1], source: { kind: "package", specifier, export: match[0] } };
-  }
-  // Not a registry name: an installed package may still export it (vgg16 from @convnets/vgg).
-  for (const pkg of new Set(Object.values(known))) {
-    // A package that cannot be loaded is reported when asked for by name, not while looking elsewhere.
-    const module = await importPackage(pkg, cwd).catch(() => undefined);
-    const match = module && specExports(module).find(([, s]) => s.name === name);
-    if (match) return { name, spec: match[1], source: { kind: "package", specifier: pkg, export: match[0] } };
-  }
-  const names = Object.keys(known);
-  const close = suggestions(name, names);
+  const { models, problems } = await registeredModels(cwd);
+  const match = models.find((m) => m.name === name);
+  if (match) return { name, spec: match.spec, source: match.source };
+  const names = models.map((m) => m.name);
+  const close = names.filter((c) => editDistance(name, c) <= Math.max(1, Math.floor(c.length / 3)));
   throw new UsageError(
     `unknown model "${arg}".${close.length ? ` Did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : ""} ` +
-      `Known models: ${names.join(", ")} (see convnets list). ` +
-      `To train your own network, give the path of a module that exports a ModelSpec: convnets train ./my-model.js`,
+      (names.length ? `Known models: ${names.join(", ")} (see convnets list). ` : "No network package is installed here. ") +
+      problems.map((p) => `${p.package} is installed but cannot be loaded: ${p.problem}. `).join("") +
+      `Networks come in packages (npm install @convnets/resnet); ` +
+      `to train your own network, give the path of a module that exports a ModelSpec: convnets train ./my-model.js`,
   );
 }
 
@@ -257,6 +275,11 @@ async function findInModule(arg: string, cwd: string): Promise<FoundModel> {
 
 /** Finds the model a run recorded. */
 export async function findSource(source: ModelSource, cwd: string): Promise<FoundModel> {
+  if (source.kind === "registry") {
+    const match = (await registeredModels(cwd)).models.find((m) => m.name === source.name);
+    if (!match) throw new UsageError(`this run's model ${source.name} is registered by nothing installed here; import or install the package that registers it`);
+    return { name: match.name, spec: match.spec, source };
+  }
   if (source.kind === "package") {
     const module = await importPackage(source.specifier, cwd);
     if (!module) {

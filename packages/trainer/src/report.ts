@@ -30,7 +30,7 @@ export function reportMarkdown(run: RunRecord, history: EpochMetrics[], runName:
     "",
     "## Model",
     "",
-    `- name: \`${model.name}\` (${model.source.kind === "package" ? `${model.source.specifier}, export \`${model.source.export}\`` : `module ${model.source.path}`})`,
+    `- name: \`${model.name}\` (${model.source.kind === "package" ? `${model.source.specifier}, export \`${model.source.export}\`` : model.source.kind === "module" ? `module ${model.source.path}` : "registered in the process that trained it"})`,
     `- paper: ${model.paper}`,
     ...(bookCitation(model) ? [`- book: ${bookCitation(model)} (Dive into Deep Learning, d2l.ai)`] : []),
     `- parameters: ${formatInt(model.trainableParams)} trainable, ${formatInt(model.totalParams)} in all`,

@@ -36,9 +36,9 @@ export interface RunRecord {
     name: string;
     title: string;
     paper: string;
-    /** Section of the d2l book (d2l.ai) that builds it, e.g. "8.6". */
-    bookSection?: string;
-    /** Runs made before 2026-12-07: the project's study-notes numbering (shown as the book's section). */
+    /** Section of Dive into Deep Learning that builds the network. */
+    d2lSection?: string;
+    /** What runs made before 0.2 recorded instead of d2lSection (a section of the study notes). */
     seedSection?: string;
     source: ModelSource;
     trainableParams: number;

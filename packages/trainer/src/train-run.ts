@@ -112,7 +112,8 @@ export interface TrainOutcome {
 /** Everything a training session needs, decided before the engine starts or data loads. */
 interface Plan {
   found: FoundModel;
-  recipe: Recipe;
+  /** What is known before the model is built: undefined where a builder function's own defaults decide (specOf). */
+  recipe: Partial<Recipe>;
   seed: number;
   limit?: number;
   /** The run directory; for a default new run, the first name tried (the claim picks the final one). */
@@ -141,7 +142,11 @@ function refuseSmallInput(spec: ModelSpec, inputSize: number): void {
   }
 }
 
-const whereFrom = (found: FoundModel) => (found.source.kind === "module" ? found.source.path : found.source.specifier);
+function whereFrom(found: FoundModel): string {
+  const { source } = found;
+  if (source.kind === "module") return source.path;
+  return source.kind === "package" ? source.specifier : `the model registry (${source.name})`;
+}
 
 async function planNewRun(options: TrainRunOptions, io: Io): Promise<Plan> {
   if (!options.model) {
@@ -151,13 +156,13 @@ async function planNewRun(options: TrainRunOptions, io: Io): Promise<Plan> {
   // A builder function's recipe is known only once it is built (after the engine starts).
   if (found.spec) checkSpec(found.spec, whereFrom(found));
   const defaults = found.spec?.defaults;
-  const recipe: Recipe = {
-    epochs: options.epochs ?? defaults?.epochs ?? 0,
-    lr: options.lr ?? defaults?.lr ?? 0,
-    batchSize: options.batchSize ?? defaults?.batchSize ?? 0,
-    inputSize: options.inputSize ?? defaults?.inputSize ?? 0,
+  const recipe: Partial<Recipe> = {
+    epochs: options.epochs ?? defaults?.epochs,
+    lr: options.lr ?? defaults?.lr,
+    batchSize: options.batchSize ?? defaults?.batchSize,
+    inputSize: options.inputSize ?? defaults?.inputSize,
   };
-  if (found.spec) refuseSmallInput(found.spec, recipe.inputSize);
+  if (found.spec) refuseSmallInput(found.spec, recipe.inputSize ?? found.spec.defaults.inputSize);
   const dir = options.out ? resolve(io.cwd, options.out) : defaultRunBase(io.cwd, found.name);
   if (options.out) await checkNewRunDir(dir);
   return { found, recipe, seed: options.seed ?? 0, limit: options.limit, dir, defaultDir: !options.out };
@@ -410,14 +415,12 @@ function alreadyComplete(plan: Plan, io: Io): TrainOutcome | undefined {
 /** The recipe with the spec's defaults filled in (a builder function's are known only now). */
 function fullRecipe(plan: Plan, spec: ModelSpec): Recipe {
   if (!plan.found.spec) checkSpec(spec, whereFrom(plan.found));
-  const recipe: Recipe = plan.run
-    ? plan.recipe
-    : {
-        epochs: plan.recipe.epochs || spec.defaults.epochs,
-        lr: plan.recipe.lr || spec.defaults.lr,
-        batchSize: plan.recipe.batchSize || spec.defaults.batchSize,
-        inputSize: plan.recipe.inputSize || spec.defaults.inputSize,
-      };
+  const recipe: Recipe = {
+    epochs: plan.recipe.epochs ?? spec.defaults.epochs,
+    lr: plan.recipe.lr ?? spec.defaults.lr,
+    batchSize: plan.recipe.batchSize ?? spec.defaults.batchSize,
+    inputSize: plan.recipe.inputSize ?? spec.defaults.inputSize,
+  };
   refuseSmallInput(spec, recipe.inputSize);
   return recipe;
 }
@@ -562,7 +565,7 @@ async function startRecord({ plan, spec, recipe, engine, data }: SessionArgs, pa
           name: spec.name,
           title: spec.title,
           paper: spec.paper,
-          bookSection: bookSection(spec),
+          d2lSection: bookSection(spec),
           source: plan.found.source,
           trainableParams: params.trainableParams,
           totalParams: params.totalParams,

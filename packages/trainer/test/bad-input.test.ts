@@ -44,7 +44,7 @@ describe("bad input is refused before any work", () => {
 
   it("an unknown model, with the known ones and a suggestion", async () => {
     const res = await refused(["train", "resnet81"], 'unknown model "resnet81". Did you mean "resnet18"');
-    expect(res.stderr).toContain("Known models: lenet, lenet-bn, alexnet, vgg11, nin, googlenet, resnet18, resnet34, densenet");
+    expect(res.stderr).toContain("Known models: lenet, alexnet, vgg11, vgg13, vgg16, vgg19, nin, googlenet, lenet-bn, resnet18, resnet34, densenet");
   });
 
   it("an unknown engine, option or command", async () => {

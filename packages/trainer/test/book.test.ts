@@ -14,8 +14,8 @@ it("names each network's section of d2l.ai (2nd edition: chapters 7 and 8)", () 
   expect(bookCitation(resnet18Spec)).toBe("d2l §8.6");
 });
 
-it("prefers a spec's own bookSection, and shows a run made before it (seedSection only) the book's section", () => {
-  expect(bookSection({ bookSection: "8.8", seedSection: "3.6" })).toBe("8.8");
+it("prefers a spec's own d2lSection, and shows a run made before it (seedSection only) the book's section", () => {
+  expect(bookSection({ d2lSection: "8.8", seedSection: "3.6" })).toBe("8.8");
   expect(bookSection({ seedSection: "3.7" })).toBe("8.7");
   expect(bookCitation({})).toBe("");
   expect(bookCitation({ seedSection: "9.9" })).toBe("");

@@ -1,7 +1,8 @@
 import { setupEngine } from "@convnets/core";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../src/context.js";
-import { findModel, isModelSpec, looksLikePath, specOf } from "../src/registry.js";
+import { LAYER_NAME } from "@convnets/model";
+import { findModel, isModelSpec, looksLikePath, registeredModels, specOf } from "../src/registry.js";
 import { EXAMPLE_MODEL, FUNCTION_MODEL, PACKAGE_DIR } from "./helpers.js";
 
 describe("finding models", () => {
@@ -10,16 +11,14 @@ describe("finding models", () => {
     expect(error).toBeInstanceOf(UsageError);
     expect(error.message).toContain('unknown model "lenett"');
     expect(error.message).toContain('Did you mean "lenet"');
-    expect(error.message).toContain("lenet, lenet-bn, alexnet, vgg11, nin, googlenet, resnet18, resnet34, densenet");
+    expect(error.message).toContain("lenet, alexnet, vgg11, vgg13, vgg16, vgg19, nin, googlenet, lenet-bn, resnet18, resnet34, densenet");
     expect(error.message).toContain("convnets train ./my-model.js");
   });
 
-  it("names the package to add for a known network that is not installed", async () => {
-    const error = await findModel("fancynet", PACKAGE_DIR, { fancynet: "@convnets/fancynet" }).catch((e) => e);
-    expect(error).toBeInstanceOf(UsageError);
-    expect(error.message).toBe(
-      'model "fancynet" is in the package @convnets/fancynet, which is not installed here. Add it: npm install @convnets/fancynet',
-    );
+  it("finds every variant an installed package registers, with the export a run records", async () => {
+    const found = await findModel("vgg16", PACKAGE_DIR);
+    expect(found.spec?.title).toBe("VGG-16 (channels ÷ 4)");
+    expect(found.source).toEqual({ kind: "package", specifier: "@convnets/vgg", export: "vgg16Spec" });
   });
 
   it("finds a ModelSpec exported by the user's own module, by path relative to cwd", async () => {
@@ -58,5 +57,23 @@ describe("finding models", () => {
     expect(looksLikePath("lenet")).toBe(false);
     expect(looksLikePath("lenet-bn")).toBe(false);
     expect(looksLikePath("@someone/net")).toBe(false);
+  });
+});
+
+describe("every registered network (timm's habit: a test over list_models())", () => {
+  it("builds at its smallest input, named by @convnets/model's rules, and refuses one pixel less", async () => {
+    await setupEngine("cpu");
+    const { models } = await registeredModels(PACKAGE_DIR);
+    expect(models.length).toBeGreaterThanOrEqual(12);
+    for (const { name, spec } of models) {
+      const side = spec.minInputSize;
+      const model = spec.build({ inputShape: [side, side, 1], numClasses: 3 });
+      expect(model.outputs[0]!.shape, name).toEqual([null, 3]);
+      expect(model.inputLayers.map((l) => l.name), name).toEqual(["input"]);
+      expect(model.outputLayers.map((l) => l.name), name).toEqual(["logits"]);
+      for (const layer of model.layers) expect(layer.name, name).toMatch(LAYER_NAME);
+      model.dispose();
+      if (side > 1) expect(() => spec.build({ inputShape: [side - 1, side - 1, 1] }), name).toThrow(/too small/);
+    }
   });
 });

@@ -1,3 +1,7 @@
+// Importing this package registers its networks (`vgg11`, `vgg13`, `vgg16`, `vgg19`) with @convnets/model's registry.
+import { registerModel } from "@convnets/model";
+import { vgg11Spec, vgg13Spec, vgg16Spec, vgg19Spec } from "./vgg.js";
+
 export {
   VGG11_ARCH,
   VGG11_BOOK_WIDTH_DIVISOR,
@@ -11,9 +15,13 @@ export {
   vgg11,
   vgg11Spec,
   vgg13,
+  vgg13Spec,
   vgg16,
+  vgg16Spec,
   vgg19,
+  vgg19Spec,
   vggBlock,
   vggFeatureSize,
-  vggMinInputSize,
 } from "./vgg.js";
+
+for (const spec of [vgg11Spec, vgg13Spec, vgg16Spec, vgg19Spec]) registerModel(spec);

@@ -1,18 +1,21 @@
 import {
-  applyTo,
   type BuildOptions,
   convRelu,
+  denseReluDropout,
+  flatten,
+  imageInput,
+  logits,
   type ModelSpec,
   maxPool,
   resolveInputShape,
   resolveNumClasses,
-} from "@convnets/core/model";
-import { type LayersModel, layers, model, input as modelInput, type SymbolicTensor } from "@tensorflow/tfjs-layers";
+} from "@convnets/model";
+import { type LayersModel, model, type SymbolicTensor } from "@tensorflow/tfjs-layers";
 
-/** One VGG block as the seed's `vgg_block(num_convs, in_channels, out_channels)` takes it. */
+/** One VGG block as d2l §8.2's `vgg_block(num_convs, in_channels, out_channels)` takes it. */
 export type VggBlockSpec = readonly [numConvs: number, channels: number];
 
-/** A VGG architecture: its blocks in order, the seed's `conv_arch`. */
+/** A VGG architecture: its blocks in order, d2l's `conv_arch`. */
 export type VggArch = readonly VggBlockSpec[];
 
 /** A frozen table, so a caller cannot change VGG-11 for everyone by editing it. */
@@ -20,7 +23,7 @@ function table(...blocks: VggBlockSpec[]): VggArch {
   return Object.freeze(blocks.map((block) => Object.freeze([...block]) as unknown as VggBlockSpec));
 }
 
-/** VGG-11 (configuration A of the paper), the seed's `conv_arch` (§3.2). */
+/** VGG-11 (configuration A of the paper), d2l §8.2's `conv_arch`. */
 export const VGG11_ARCH: VggArch = table(
   [1, 64],
   [1, 128],
@@ -62,18 +65,15 @@ export interface VggOptions extends BuildOptions {
   widthDivisor?: number;
 }
 
-/** The seed trains VGG on Fashion-MNIST resized to 224×224 (seed §3.2). */
+/** d2l §8.2 trains VGG on Fashion-MNIST resized to 224×224. */
 const DEFAULT_INPUT_SIZE = 224;
-
-/** Xavier-uniform kernels and zero biases as built (core's `train` re-draws both as the book's PyTorch networks start). */
-const INIT = { kernelInitializer: "glorotUniform", biasInitializer: "zeros" } as const;
 
 /**
  * Smallest square input side a VGG table accepts: each block ends in a 2×2/2 max-pool (its 3×3
  * convolutions keep the size), so n blocks need 2ⁿ pixels for a 1×1 last feature map (32 for the
  * five-block tables).
  */
-export function vggMinInputSize(convArch: VggArch): number {
+function vggMinInputSize(convArch: VggArch): number {
   return 2 ** convArch.length;
 }
 
@@ -83,7 +83,7 @@ export function vggFeatureSize(convArch: VggArch, inputSize: number): number {
 }
 
 /**
- * The seed's `vgg_block`: `numConvs` 3×3 convolutions (padding 1) each followed by ReLU, then a
+ * d2l §8.2's `vgg_block`: `numConvs` 3×3 convolutions (padding 1) each followed by ReLU, then a
  * 2×2 max-pool with stride 2. Layers are named `${name}_conv1`, `${name}_conv1_relu`, …,
  * `${name}_pool`.
  */
@@ -95,9 +95,9 @@ export function vggBlock(x: SymbolicTensor, numConvs: number, channels: number, 
 }
 
 /**
- * VGG (Simonyan & Zisserman, 2015) as the seed's `vgg(conv_arch)` builds it (§3.2): one
+ * VGG (Simonyan & Zisserman, 2015) as d2l §8.2's `vgg(conv_arch)` builds it: one
  * {@link vggBlock} per `[numConvs, channels]` row of `convArch` (named `block1` …), then
- * flatten, two 4096-unit dense layers with ReLU and dropout 0.5, and the classifier.
+ * flatten, two 4096-unit dense layers with ReLU and dropout 0.5 (`fc1`, `fc2`), and the classifier (`logits`).
  * Returns a model that outputs logits.
  */
 export function vgg(convArch: VggArch, options?: VggOptions): LayersModel {
@@ -110,22 +110,18 @@ function buildVgg(modelName: string, convArch: VggArch, options: VggOptions | un
   const inputShape = resolveInputShape(modelName, options, DEFAULT_INPUT_SIZE, vggMinInputSize(convArch));
   const numClasses = resolveNumClasses(modelName, options);
 
-  const images = modelInput({ shape: inputShape, name: "images" });
+  const images = imageInput(inputShape);
   let x = images;
   convArch.forEach(([numConvs, channels], i) => {
     x = vggBlock(x, numConvs, Math.floor(channels / widthDivisor), `block${i + 1}`);
   });
-  x = applyTo(layers.flatten({ name: "flatten" }), x);
-  for (const name of ["fc1", "fc2"]) {
-    x = applyTo(layers.dense({ units: 4096, ...INIT, name }), x);
-    x = applyTo(layers.reLU({ name: `${name}_relu` }), x);
-    x = applyTo(layers.dropout({ rate: 0.5, name: `${name}_dropout` }), x);
-  }
-  const logits = applyTo(layers.dense({ units: numClasses, ...INIT, name: "fc3" }), x);
-  return model({ inputs: images, outputs: logits, name: modelName });
+  x = flatten(x);
+  x = denseReluDropout(x, "fc1", 4096, 0.5);
+  x = denseReluDropout(x, "fc2", 4096, 0.5);
+  return model({ inputs: images, outputs: logits(x, numClasses), name: modelName });
 }
 
-/** VGG-11, the seed's network: 8 convolutions, 3 dense layers. */
+/** VGG-11, the network d2l §8.2 trains: 8 convolutions, 3 dense layers. */
 export function vgg11(options?: VggOptions): LayersModel {
   return buildVgg("vgg11", VGG11_ARCH, options);
 }
@@ -145,20 +141,35 @@ export function vgg19(options?: VggOptions): LayersModel {
 /** The width divisor the d2l book trains VGG-11 with (`ratio = 4`), and {@link vgg11Spec}'s default. */
 export const VGG11_BOOK_WIDTH_DIVISOR = 4;
 
+const PAPER = "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition, ICLR 2015";
+/** d2l §8.2's recipe for VGG-11, which the deeper tables take too: lr 0.05, batch 128, images resized to 224, 10 epochs. */
+const RECIPE = { inputSize: DEFAULT_INPUT_SIZE, lr: 0.05, batchSize: 128, epochs: 10 } as const;
+
+/** A VGG table's spec: d2l §8.2's recipe, built with the book's `widthDivisor: 4` unless told otherwise. */
+function vggSpec(name: string, depth: number, convArch: VggArch, build: (options?: VggOptions) => LayersModel): ModelSpec<VggOptions> {
+  return {
+    name,
+    title: `VGG-${depth} (channels ÷ 4)`,
+    paper: PAPER,
+    d2lSection: "8.2",
+    defaults: { ...RECIPE },
+    minInputSize: vggMinInputSize(convArch),
+    build: (options) => build({ widthDivisor: VGG11_BOOK_WIDTH_DIVISOR, ...options }),
+  };
+}
+
 /**
- * VGG-11 with the seed's recipe (lr 0.05, batch 128, images resized to 224, 10 epochs). It builds
+ * VGG-11 with d2l §8.2's recipe (lr 0.05, batch 128, images resized to 224, 10 epochs). It builds
  * with `widthDivisor: 4` unless told otherwise, because that is the network the d2l book trains
  * and reports (43,093,322 parameters; the full width has 128,806,154 and is ~16× slower).
  */
-export const vgg11Spec: ModelSpec<VggOptions> = {
-  name: "vgg11",
-  title: "VGG-11 (channels ÷ 4)",
-  paper: "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition, ICLR 2015",
-  seedSection: "3.2",
-  defaults: { inputSize: DEFAULT_INPUT_SIZE, lr: 0.05, batchSize: 128, epochs: 10 },
-  minInputSize: vggMinInputSize(VGG11_ARCH),
-  build: (options) => vgg11({ widthDivisor: VGG11_BOOK_WIDTH_DIVISOR, ...options }),
-};
+export const vgg11Spec: ModelSpec<VggOptions> = vggSpec("vgg11", 11, VGG11_ARCH, vgg11);
+/** VGG-13 with VGG-11's recipe and width (channels ÷ 4 unless told otherwise). */
+export const vgg13Spec: ModelSpec<VggOptions> = vggSpec("vgg13", 13, VGG13_ARCH, vgg13);
+/** VGG-16 with VGG-11's recipe and width (channels ÷ 4 unless told otherwise). */
+export const vgg16Spec: ModelSpec<VggOptions> = vggSpec("vgg16", 16, VGG16_ARCH, vgg16);
+/** VGG-19 with VGG-11's recipe and width (channels ÷ 4 unless told otherwise). */
+export const vgg19Spec: ModelSpec<VggOptions> = vggSpec("vgg19", 19, VGG19_ARCH, vgg19);
 
 function validateArch(modelName: string, convArch: VggArch): void {
   const ok =

@@ -13,11 +13,11 @@ import {
   vgg16,
   vgg19,
   vggFeatureSize,
-  vggMinInputSize,
+  vgg19Spec,
 } from "../src/index.js";
 import { VGG11 } from "./network.js";
 
-// Parameter counts, the seed's shape walks, names, dropout and biases, JSON round trip, input sizes and the
+// Parameter counts, the book's shape walks, names, dropout and biases, JSON round trip, input sizes and the
 // spec: the checks every network runs, from VGG-11's row. Built and inspected on the cpu backend, so that
 // they do not depend on the wasm engine (training.test.ts runs the computations on wasm).
 architectureChecks({ describe, it, expect, beforeAll, afterAll }, VGG11);
@@ -83,7 +83,7 @@ describe("the 13/16/19 tables", () => {
     }
   });
 
-  it("VGG11_ARCH is the seed's conv_arch and the tables are frozen", () => {
+  it("VGG11_ARCH is the book's conv_arch and the tables are frozen", () => {
     expect(VGG11_ARCH).toEqual([
       [1, 64],
       [1, 128],
@@ -125,9 +125,9 @@ describe("vgg(convArch) with any table", () => {
 
 describe("input size", () => {
   it("computes the minimum from the table: 2 per block, 32 for five blocks", () => {
-    expect(vggMinInputSize(VGG11_ARCH)).toBe(32);
-    expect(vggMinInputSize(VGG19_ARCH)).toBe(32);
-    expect(vggMinInputSize([[1, 8]])).toBe(2);
+    expect(vgg19Spec.minInputSize).toBe(32);
+    expect(vgg([[1, 8]], { inputShape: [2, 2, 1] }).outputs[0]!.shape).toEqual([null, 10]);
+    expect(() => vgg([[1, 8]], { inputShape: [1, 1, 1] })).toThrow(/is 2×2/);
     expect(vgg11Spec.minInputSize).toBe(32);
     expect(vggFeatureSize(VGG11_ARCH, 224)).toBe(7);
     expect(vggFeatureSize(VGG11_ARCH, 50)).toBe(1);

@@ -12,7 +12,7 @@ const CLASSIFIER_WALK: [string, number[]][] = [
 ];
 
 /**
- * The lines of the seed's printed shape walk (§3.2): one `Sequential` line per VGG block (the output of
+ * The lines of the book's printed shape walk (d2l §8.2): one `Sequential` line per VGG block (the output of
  * its pool), then the classifier layers.
  */
 const SEED_LINES = {
@@ -20,20 +20,20 @@ const SEED_LINES = {
   rename: (l: { name: string }) => (l.name.startsWith("block") ? "Sequential" : undefined),
 };
 
-/** The seed's conv_arch: convolutions per block. Each is `blockB_convI` and its `_relu`; each block ends in `blockB_pool`. */
+/** The book's conv_arch: convolutions per block. Each is `blockB_convI` and its `_relu`; each block ends in `blockB_pool`. */
 const CONVS_PER_BLOCK = [1, 1, 2, 2, 2];
 const BLOCK_NAMES = CONVS_PER_BLOCK.flatMap((convs, b) => [
   ...Array.from({ length: convs }, (_, i) => [`block${b + 1}_conv${i + 1}`, `block${b + 1}_conv${i + 1}_relu`]).flat(),
   `block${b + 1}_pool`,
 ]);
 
-/** VGG-11's row of the checks every network runs (`@convnets/core/testing`), from REFERENCE.md §1–2. */
+/** VGG-11's row of the checks every network runs (`@convnets/core/testing`), from the book's printed tables and recipe. */
 export const VGG11: NetworkCase<VggOptions> = {
   spec: vgg11Spec,
   build: vgg11,
   reference: {
     title: "VGG-11 (channels ÷ 4)",
-    seedSection: "3.2",
+    d2lSection: "8.2",
     recipe: { inputSize: 224, lr: 0.05, batchSize: 128, epochs: 10 },
     trainableParams: 128_806_154,
     nonTrainableParams: 0,
@@ -43,7 +43,7 @@ export const VGG11: NetworkCase<VggOptions> = {
   },
   walks: [
     {
-      title: "the seed's printed block shapes at 224×224 (§3.2), block 3 layer by layer",
+      title: "the book's printed block shapes at 224×224 (d2l §8.2), block 3 layer by layer",
       seed: {
         lines: SEED_LINES,
         rows: [
@@ -82,7 +82,7 @@ export const VGG11: NetworkCase<VggOptions> = {
       },
     },
   ],
-  layerNames: [...BLOCK_NAMES, "flatten", "fc1", "fc1_relu", "fc1_dropout", "fc2", "fc2_relu", "fc2_dropout", "fc3"],
+  layerNames: [...BLOCK_NAMES, "flatten", "fc1", "fc1_relu", "fc1_dropout", "fc2", "fc2_relu", "fc2_dropout", "logits"],
   dropout: [0.5, 0.5],
   batchNorms: { count: 0, watched: [] },
   // Channels 8, 16, 32, 64, 64: small enough to build and train in a unit test on two cores.

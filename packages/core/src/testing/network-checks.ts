@@ -1,6 +1,6 @@
 /**
  * The checks every network package runs, written once and driven by one row per network: a
- * {@link NetworkCase} says what the book (d2l.ai) and PyTorch's counts say of the network (parameter counts, shape tables, the recipe,
+ * {@link NetworkCase} says what the book says of the network (parameter counts, shape tables, the recipe,
  * the smallest input) and how to train it for a few steps; {@link architectureChecks},
  * {@link trainingChecks} and {@link gradientChecks} turn the row into tests. A new network gets the checks
  * by writing its row (timm and Keras applications test every registered model the same way).
@@ -15,9 +15,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type LayersModel, models } from "@tensorflow/tfjs-layers";
 import { type FashionMnist, loadFashionMnist, takeImages } from "../data/fashion-mnist.js";
 import { type EnginePreference, setupEngine } from "../engine.js";
-import { initXavierUniform } from "../init.js";
-import type { BuildOptions, ModelSpec, Recipe } from "../spec.js";
-import { summary } from "../summary.js";
+import { initXavierUniform, LAYER_NAME, summary } from "@convnets/model";
+import type { BuildOptions, ModelSpec, Recipe } from "@convnets/model";
 import {
   compareGradients,
   firstImages,
@@ -56,7 +55,7 @@ export interface TestApi {
   afterAll(body: () => unknown): unknown;
 }
 
-/** A shape table: the model built with `options`, and the output shapes the book's PyTorch code prints for it. */
+/** A shape table: the model built with `options`, and the output shapes the book's printed tables lists for it. */
 export interface ShapeWalk<O extends BuildOptions = BuildOptions> {
   /** What the table is, as the test's name ends: "the book's printed walk at 224×224". */
   title: string;
@@ -68,7 +67,7 @@ export interface ShapeWalk<O extends BuildOptions = BuildOptions> {
   complete?: boolean;
   /** The walk as the book prints it (`for layer in net: …`), compared with {@link seedWalk}'s rows. */
   seed?: { lines?: SeedWalkOptions; rows: [string, number[]][] };
-  /** Trainable parameters of this build (PyTorch's count), where the book's network has one. */
+  /** Trainable parameters of this build (PyTorch's count), where the book gives one. */
   trainableParams?: number;
 }
 
@@ -94,7 +93,7 @@ export type LossFall =
       fallsBy: number;
     };
 
-/** One network, as its checks see it. Every field is a fact someone can look up (the book, the paper, PyTorch's count) or a choice of the test. */
+/** One network, as its checks see it. Every field is a fact someone can look up (the book) or a choice of the test. */
 export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   /** The variant's spec, as the trainer finds it. */
   spec: ModelSpec<O>;
@@ -103,8 +102,8 @@ export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   /** What the book (and the paper) say of it. */
   reference: {
     title: string;
-    seedSection: string;
-    /** The book's recipe, the spec's `defaults`. */
+    d2lSection: string;
+    /** §2: the book's recipe, the spec's `defaults`. */
     recipe: Recipe;
     /** §1: trainable parameters of `build()`. */
     trainableParams: number;
@@ -121,7 +120,7 @@ export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   layerNames?: string[];
   /** Dropout rates of the Dropout layers, in order. */
   dropout: number[];
-  /** The book's from-scratch BatchNorm (ConvnetsBatchNorm) layers: how many, and those whose moving statistics are watched. */
+  /** The book's BatchNorm (ConvnetsBatchNorm) layers: how many, and those whose moving statistics are watched. */
   batchNorms: { count: number; watched: string[] };
   /** Options added to every build below the default size, to keep the checks fast (a narrower VGG). */
   small?: O;
@@ -171,7 +170,7 @@ function largestBias(model: LayersModel): { biases: number; largest: number } {
 
 /**
  * Structure, on the cpu backend (no arithmetic worth a fast engine): parameter counts and shape tables against
- * PyTorch's counts and the book's shapes, layer names, dropout and zero biases, a JSON topology round trip, the smallest input accepted
+ * the book's printed tables, layer names, dropout and zero biases, a JSON topology round trip, the smallest input accepted
  * and one pixel less refused with a message naming it, other channel and class counts, and the spec's recipe.
  */
 export function architectureChecks<O extends BuildOptions>(t: TestApi, c: NetworkCase<O>): void {
@@ -191,7 +190,7 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
 
     afterAll(() => full?.dispose());
 
-    describe("parameters and shapes (as PyTorch counts them and the book prints them)", () => {
+    describe("parameters and shapes (the book's printed tables)", () => {
       const count = (n: number) => n.toLocaleString("en-US");
       it(`has ${count(ref.trainableParams)} trainable parameters and ${count(ref.nonTrainableParams)} moving statistics`, () => {
         expect(paramCount(full.trainableWeights)).toBe(ref.trainableParams);
@@ -235,6 +234,12 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
           expect(summary(full).layers.map((l) => l.name)).toEqual(names);
         });
       }
+
+      it("follows @convnets/model's naming rules: `input` in, `logits` out, every layer by place and role", () => {
+        expect(full.inputLayers.map((l) => l.name)).toEqual(["input"]);
+        expect(full.outputLayers.map((l) => l.name)).toEqual(["logits"]);
+        for (const layer of full.layers) expect(layer.name).toMatch(LAYER_NAME);
+      });
 
       it(`starts every bias at zero; dropout rates ${JSON.stringify(c.dropout)}`, () => {
         const rates = full.layers.filter((l) => l.getClassName() === "Dropout").map((l) => l.getConfig()["rate"]);
@@ -323,7 +328,7 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
       it("carries the book's recipe", () => {
         expect(spec.title).toBe(ref.title);
         expect(spec.paper).toMatch(/\b(19|20)\d\d\b/);
-        expect(spec.seedSection).toBe(ref.seedSection);
+        expect(spec.d2lSection).toBe(ref.d2lSection);
         expect(spec.defaults).toEqual(ref.recipe);
         expect(spec.minInputSize).toBe(ref.minInputSize);
       });

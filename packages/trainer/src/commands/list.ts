@@ -1,67 +1,46 @@
-import type { ModelSpec } from "@convnets/core";
+import type { ModelSpec } from "@convnets/model";
 import { startEngine } from "../common.js";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { bookCitation, bookSection } from "../book.js";
 import { formatTable } from "../format.js";
 import { parseCommandArgs } from "../options.js";
-import { importPackage, KNOWN_MODELS, KNOWN_PACKAGES, specExports } from "../registry.js";
+import { registeredModels } from "../registry.js";
 
 export const LIST_HELP = `convnets list [--json]
 
-The networks convnets can find in the installed @convnets/* packages, with the recipe
-each one trains with by default (the book's), the packages to add for the others, and the
-engine training would run on (auto, or CONVNETS_BACKEND), with a note for each engine passed over.`;
+The networks the installed @convnets/* packages register, in the book's order, with the recipe
+each one trains with by default (Dive into Deep Learning's, section d2l), and the engine training
+would run on (auto, or CONVNETS_BACKEND), with a note for each engine passed over.`;
 
 export interface ListedModel {
   name: string;
-  package: string;
+  /** The package that registers it; undefined for a network registered in this process by no installed package. */
+  package?: string;
   installed: boolean;
   title?: string;
-  /** Section of the d2l book (d2l.ai) that builds it, e.g. "8.6". */
-  bookSection?: string;
+  /** Section of Dive into Deep Learning that builds it (`7.6`). */
+  d2lSection?: string;
   minInputSize?: number;
   defaults?: ModelSpec["defaults"];
-  /** Why a known network's package is there but the network is not usable. */
+  /** Why an installed network package is not usable. */
   problem?: string;
 }
 
-/** Every network of the installed packages, then the known ones whose package is missing. */
+/** Every network the installed packages register (and any registered in this process), in the book's order; then the packages that failed to load. */
 export async function listModels(cwd: string): Promise<ListedModel[]> {
-  const listed: ListedModel[] = [];
-  for (const pkg of KNOWN_PACKAGES) {
-    let module: Record<string, unknown> | undefined;
-    let problem: string | undefined;
-    try {
-      module = await importPackage(pkg, cwd);
-    } catch (err) {
-      problem = (err as Error).message;
-    }
-    // The book's order (lenet before lenet-bn), then any further networks by name.
-    const rank = (name: string) => {
-      const i = Object.keys(KNOWN_MODELS).indexOf(name);
-      return i < 0 ? Number.MAX_SAFE_INTEGER : i;
-    };
-    const specs = (module ? specExports(module).map(([, s]) => s) : []).sort(
-      (a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name),
-    );
-    for (const spec of specs) {
-      listed.push({
-        name: spec.name,
-        package: pkg,
-        installed: true,
-        title: spec.title,
-        bookSection: bookSection(spec),
-        minInputSize: spec.minInputSize,
-        defaults: spec.defaults,
-      });
-    }
-    for (const [name, home] of Object.entries(KNOWN_MODELS)) {
-      if (home === pkg && !specs.some((s) => s.name === name)) {
-        listed.push({ name, package: pkg, installed: false, problem: problem ?? (module ? `${pkg} does not export it` : undefined) });
-      }
-    }
-  }
-  return listed;
+  const { models, problems } = await registeredModels(cwd);
+  return [
+    ...models.map(({ name, spec, source }) => ({
+      name,
+      package: source.kind === "package" ? source.specifier : undefined,
+      installed: true,
+      title: spec.title,
+      d2lSection: bookSection(spec),
+      minInputSize: spec.minInputSize,
+      defaults: spec.defaults,
+    })),
+    ...problems.map((p) => ({ name: p.package, package: p.package, installed: false, problem: p.problem })),
+  ];
 }
 
 export async function listCommand(argv: string[], ctx: CliContext): Promise<number> {
@@ -85,7 +64,7 @@ export async function listCommand(argv: string[], ctx: CliContext): Promise<numb
     println(
       ctx.stdout,
       formatTable(
-        ["model", "title", "input", "lr", "batch", "epochs", "min input", "book", "package"],
+        ["model", "title", "input", "lr", "batch", "epochs", "min input", "d2l", "package"],
         installed.map((m) => [
           m.name,
           m.title ?? "",
@@ -94,24 +73,19 @@ export async function listCommand(argv: string[], ctx: CliContext): Promise<numb
           String(m.defaults!.batchSize),
           String(m.defaults!.epochs),
           String(m.minInputSize ?? ""),
-          bookCitation(m),
-          m.package,
+          m.d2lSection ? `§${m.d2lSection}` : "",
+          m.package ?? "(registered)",
         ]),
         ["left", "left", "right", "right", "right", "right", "right", "left", "left"],
       ),
     );
   } else {
-    println(ctx.stdout, "no networks installed yet.");
+    println(ctx.stdout, "no networks installed yet: add a network package (npm install @convnets/lenet), or train your own module.");
   }
   if (missing.length > 0) {
     println(ctx.stdout);
-    println(ctx.stdout, "not available:");
-    const byPackage = new Map<string, ListedModel[]>();
-    for (const m of missing) byPackage.set(m.package, [...(byPackage.get(m.package) ?? []), m]);
-    for (const [pkg, models] of byPackage) {
-      const names = models.map((m) => m.name).join(", ");
-      println(ctx.stdout, `  ${names}: ${models[0]!.problem ?? `npm install ${pkg}`}`);
-    }
+    println(ctx.stdout, "installed but not usable:");
+    for (const m of missing) println(ctx.stdout, `  ${m.package}: ${m.problem}`);
   }
   println(ctx.stdout);
   println(ctx.stdout, `engine: ${await engineLine(ctx)}`);

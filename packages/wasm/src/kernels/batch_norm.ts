@@ -1,6 +1,7 @@
 import { type KernelConfig, type KernelFunc, type TensorInfo, util } from "@tensorflow/tfjs-core";
 import { heapBytes, heapOffset, release, type WasmBackend } from "./wasm.js";
 import { BATCH_NORM_MAX_BLOCK_ROWS, type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
+import { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD } from "./kernel_names.js";
 
 /**
  * Kernel names of training-mode batch normalisation in two calls, the contract with
@@ -19,8 +20,7 @@ import { BATCH_NORM_MAX_BLOCK_ROWS, type WasmSimdKernels, wasmSimdKernels } from
  *     dBeta = Σ dy,  dGamma = Σ (dy · centered) · invStd,  a = gamma · invStd,
  *     b = −a · invStd · dGamma / m,  c = −a · dBeta / m,  dx = a · dy + b · centered + c
  */
-export const BATCH_NORM_TRAINING_FORWARD = "BatchNormTrainingForward";
-export const BATCH_NORM_TRAINING_BACKWARD = "BatchNormTrainingBackward";
+export { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD };
 
 /**
  * Tuning of the SIMD passes (tests and benchmarks change it). `order`: the loop order of the passes

@@ -1,4 +1,5 @@
 import { type KernelConfig, type KernelFunc, type TensorInfo, util } from "@tensorflow/tfjs-core";
+import { RELU_GRAD } from "./kernel_names.js";
 import { heapOffset, type WasmBackend } from "./wasm.js";
 import { wasmSimdKernels } from "./wasm_simd.js";
 
@@ -9,7 +10,7 @@ import { wasmSimdKernels } from "./wasm_simd.js";
  * gradients of a training step (fused convolution + ReLU, and ReLU layers differentiated from their
  * outputs) and runs tfjs's `mul(dy, step(y))` where it is not registered.
  */
-export const RELU_GRAD = "ReluGrad";
+export { RELU_GRAD };
 
 /**
  * ReluGrad in one pass: the WebAssembly SIMD loop (wasm_simd.ts, reluGrad) over all but the last

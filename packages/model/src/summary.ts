@@ -22,7 +22,7 @@ export interface ModelSummary {
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
- * The book's shape walk (`for layer in net: X = layer(X); print(...)`) as data: every layer's name,
+ * The book's shape walk (d2l §7.6 and every chapter after it: `for layer in net: X = layer(X); print(...)`) as data: every layer's name,
  * type, output shape and parameter count, with totals split trainable / non-trainable.
  */
 export function summary(model: LayersModel): ModelSummary {

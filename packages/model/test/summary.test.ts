@@ -1,13 +1,15 @@
+import "@tensorflow/tfjs-backend-cpu";
+import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { formatSummary, setupEngine, summary } from "../src/index.js";
+import { formatSummary, summary } from "../src/index.js";
 
 beforeAll(async () => {
-  await setupEngine("cpu");
+  await tf.setBackend("cpu");
 });
 
-/** The seed's LeNet (§2.1), built here only to check the summary against REFERENCE.md's numbers. */
-function seedLenet() {
+/** The book's LeNet (d2l §7.6), built here only to check the summary against the book's printed shapes. */
+function bookLenet() {
   return tfl.sequential({
     name: "lenet",
     layers: [
@@ -25,7 +27,7 @@ function seedLenet() {
 
 describe("summary", () => {
   it("walks the layers with output shapes and parameter counts (LeNet: 61,706)", () => {
-    const s = summary(seedLenet());
+    const s = summary(bookLenet());
     expect(s.layers.map((l) => [l.name, l.outputShape])).toEqual([
       ["conv1", [28, 28, 6]],
       ["pool1", [14, 14, 6]],
@@ -56,7 +58,7 @@ describe("summary", () => {
   });
 
   it("formats a plain-text table with totals", () => {
-    const text = formatSummary(summary(seedLenet()));
+    const text = formatSummary(summary(bookLenet()));
     const lines = text.split("\n");
     expect(lines[0]).toBe("lenet, input 28×28×1");
     expect(lines[1]).toMatch(/^layer\s+type\s+output shape\s+params$/);

@@ -14,7 +14,7 @@ const PYTORCH_BIAS_LAYERS = new Set(["Conv2D", "Dense"]);
  * start from the same weights.
  *
  * Random biases matter to the networks without BatchNorm: with tfjs's zero biases GoogLeNet left the initial
- * ln 10 plateau about an epoch sooner than PyTorch on every seed (README "Fidelity").
+ * ln 10 plateau about an epoch sooner than PyTorch on every seed (the trainer README's "Fidelity").
  */
 export function initXavierUniform(model: LayersModel, seed = 0): void {
   let n = 0;
