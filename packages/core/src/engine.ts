@@ -80,7 +80,7 @@ export async function setupEngine(preference?: EnginePreference | string, option
   if (wanted === "webgpu" || wanted === "auto") {
     const attempt = await tryWebgpu(wanted === "webgpu");
     if (attempt.ok) {
-      return { backend: "webgpu", description: attempt.description, gpu: attempt.adapter.description, addedKernels: [] };
+      return { backend: "webgpu", description: attempt.description, gpu: attempt.adapter.description, addedKernels: attempt.addedKernels };
     }
     if (wanted === "webgpu") throw new Error(`engine "webgpu" is not available: ${attempt.reason}`);
     if (attempt.installed) passedOver.push(`webgpu: ${attempt.reason}`);

@@ -3,7 +3,7 @@ import { closeSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
-import { registerWebgpuMatMulFix } from "./webgpu-kernels.js";
+import { registerWebgpuTrainingKernels } from "@convnets/webgpu";
 
 /**
  * The webgpu engine: `@tensorflow/tfjs-backend-webgpu` on Dawn's Node binding (the `webgpu` package, an
@@ -25,7 +25,7 @@ export interface AdapterInfo {
 
 /** The outcome of trying the webgpu engine: set up, or why not (one line). */
 export type WebgpuAttempt =
-  | { ok: true; adapter: AdapterInfo; description: string }
+  | { ok: true; adapter: AdapterInfo; description: string; addedKernels: string[] }
   | { ok: false; installed: boolean; reason: string };
 
 export const WEBGPU_INSTALL_HINT =
@@ -253,6 +253,6 @@ export async function tryWebgpu(allowSoftware: boolean): Promise<WebgpuAttempt> 
     return { ok: false, installed: true, reason: `tfjs's webgpu backend did not start on ${description}` };
   }
   await tf.ready();
-  registerWebgpuMatMulFix();
-  return { ok: true, adapter, description };
+  const addedKernels = registerWebgpuTrainingKernels();
+  return { ok: true, adapter, description, addedKernels };
 }
