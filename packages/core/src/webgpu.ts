@@ -26,7 +26,7 @@ export interface AdapterInfo {
 /** The outcome of trying the webgpu engine: set up, or why not (one line). */
 export type WebgpuAttempt =
   | { ok: true; adapter: AdapterInfo; description: string; addedKernels: string[] }
-  | { ok: false; installed: boolean; reason: string };
+  | { ok: false; installed: boolean; reason: string; noAdapter?: boolean };
 
 export const WEBGPU_INSTALL_HINT =
   "install webgpu@0.6.2 (Dawn's Node binding, 132 MB) next to convnets; on Linux also a Vulkan driver (Mesa's mesa-vulkan-drivers, or the GPU vendor's)";
@@ -126,7 +126,18 @@ function passedOver(adapter: AdapterInfo): WebgpuAttempt {
 
 function noAdapter(flags: string[]): WebgpuAttempt {
   const fix = process.platform === "linux" ? "install a Vulkan driver (mesa-vulkan-drivers, or the GPU vendor's)" : "is the GPU driver installed?";
-  return { ok: false, installed: true, reason: `Dawn found no GPU adapter (${backendOf(flags)}): ${fix}` };
+  return { ok: false, installed: true, noAdapter: true, reason: `Dawn found no GPU adapter (${backendOf(flags)}): ${fix}` };
+}
+
+/**
+ * Whether the webgpu engine can start here, asked in a child process (nothing of Dawn loads in this one):
+ * undefined where Dawn finds an adapter (a software one too), else why not, in one line. For tests that need
+ * an adapter: they skip with this reason on a machine without one.
+ */
+export async function webgpuUnavailable(): Promise<string | undefined> {
+  const probe = await probeInChild();
+  if (!probe.ok) return probe.reason;
+  return probe.adapter ? undefined : noAdapter(dawnFlags()).reason;
 }
 
 /**

@@ -69,7 +69,6 @@ const POOLS: { name: string; kind: "max" | "avg"; x: number[]; size: number; str
 
 describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
   beforeAll(async () => {
-    // Fails here, naming the missing driver or package, when Dawn finds no adapter.
     await setupEngine("webgpu");
   });
 

