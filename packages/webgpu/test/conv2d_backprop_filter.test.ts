@@ -3,14 +3,15 @@
  * max |Δ| / max |cpu| ≤ 1e-4. x is image-like (≥ 0) and dy centred on 0, as in a training step, so the long
  * reductions cancel as they do there.
  *
- * Recipe batches are 256 (LeNet) and 128 (the others, REFERENCE.md). Where a case runs a smaller batch or fewer
+ * Recipe batches are 256 (LeNet) and 128 (the others; d2l's recipes). Where a case runs a smaller batch or fewer
  * channels, so that the cpu backend's JavaScript loops and lavapipe (software Vulkan on 2 cores) stay within a
  * few seconds, its `note` says what it keeps: the reduction length K = batch × outHeight × outWidth of the
- * recipe, or the map size (the 2×2 and 1×1 maps of ResNet-18 at 28×28).
+ * recipe, or the map size (the 2×2 and 1×1 maps of ResNet-18 at 28×28). Each case is at most ~60 million
+ * multiply-adds.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { splitK } from "../src/index.js";
+import { replacedKernel, splitK } from "../src/index.js";
 import { on, randomValues, relativeError, type Webgpu, webgpu } from "./setup.js";
 
 type Pad = "same" | "valid" | number;
@@ -28,19 +29,19 @@ const CASES: Case[] = [
   { name: "LeNet conv1, 5×5 same, 1 → 6 at 28×28", x: [256, 28, 28, 1], filter: [5, 5, 1, 6], stride: 1, pad: "same", note: "recipe batch 256: K = 200,704" },
   { name: "LeNet conv2, 5×5 valid, 6 → 16 at 14×14", x: [256, 14, 14, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid", note: "recipe batch 256: K = 25,600" },
   {
-    name: "AlexNet conv1, 11×11 stride 4 pad 1, 1 → 96 at 65×65 (the H200 finding's layer)",
+    name: "AlexNet conv1, 11×11 stride 4 pad 1 at 65×65 (the H200 finding's layer)",
     x: [128, 65, 65, 1],
-    filter: [11, 11, 1, 96],
+    filter: [11, 11, 1, 16],
     stride: 4,
     pad: 1,
-    note: "recipe batch 128 at AlexNet's smallest input: K = 28,800",
+    note: "recipe batch 128 at AlexNet's smallest input, K = 28,800; 16 of its 96 filters",
   },
-  { name: "AlexNet conv1 at 224×224", x: [2, 224, 224, 1], filter: [11, 11, 1, 96], stride: 4, pad: 1, note: "batch 2 (recipe 128): the 54×54 map, K = 5,832" },
-  { name: "AlexNet conv2, 5×5 pad 2 at 26×26", x: [8, 26, 26, 16], filter: [5, 5, 16, 32], stride: 1, pad: 2, note: "batch 8, 16 → 32 channels (recipe 96 → 256): the 26×26 map" },
-  { name: "VGG-11 conv1, 3×3 pad 1, 1 → 64 at 224×224", x: [4, 224, 224, 1], filter: [3, 3, 1, 64], stride: 1, pad: 1, note: "batch 4 (recipe 128): K = 200,704" },
-  { name: "NiN / GoogLeNet 1×1, 192 → 64 at 12×12", x: [32, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid", note: "batch 32 (recipe 128)" },
-  { name: "GoogLeNet / ResNet / DenseNet stem, 7×7 stride 2 pad 3 at 96×96", x: [16, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: 3, note: "batch 16 (recipe 128): K = 36,864" },
-  { name: "ResNet-18 stem at 28×28", x: [128, 28, 28, 1], filter: [7, 7, 1, 64], stride: 2, pad: 3, note: "recipe batch 128: K = 25,088" },
+  { name: "AlexNet conv1 at 224×224", x: [1, 224, 224, 1], filter: [11, 11, 1, 96], stride: 4, pad: 1, note: "batch 1 (recipe 128): the 54×54 map, K = 2,916" },
+  { name: "AlexNet conv2, 5×5 pad 2 at 26×26", x: [4, 26, 26, 16], filter: [5, 5, 16, 32], stride: 1, pad: 2, note: "batch 4, 16 → 32 channels (recipe 96 → 256): the 26×26 map" },
+  { name: "VGG-11 conv1, 3×3 pad 1, 1 → 64 at 224×224", x: [1, 224, 224, 1], filter: [3, 3, 1, 64], stride: 1, pad: 1, note: "batch 1 (recipe 128): the 224×224 map, K = 50,176" },
+  { name: "NiN / GoogLeNet 1×1, 192 → 64 at 12×12", x: [8, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid", note: "batch 8 (recipe 128)" },
+  { name: "GoogLeNet / ResNet / DenseNet stem, 7×7 stride 2 pad 3 at 96×96", x: [4, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: 3, note: "batch 4 (recipe 128): the 48×48 map, K = 9,216" },
+  { name: "ResNet-18 stem at 28×28", x: [128, 28, 28, 1], filter: [7, 7, 1, 16], stride: 2, pad: 3, note: "recipe batch 128, K = 25,088; 16 of its 64 filters" },
   { name: "ResNet-18 3×3 stride 2, 4×4 → 2×2 (stage 4 at 28×28)", x: [128, 4, 4, 64], filter: [3, 3, 64, 128], stride: 2, pad: 1, note: "recipe batch 128, 64 → 128 channels (recipe 256 → 512): the 2×2 map, K = 512" },
   { name: "ResNet-18 3×3 pad 1 at 2×2 (stage 4 at 28×28)", x: [128, 2, 2, 128], filter: [3, 3, 128, 128], stride: 1, pad: 1, note: "recipe batch 128, 128 channels (recipe 512): the 2×2 map" },
   { name: "ResNet-18 1×1 stride 2 shortcut, 4×4 → 2×2", x: [128, 4, 4, 64], filter: [1, 1, 64, 128], stride: 2, pad: "valid", note: "recipe batch 128, 64 → 128 channels (recipe 256 → 512)" },
@@ -123,15 +124,15 @@ describe.skipIf(!gpu.ok)("Conv2DBackpropFilter on webgpu against the cpu backend
     }
   });
 
-  it("AlexNet's first layer (K = 28,800): closer to float64 than tfjs's serial per-weight loop, and than the cpu backend", async () => {
-    if (!gpu.ok) return;
+  // The cpu backend sums in JavaScript numbers (float64) and rounds once: it is as close as float32 output allows.
+  it("AlexNet's first layer (K = 28,800): closer to a float64 sum than tfjs's serial per-weight loop", async () => {
     const c = CASES[2]!;
     const { info, x, dy } = inputs(c);
     const exact = exactFilterGradient(c, x, dy, info);
     const compute = () => filterGradient(c, x, dy, info.outShape);
     const [cpu] = await on("cpu", compute);
     const [ours] = await on("webgpu", compute);
-    const builtin = gpu.builtins.get(tf.Conv2DBackpropFilter)!;
+    const builtin = replacedKernel(tf.Conv2DBackpropFilter)!;
     const registered = tf.getKernel(tf.Conv2DBackpropFilter, "webgpu")!;
     tf.unregisterKernel(tf.Conv2DBackpropFilter, "webgpu");
     tf.registerKernel(builtin);
@@ -145,7 +146,6 @@ describe.skipIf(!gpu.ok)("Conv2DBackpropFilter on webgpu against the cpu backend
     const errors = { ours: relativeError(ours!, exact), tfjs: relativeError(tfjs!, exact), cpu: relativeError(cpu!, exact) };
     console.log(`AlexNet conv1 dW, K = 28,800, max |Δ| / max |float64|: ${JSON.stringify(errors)}`);
     expect(errors.ours).toBeLessThanOrEqual(errors.tfjs);
-    expect(errors.ours).toBeLessThanOrEqual(errors.cpu);
     expect(errors.ours).toBeLessThan(1e-5);
   });
 });

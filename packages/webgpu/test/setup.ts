@@ -9,7 +9,7 @@ import "@tensorflow/tfjs-layers";
 import * as tf from "@tensorflow/tfjs-core";
 import { registerWebgpuTrainingKernels } from "../src/index.js";
 
-export type Webgpu = { ok: true; adapter: string; builtins: Map<string, tf.KernelConfig> } | { ok: false; reason: string };
+export type Webgpu = { ok: true; adapter: string } | { ok: false; reason: string };
 
 let started: Promise<Webgpu> | undefined;
 
@@ -27,10 +27,9 @@ async function start(): Promise<Webgpu> {
   if (!adapter) return { ok: false, reason: `Dawn found no GPU adapter (${backend ?? "its default backend"})` };
   Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
   await import("@tensorflow/tfjs-backend-webgpu");
-  const builtins = new Map([tf.Conv2DBackpropFilter, tf.BatchMatMul].map((name) => [name, tf.getKernel(name, "webgpu")!]));
   registerWebgpuTrainingKernels();
   if (!(await tf.setBackend("webgpu"))) return { ok: false, reason: `tfjs's webgpu backend did not start on ${adapter.info.description}` };
-  return { ok: true, adapter: adapter.info.description || adapter.info.device, builtins };
+  return { ok: true, adapter: adapter.info.description || adapter.info.device };
 }
 
 /** The webgpu backend, started once per test file; with no adapter, why not (printed once). */
