@@ -124,7 +124,7 @@ function passedOver(adapter: AdapterInfo): WebgpuAttempt {
   };
 }
 
-function noAdapter(flags: string[]): WebgpuAttempt {
+function noAdapter(flags: string[]): WebgpuAttempt & { ok: false } {
   const fix = process.platform === "linux" ? "install a Vulkan driver (mesa-vulkan-drivers, or the GPU vendor's)" : "is the GPU driver installed?";
   return { ok: false, installed: true, noAdapter: true, reason: `Dawn found no GPU adapter (${backendOf(flags)}): ${fix}` };
 }

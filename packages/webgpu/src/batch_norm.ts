@@ -189,7 +189,7 @@ class ChannelwiseProgram implements WebgpuProgram {
   constructor(
     readonly variableNames: string[],
     readonly outputShape: number[],
-    private readonly name: string,
+    name: string,
     private readonly expression: string,
   ) {
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };

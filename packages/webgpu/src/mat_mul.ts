@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs-core";
+import type * as tf from "@tensorflow/tfjs-core";
 
 /**
  * tfjs-backend-webgpu 4.22 computes a matrix product with `transposeB` wrongly when it picks its split-K
