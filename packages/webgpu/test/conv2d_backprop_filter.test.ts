@@ -1,13 +1,14 @@
 /**
- * Conv2DBackpropFilter (split-K tiled product) against the cpu backend at the networks' recipe shapes:
- * max |Δ| / max |cpu| ≤ 1e-4. x is image-like (≥ 0) and dy centred on 0, as in a training step, so the long
- * reductions cancel as they do there.
+ * Conv2DBackpropFilter (split-K tiled product) at the networks' recipe shapes against the same sum on the CPU:
+ * max |Δ| / max |reference| ≤ 1e-4. x is image-like (≥ 0) and dy centred on 0, as in a training step, so the
+ * long reductions cancel as they do there. The reference is the sum in float64 JavaScript loops; tfjs's cpu
+ * backend, which also accumulates in JavaScript numbers, matches it to 4e-8 on AlexNet's first layer (the last
+ * test, which runs it), but takes ~40 s for 60 million multiply-adds on 2 cores, too slow for every case.
  *
  * Recipe batches are 256 (LeNet) and 128 (the others; d2l's recipes). Where a case runs a smaller batch or fewer
  * channels, so that the cpu backend's JavaScript loops and lavapipe (software Vulkan on 2 cores) stay within a
  * few seconds, its `note` says what it keeps: the reduction length K = batch × outHeight × outWidth of the
- * recipe, or the map size (the 2×2 and 1×1 maps of ResNet-18 at 28×28). Each case is at most ~60 million
- * multiply-adds.
+ * recipe, or the map size (the 2×2 and 1×1 maps of ResNet-18 at 28×28).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -31,17 +32,17 @@ const CASES: Case[] = [
   {
     name: "AlexNet conv1, 11×11 stride 4 pad 1 at 65×65 (the H200 finding's layer)",
     x: [128, 65, 65, 1],
-    filter: [11, 11, 1, 16],
+    filter: [11, 11, 1, 96],
     stride: 4,
     pad: 1,
-    note: "recipe batch 128 at AlexNet's smallest input, K = 28,800; 16 of its 96 filters",
+    note: "recipe batch 128 at AlexNet's smallest input: K = 28,800",
   },
-  { name: "AlexNet conv1 at 224×224", x: [1, 224, 224, 1], filter: [11, 11, 1, 96], stride: 4, pad: 1, note: "batch 1 (recipe 128): the 54×54 map, K = 2,916" },
+  { name: "AlexNet conv1 at 224×224", x: [4, 224, 224, 1], filter: [11, 11, 1, 96], stride: 4, pad: 1, note: "batch 4 (recipe 128): the 54×54 map, K = 11,664" },
   { name: "AlexNet conv2, 5×5 pad 2 at 26×26", x: [4, 26, 26, 16], filter: [5, 5, 16, 32], stride: 1, pad: 2, note: "batch 4, 16 → 32 channels (recipe 96 → 256): the 26×26 map" },
-  { name: "VGG-11 conv1, 3×3 pad 1, 1 → 64 at 224×224", x: [1, 224, 224, 1], filter: [3, 3, 1, 64], stride: 1, pad: 1, note: "batch 1 (recipe 128): the 224×224 map, K = 50,176" },
-  { name: "NiN / GoogLeNet 1×1, 192 → 64 at 12×12", x: [8, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid", note: "batch 8 (recipe 128)" },
-  { name: "GoogLeNet / ResNet / DenseNet stem, 7×7 stride 2 pad 3 at 96×96", x: [4, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: 3, note: "batch 4 (recipe 128): the 48×48 map, K = 9,216" },
-  { name: "ResNet-18 stem at 28×28", x: [128, 28, 28, 1], filter: [7, 7, 1, 16], stride: 2, pad: 3, note: "recipe batch 128, K = 25,088; 16 of its 64 filters" },
+  { name: "VGG-11 conv1, 3×3 pad 1, 1 → 64 at 224×224", x: [4, 224, 224, 1], filter: [3, 3, 1, 64], stride: 1, pad: 1, note: "batch 4 (recipe 128): the 224×224 map, K = 200,704" },
+  { name: "NiN / GoogLeNet 1×1, 192 → 64 at 12×12", x: [32, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid", note: "batch 32 (recipe 128)" },
+  { name: "GoogLeNet / ResNet / DenseNet stem, 7×7 stride 2 pad 3 at 96×96", x: [16, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: 3, note: "batch 16 (recipe 128): the 48×48 map, K = 36,864" },
+  { name: "ResNet-18 stem at 28×28", x: [128, 28, 28, 1], filter: [7, 7, 1, 64], stride: 2, pad: 3, note: "recipe batch 128: K = 25,088" },
   { name: "ResNet-18 3×3 stride 2, 4×4 → 2×2 (stage 4 at 28×28)", x: [128, 4, 4, 64], filter: [3, 3, 64, 128], stride: 2, pad: 1, note: "recipe batch 128, 64 → 128 channels (recipe 256 → 512): the 2×2 map, K = 512" },
   { name: "ResNet-18 3×3 pad 1 at 2×2 (stage 4 at 28×28)", x: [128, 2, 2, 128], filter: [3, 3, 128, 128], stride: 1, pad: 1, note: "recipe batch 128, 128 channels (recipe 512): the 2×2 map" },
   { name: "ResNet-18 1×1 stride 2 shortcut, 4×4 → 2×2", x: [128, 4, 4, 64], filter: [1, 1, 64, 128], stride: 2, pad: "valid", note: "recipe batch 128, 64 → 128 channels (recipe 256 → 512)" },
@@ -62,7 +63,7 @@ function filterGradient(c: Case, x: Float32Array, dy: Float32Array, dyShape: num
   return tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor4d(x, c.x), dy: tf.tensor(dy, dyShape) }, attrs as never) as tf.Tensor;
 }
 
-/** dW in float64: the reference both float32 results are measured against in the precision test. */
+/** dW summed in float64: the reference. */
 function exactFilterGradient(c: Case, x: Float32Array, dy: Float32Array, info: tf.backend_util.Conv2DInfo): Float64Array {
   const [b, h, w, ci] = c.x;
   const [kh, kw, , co] = c.filter;
@@ -92,17 +93,15 @@ function exactFilterGradient(c: Case, x: Float32Array, dy: Float32Array, info: t
 
 const gpu: Webgpu = await webgpu();
 
-describe.skipIf(!gpu.ok)("Conv2DBackpropFilter on webgpu against the cpu backend", () => {
+describe.skipIf(!gpu.ok)("Conv2DBackpropFilter on webgpu against the sum on the CPU", () => {
   beforeAll(async () => {
     expect(gpu.ok).toBe(true);
   });
 
   it.each(CASES)("$name ($note)", async (c) => {
     const { info, x, dy } = inputs(c);
-    const compute = () => filterGradient(c, x, dy, info.outShape);
-    const [expected] = await on("cpu", compute);
-    const [actual] = await on("webgpu", compute);
-    expect(relativeError(actual!, expected!)).toBeLessThanOrEqual(1e-4);
+    const [actual] = await on("webgpu", () => filterGradient(c, x, dy, info.outShape));
+    expect(relativeError(actual!, exactFilterGradient(c, x, dy, info))).toBeLessThanOrEqual(1e-4);
   });
 
   it("splits the reduction so that a layer with few weights fills the GPU, and not one with many", () => {
@@ -126,7 +125,9 @@ describe.skipIf(!gpu.ok)("Conv2DBackpropFilter on webgpu against the cpu backend
 
   // The cpu backend sums in JavaScript numbers (float64) and rounds once: it is as close as float32 output allows.
   it("AlexNet's first layer (K = 28,800): closer to a float64 sum than tfjs's serial per-weight loop", async () => {
-    const c = CASES[2]!;
+    // 4 of its 96 filters: each weight's sum is the whole reduction still, and tfjs's cpu backend (a loop
+    // through TensorBuffer.get) takes seconds instead of minutes.
+    const c: Case = { ...CASES[2]!, filter: [11, 11, 1, 4] };
     const { info, x, dy } = inputs(c);
     const exact = exactFilterGradient(c, x, dy, info);
     const compute = () => filterGradient(c, x, dy, info.outShape);
