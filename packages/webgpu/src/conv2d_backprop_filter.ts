@@ -30,7 +30,7 @@ import type { ProgramUniforms, WebgpuBackend, WebgpuProgram } from "./program.js
 
 /** Rows (filter positions × input channels) and columns (output channels) of dW per workgroup. */
 const TILE_M = 32;
-const TILE_N = 32;
+const TILE_N = 32; // = TILE_M: a thread loads the same column of both tiles
 /** Products along K staged in workgroup memory per step. */
 const TILE_K = 16;
 /** 8 × 8 invocations, each computing 4 × 4 outputs of the 32 × 32 tile. */
@@ -80,24 +80,20 @@ class FilterGradientTilesProgram implements WebgpuProgram {
       var<workgroup> tileA : array<array<f32, ${TILE_M}>, ${TILE_K}>;
       var<workgroup> tileB : array<array<f32, ${TILE_N}>, ${TILE_K}>;
 
-      // A[k, m]: the input value that filter row m multiplies at output position k (0 in the padding).
-      fn readA(k : i32, m : i32, kEnd : i32) -> f32 {
-        if (k >= kEnd || m >= uniforms.dimM) { return 0.0; }
+      // A[k, m]: the input value that filter row m = (kh, kw, ci) multiplies at output position k (0 in the
+      // padding, and past K or M).
+      fn readA(k : i32, kEnd : i32, mValid : bool, kh : i32, kw : i32, ci : i32) -> f32 {
+        if (k >= kEnd || !mValid) { return 0.0; }
         let outWidth = uniforms.dyShape[2];
         let outHeight = uniforms.dyShape[1];
         let ow = k % outWidth;
         let rest = k / outWidth;
         let oh = rest % outHeight;
         let b = rest / outHeight;
-        let channels = uniforms.xShape[3];
-        let ci = m % channels;
-        let position = m / channels;
-        let kw = position % uniforms.filterWidth;
-        let kh = position / uniforms.filterWidth;
         let ih = oh * uniforms.strides.x - uniforms.pads.x + kh;
         let iw = ow * uniforms.strides.y - uniforms.pads.y + kw;
         if (ih < 0 || ih >= uniforms.xShape[1] || iw < 0 || iw >= uniforms.xShape[2]) { return 0.0; }
-        return x[((b * uniforms.xShape[1] + ih) * uniforms.xShape[2] + iw) * channels + ci];
+        return x[((b * uniforms.xShape[1] + ih) * uniforms.xShape[2] + iw) * uniforms.xShape[3] + ci];
       }
 
       fn readB(k : i32, n : i32, kEnd : i32) -> f32 {
@@ -115,6 +111,15 @@ class FilterGradientTilesProgram implements WebgpuProgram {
         let threadRow = i32(localId.y) * ${PER_THREAD};
         let threadCol = i32(localId.x) * ${PER_THREAD};
         var acc : array<array<f32, ${PER_THREAD}>, ${PER_THREAD}>;
+        // Every load of this thread is in the same tile column (e mod ${TILE_M} = local mod ${TILE_M}): its filter
+        // row m, decoded once.
+        let column = local % ${TILE_M};
+        let m = row0 + column;
+        let mValid = m < uniforms.dimM;
+        let ci = m % uniforms.xShape[3];
+        let position = m / uniforms.xShape[3];
+        let kw = position % uniforms.filterWidth;
+        let kh = position / uniforms.filterWidth;
 
         // The loop's bounds come from uniforms only (workgroupBarrier needs uniform control flow); the last
         // split's steps past K load zeros.
@@ -122,11 +127,9 @@ class FilterGradientTilesProgram implements WebgpuProgram {
         for (var step = 0; step < steps; step = step + 1) {
           let k0 = kStart + step * ${TILE_K};
           for (var i = 0; i < ${loads}; i = i + 1) {
-            let e = local + i * ${WORKGROUP[0] * WORKGROUP[1]};
-            let kk = e / ${TILE_M};
-            let c = e % ${TILE_M};
-            tileA[kk][c] = readA(k0 + kk, row0 + c, kEnd);
-            tileB[kk][c] = readB(k0 + kk, col0 + c, kEnd);
+            let kk = (local + i * ${WORKGROUP[0] * WORKGROUP[1]}) / ${TILE_M};
+            tileA[kk][column] = readA(k0 + kk, kEnd, mValid, kh, kw, ci);
+            tileB[kk][column] = readB(k0 + kk, col0 + column, kEnd);
           }
           workgroupBarrier();
           for (var kk = 0; kk < ${TILE_K}; kk = kk + 1) {
@@ -146,11 +149,11 @@ class FilterGradientTilesProgram implements WebgpuProgram {
         }
 
         for (var i = 0; i < ${PER_THREAD}; i = i + 1) {
-          let m = row0 + threadRow + i;
+          let row = row0 + threadRow + i;
           for (var j = 0; j < ${PER_THREAD}; j = j + 1) {
             let n = col0 + threadCol + j;
-            if (m < uniforms.dimM && n < uniforms.dimN) {
-              result[(split * uniforms.dimM + m) * uniforms.dimN + n] = acc[i][j];
+            if (row < uniforms.dimM && n < uniforms.dimN) {
+              result[(split * uniforms.dimM + row) * uniforms.dimN + n] = acc[i][j];
             }
           }
         }
