@@ -22,7 +22,7 @@ function adapterHere(): string | undefined {
   return res.status === 0 && res.stdout.trim() ? res.stdout.trim() : undefined;
 }
 const adapter = adapterHere();
-if (!adapter) console.warn("webgpu profile tests skipped: Dawn finds no adapter here (on Linux, install a Vulkan driver: lavapipe from mesa-vulkan-drivers ≥ 25, see .ci/install-lavapipe.sh)");
+if (!adapter) console.warn("webgpu profile tests skipped: Dawn finds no adapter here (on Linux, install a Vulkan driver: lavapipe from mesa-vulkan-drivers ≥ 25, see scripts/prepare-test-machine.sh)");
 
 const tmp = { dir: mkdtempSync(join(tmpdir(), "convnets-gpu-profile-")) };
 afterAll(() => rmSync(tmp.dir, { recursive: true, force: true }));

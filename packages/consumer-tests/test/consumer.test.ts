@@ -7,11 +7,15 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { webgpuUnavailable } from "@convnets/core/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const WORKSPACE = resolve(import.meta.dirname, "../../..");
 const root = realpathSync(mkdtempSync(join(tmpdir(), "convnets-consumer-")));
 const tarballs: Record<string, string> = {};
+/** Why the webgpu example cannot run on this machine (no adapter), or undefined where it runs. */
+const NO_WEBGPU = await webgpuUnavailable();
+if (NO_WEBGPU) console.warn(`the @convnets/webgpu example is skipped: ${NO_WEBGPU}`);
 
 /**
  * What a user's network needs from the environment, kept in the clean one: a TLS-inspecting proxy's certificate,
@@ -51,7 +55,7 @@ function assertSelfContained(dir: string): void {
 beforeAll(() => {
   const dest = join(root, "tarballs");
   mkdirSync(dest);
-  for (const pkg of ["model", "wasm", "core", "batchnorm", "resnet", "trainer"]) {
+  for (const pkg of ["model", "wasm", "webgpu", "core", "batchnorm", "resnet", "trainer"]) {
     const out = run("npx", ["-y", "pnpm@12.4.2", "pack", "--pack-destination", dest], join(WORKSPACE, "packages", pkg));
     const file = out.trim().split("\n").find((l) => l.endsWith(".tgz"))!.trim();
     tarballs[pkg] = existsSync(file) ? file : join(dest, file);
@@ -98,7 +102,7 @@ console.log(JSON.stringify({ models: listModels(), params: summary(model).traina
   });
 
   it("@convnets/resnet: builds ResNet-18, predicts on a batch and saves it", () => {
-    const dir = project("uses-resnet", ["resnet", "batchnorm", "model", "core", "wasm"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    const dir = project("uses-resnet", ["resnet", "batchnorm", "model", "core", "wasm", "webgpu"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
     assertSelfContained(dir);
     writeFileSync(
       join(dir, "main.js"),
@@ -166,8 +170,54 @@ console.log(JSON.stringify({ engine: engine.description, notes: engine.notes, lo
     expect(result.acc.at(-1)).toBe(1);
   });
 
+  it.skipIf(NO_WEBGPU !== undefined)("@convnets/webgpu alone: a user's own tfjs-layers model trains with model.fit on webgpu, in Node through Dawn", () => {
+    const dir = project("uses-webgpu", ["webgpu"], [
+      "@tensorflow/tfjs-core@4.22.0",
+      "@tensorflow/tfjs-layers@4.22.0",
+      "@tensorflow/tfjs-backend-webgpu@4.22.0",
+      "webgpu@0.6.2",
+    ]);
+    assertSelfContained(dir);
+    expect(readdirSync(join(dir, "node_modules", "@convnets"))).toEqual(["webgpu"]);
+    // The README's example: a small CNN (conv, pooling, dense); its filter gradient is our Conv2DBackpropFilter.
+    writeFileSync(
+      join(dir, "main.js"),
+      `import { create, globals } from "webgpu";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { registerWebgpuTrainingKernels } from "@convnets/webgpu";
+
+Object.assign(globalThis, globals);
+Object.defineProperty(globalThis, "navigator", { value: { gpu: create([]) }, configurable: true });
+await import("@tensorflow/tfjs-backend-webgpu");
+const kernels = registerWebgpuTrainingKernels();
+if (!(await tf.setBackend("webgpu"))) throw new Error("no WebGPU adapter");
+
+const model = tfl.sequential({ layers: [
+  tfl.layers.conv2d({ inputShape: [12, 12, 1], filters: 8, kernelSize: 3, activation: "relu" }),
+  tfl.layers.maxPooling2d({ poolSize: 2 }),
+  tfl.layers.flatten(),
+  tfl.layers.dense({ units: 2, activation: "softmax" }),
+] });
+model.compile({ optimizer: tf.train.sgd(0.5), loss: "categoricalCrossentropy", metrics: ["accuracy"] });
+const xs = tf.tidy(() => {
+  const left = tf.concat([tf.ones([32, 12, 6, 1]), tf.zeros([32, 12, 6, 1])], 2);
+  return tf.add(tf.concat([left, tf.reverse(left, 2)]), tf.randomUniform([64, 12, 12, 1], 0, 0.5, "float32", 1));
+});
+const ys = tf.oneHot(tf.tensor1d([...Array(32).fill(0), ...Array(32).fill(1)], "int32"), 2);
+const history = await model.fit(xs, ys, { epochs: 8, batchSize: 16, shuffle: true, verbose: 0 });
+console.log(JSON.stringify({ backend: tf.getBackend(), kernels, loss: history.history.loss, acc: history.history.acc }));
+`,
+    );
+    const result = JSON.parse(run("node", ["main.js"], dir).trim().split("\n").at(-1)!);
+    expect(result.backend).toBe("webgpu");
+    expect(result.kernels).toContain("Conv2DBackpropFilter");
+    expect(result.loss.at(-1)).toBeLessThan(result.loss[0] / 2);
+    expect(result.acc.at(-1)).toBe(1);
+  });
+
   it("@convnets/trainer: trains the user's own tiny model for one epoch on the real data", () => {
-    const dir = project("uses-trainer", ["trainer", "core", "model", "wasm"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    const dir = project("uses-trainer", ["trainer", "core", "model", "wasm", "webgpu"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
     assertSelfContained(dir);
     writeFileSync(
       join(dir, "tiny.js"),

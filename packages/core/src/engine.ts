@@ -80,10 +80,11 @@ export async function setupEngine(preference?: EnginePreference | string, option
   if (wanted === "webgpu" || wanted === "auto") {
     const attempt = await tryWebgpu(wanted === "webgpu");
     if (attempt.ok) {
-      return { backend: "webgpu", description: attempt.description, gpu: attempt.adapter.description, addedKernels: [] };
+      return { backend: "webgpu", description: attempt.description, gpu: attempt.adapter.description, addedKernels: attempt.addedKernels };
     }
     if (wanted === "webgpu") throw new Error(`engine "webgpu" is not available: ${attempt.reason}`);
-    if (attempt.installed) passedOver.push(`webgpu: ${attempt.reason}`);
+    // No adapter at all (no GPU, no Vulkan driver) is the common case of a machine without a GPU: nothing to say.
+    if (attempt.installed && !attempt.noAdapter) passedOver.push(`webgpu: ${attempt.reason}`);
   }
   if (wanted === "wasm" || wanted === "auto") {
     const info = await tryWasm(await wantedThreads(options.threads));

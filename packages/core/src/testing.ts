@@ -201,6 +201,7 @@ export async function compareGradients(
   return { weights: tested.length, referenceWeights: reference.length, errors };
 }
 
+export { webgpuUnavailable } from "./webgpu.js";
 export {
   type Assertion,
   architectureChecks,

@@ -3,7 +3,7 @@ import { closeSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
-import { registerWebgpuMatMulFix } from "./webgpu-kernels.js";
+import { registerWebgpuTrainingKernels } from "@convnets/webgpu";
 
 /**
  * The webgpu engine: `@tensorflow/tfjs-backend-webgpu` on Dawn's Node binding (the `webgpu` package, an
@@ -25,8 +25,8 @@ export interface AdapterInfo {
 
 /** The outcome of trying the webgpu engine: set up, or why not (one line). */
 export type WebgpuAttempt =
-  | { ok: true; adapter: AdapterInfo; description: string }
-  | { ok: false; installed: boolean; reason: string };
+  | { ok: true; adapter: AdapterInfo; description: string; addedKernels: string[] }
+  | { ok: false; installed: boolean; reason: string; noAdapter?: boolean };
 
 export const WEBGPU_INSTALL_HINT =
   "install webgpu@0.6.2 (Dawn's Node binding, 132 MB) next to convnets; on Linux also a Vulkan driver (Mesa's mesa-vulkan-drivers, or the GPU vendor's)";
@@ -128,9 +128,20 @@ function passedOver(adapter: AdapterInfo): WebgpuAttempt {
   };
 }
 
-function noAdapter(flags: string[]): WebgpuAttempt {
+function noAdapter(flags: string[]): WebgpuAttempt & { ok: false } {
   const fix = process.platform === "linux" ? "install a Vulkan driver (mesa-vulkan-drivers, or the GPU vendor's)" : "is the GPU driver installed?";
-  return { ok: false, installed: true, reason: `Dawn found no GPU adapter (${backendOf(flags)}): ${fix}` };
+  return { ok: false, installed: true, noAdapter: true, reason: `Dawn found no GPU adapter (${backendOf(flags)}): ${fix}` };
+}
+
+/**
+ * Whether the webgpu engine can start here, asked in a child process (nothing of Dawn loads in this one):
+ * undefined where Dawn finds an adapter (a software one too), else why not, in one line. For tests that need
+ * an adapter: they skip with this reason on a machine without one.
+ */
+export async function webgpuUnavailable(): Promise<string | undefined> {
+  const probe = await probeInChild();
+  if (!probe.ok) return probe.reason;
+  return probe.adapter ? undefined : noAdapter(dawnFlags()).reason;
 }
 
 /**
@@ -257,6 +268,6 @@ export async function tryWebgpu(allowSoftware: boolean): Promise<WebgpuAttempt> 
     return { ok: false, installed: true, reason: `tfjs's webgpu backend did not start on ${description}` };
   }
   await tf.ready();
-  registerWebgpuMatMulFix();
-  return { ok: true, adapter, description };
+  const addedKernels = registerWebgpuTrainingKernels();
+  return { ok: true, adapter, description, addedKernels };
 }

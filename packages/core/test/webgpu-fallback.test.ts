@@ -31,12 +31,12 @@ describe("the webgpu engine where it cannot start", () => {
     expect(notes[0]).not.toContain("\n");
   });
 
-  it("auto: no Vulkan driver, no adapter: wasm, with a note saying what to install", async () => {
+  it("auto: no Vulkan driver, no adapter (a machine without a GPU): wasm, and no note", async () => {
     process.env.VK_DRIVER_FILES = "/nonexistent/icd.json";
     process.env.VK_ICD_FILENAMES = "/nonexistent/icd.json";
     const info = await setupEngine("auto");
     expect(info.backend).toBe("wasm");
-    expect(webgpuNotes(info.notes)).toEqual(process.platform === "linux" ? [expect.stringMatching(/^webgpu: Dawn found no GPU adapter \(vulkan\): install a Vulkan driver/)] : expect.any(Array));
+    expect(webgpuNotes(info.notes)).toEqual([]);
   });
 
   it("asked for by name, a Dawn that fails to load is an error that says what failed", async () => {

