@@ -279,7 +279,8 @@ class DenseStage(nn.Module):
             c = cin + j * growth
             self.add_module(f'block{j + 1}', seq(*_bn_relu(c), ('conv', nn.Conv2d(c, growth, 3, padding=1))))
         c = cin + n * growth
-        self.transition = seq(*_bn_relu(c), ('conv', nn.Conv2d(c, c // 2, 1)), ('pool', nn.AvgPool2d(2, 2))) if transition else None
+        if transition:
+            self.transition = seq(*_bn_relu(c), ('conv', nn.Conv2d(c, c // 2, 1)), ('pool', nn.AvgPool2d(2, 2)))
 
     def forward(self, x):
         for name, block in self.named_children():
