@@ -1,9 +1,9 @@
 """Our PyTorch peer: the eight networks of convnets in PyTorch, with the same layer names as ours, and d2l's train_ch6.
 
 The other side of every comparison in the README (bench:compare, bench:fidelity, the LeNet-BN and NiN
-step-for-step scripts). It follows "Dive into Deep Learning" (d2l, 2nd edition, PyTorch): LeNet §7.6, AlexNet
-§8.1, VGG §8.2, NiN §8.3, GoogLeNet §8.4, batch normalization §8.5, ResNet §8.6, DenseNet §8.7; training loop
-train_ch6 (§7.6). Needs Debian's PyTorch (apt-get install python3-torch; it lives in /usr/bin/python3).
+step-for-step scripts). It follows "Dive into Deep Learning" (d2l.ai, the English edition, PyTorch): LeNet §7.6,
+AlexNet §8.1, VGG §8.2, NiN §8.3, GoogLeNet §8.4, batch normalization §8.5, ResNet §8.6, DenseNet §8.7; training
+loop train_ch6 (§7.6). Needs Debian's PyTorch (apt-get install python3-torch; it lives in /usr/bin/python3).
 
   python3 peer.py params NETWORK [NETWORK …] [--input-size S]   one JSON line each: {"network", "inputSize", "params"}
   python3 peer.py recipes                                       the book's recipes, as JSON
@@ -43,7 +43,7 @@ from torch.nn import functional as F
 
 NETWORKS = ('lenet', 'lenet-bn', 'alexnet', 'vgg11', 'nin', 'googlenet', 'resnet18', 'densenet')
 
-# The book's recipes (d2l 2nd edition; the same numbers as our specs' `defaults`).
+# The book's recipes (d2l.ai; the same numbers as our specs' `defaults`).
 RECIPES = {
     'lenet': dict(input_size=28, lr=0.9, batch_size=256, epochs=10),
     'lenet-bn': dict(input_size=28, lr=1.0, batch_size=256, epochs=10),
@@ -103,9 +103,9 @@ def lenet(input_size=28, num_classes=10, batch_norm=False):
     ]
 
     def dense(n):
-        return [('dense1', nn.Linear(n, 120)), *norm('dense1', 120, 1), ('dense1_sigmoid', nn.Sigmoid()),
-                ('dense2', nn.Linear(120, 84)), *norm('dense2', 84, 1), ('dense2_sigmoid', nn.Sigmoid()),
-                ('dense3', nn.Linear(84, num_classes))]
+        return [('fc1', nn.Linear(n, 120)), *norm('fc1', 120, 1), ('fc1_sigmoid', nn.Sigmoid()),
+                ('fc2', nn.Linear(120, 84)), *norm('fc2', 84, 1), ('fc2_sigmoid', nn.Sigmoid()),
+                ('logits', nn.Linear(84, num_classes))]
     return _classifier(name, features, dense, input_size)
 
 
@@ -114,11 +114,11 @@ def _conv_relu(name, cin, cout, k, stride=1, padding=0):
 
 
 def _dense_head(num_classes):
-    """AlexNet's and VGG's dense layers: 4096, 4096 (each ReLU and dropout 0.5), then the logits."""
+    """AlexNet's and VGG's dense layers: fc1 and fc2 of 4096 (each ReLU and dropout 0.5), then the logits."""
     def dense(n):
         return [('fc1', nn.Linear(n, 4096)), ('fc1_relu', nn.ReLU()), ('fc1_dropout', nn.Dropout(0.5)),
                 ('fc2', nn.Linear(4096, 4096)), ('fc2_relu', nn.ReLU()), ('fc2_dropout', nn.Dropout(0.5)),
-                ('fc3', nn.Linear(4096, num_classes))]
+                ('logits', nn.Linear(4096, num_classes))]
     return dense
 
 
@@ -139,8 +139,9 @@ VGG11 = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
 
 def vgg(input_size=224, num_classes=10, conv_arch=VGG11, width_divisor=4, name='vgg11'):
     """VGG (Simonyan & Zisserman 2015) as d2l §8.2 builds it: one block per (convolutions, channels) of conv_arch,
-    each 3×3 convolutions with ReLU and a 2×2 max-pool. width_divisor 4 is the network the book trains (ratio = 4)
-    and our vgg11's default; 1 gives the paper's widths (128,806,154 parameters at 224)."""
+    each 3×3 convolutions with ReLU and a 2×2 max-pool (`block1_conv1`, …, `block1_pool`). width_divisor 4 is the
+    network the book trains (ratio = 4) and our vgg11's default; 1 gives the paper's widths (128,806,154
+    parameters at 224)."""
     blocks, cin = [], 1
     for i, (n, channels) in enumerate(conv_arch):
         cout, layers = channels // width_divisor, []
@@ -152,73 +153,79 @@ def vgg(input_size=224, num_classes=10, conv_arch=VGG11, width_divisor=4, name='
     return _classifier(name, [*blocks, ('flatten', nn.Flatten())], _dense_head(num_classes), input_size)
 
 
-def _nin_block(cin, cout, k, stride, padding):
+class GlobalAvgPool(nn.Module):
+    """Global average pooling to (batch, channels): nn.AdaptiveAvgPool2d((1, 1)) and a flatten, ours' one
+    GlobalAveragePooling2D layer (`global_pool`; NiN's `logits`)."""
+
+    def forward(self, x):
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+def _nin_block(cin, cout, k, stride, padding, pool=True):
+    """d2l §8.3's NiN block (a k×k convolution, then two 1×1, each with ReLU), with the 3×3 max-pool that follows
+    it (`block1_pool`) where one does."""
     return seq(*_conv_relu('conv1', cin, cout, k, stride, padding), *_conv_relu('conv2', cout, cout, 1),
-               *_conv_relu('conv3', cout, cout, 1))
-
-
-def _global_avg():
-    """nn.AdaptiveAvgPool2d((1, 1)) and nn.Flatten(): ours' one GlobalAveragePooling2D layer."""
-    return seq(('pool', nn.AdaptiveAvgPool2d((1, 1))), ('flatten', nn.Flatten()))
+               *_conv_relu('conv3', cout, cout, 1), *([('pool', nn.MaxPool2d(3, 2))] if pool else []))
 
 
 def nin(input_size=224, num_classes=10):
     """Network in Network (Lin et al. 2014) as d2l §8.3 builds it: four NiN blocks, the last with one channel per
     class, global average pooling to the logits; no dense layer."""
-    net = seq(('block1', _nin_block(1, 96, 11, 4, 0)), ('pool1', nn.MaxPool2d(3, 2)),
-              ('block2', _nin_block(96, 256, 5, 1, 2)), ('pool2', nn.MaxPool2d(3, 2)),
-              ('block3', _nin_block(256, 384, 3, 1, 1)), ('pool3', nn.MaxPool2d(3, 2)), ('dropout', nn.Dropout(0.5)),
-              ('block4', _nin_block(384, num_classes, 3, 1, 1)), ('global_avg_pool', _global_avg()))
+    net = seq(('block1', _nin_block(1, 96, 11, 4, 0)), ('block2', _nin_block(96, 256, 5, 1, 2)),
+              ('block3', _nin_block(256, 384, 3, 1, 1)), ('dropout', nn.Dropout(0.5)),
+              ('block4', _nin_block(384, num_classes, 3, 1, 1, pool=False)), ('logits', GlobalAvgPool()))
     _check_size('nin', net, input_size)
     return net
 
 
 class Inception(nn.Module):
-    """d2l §8.4's Inception block: four paths (1×1; 1×1 then 3×3; 1×1 then 5×5; 3×3 max-pool then 1×1), each
-    convolution followed by ReLU, concatenated on the channels. Our layers: `{name}_p2_conv3x3` and so on."""
+    """d2l §8.4's Inception block: four branches (1×1; 1×1 then 3×3; 1×1 then 5×5; 3×3 max-pool then 1×1), each
+    convolution followed by ReLU, concatenated on the channels. Our layers: `{block}_branch2_conv2` and so on."""
 
     def __init__(self, cin, c1, c2, c3, c4):
         super().__init__()
-        self.p1_conv1x1 = nn.Conv2d(cin, c1, 1)
-        self.p2_conv1x1 = nn.Conv2d(cin, c2[0], 1)
-        self.p2_conv3x3 = nn.Conv2d(c2[0], c2[1], 3, padding=1)
-        self.p3_conv1x1 = nn.Conv2d(cin, c3[0], 1)
-        self.p3_conv5x5 = nn.Conv2d(c3[0], c3[1], 5, padding=2)
-        self.p4_pool3x3 = nn.MaxPool2d(3, 1, 1)
-        self.p4_conv1x1 = nn.Conv2d(cin, c4, 1)
+        self.branch1_conv = nn.Conv2d(cin, c1, 1)
+        self.branch2_conv1 = nn.Conv2d(cin, c2[0], 1)
+        self.branch2_conv2 = nn.Conv2d(c2[0], c2[1], 3, padding=1)
+        self.branch3_conv1 = nn.Conv2d(cin, c3[0], 1)
+        self.branch3_conv2 = nn.Conv2d(c3[0], c3[1], 5, padding=2)
+        self.branch4_pool = nn.MaxPool2d(3, 1, 1)
+        self.branch4_conv = nn.Conv2d(cin, c4, 1)
 
     def forward(self, x):
-        p1 = F.relu(self.p1_conv1x1(x))
-        p2 = F.relu(self.p2_conv3x3(F.relu(self.p2_conv1x1(x))))
-        p3 = F.relu(self.p3_conv5x5(F.relu(self.p3_conv1x1(x))))
-        p4 = F.relu(self.p4_conv1x1(self.p4_pool3x3(x)))
-        return torch.cat((p1, p2, p3, p4), 1)
+        b1 = F.relu(self.branch1_conv(x))
+        b2 = F.relu(self.branch2_conv2(F.relu(self.branch2_conv1(x))))
+        b3 = F.relu(self.branch3_conv2(F.relu(self.branch3_conv1(x))))
+        b4 = F.relu(self.branch4_conv(self.branch4_pool(x)))
+        return torch.cat((b1, b2, b3, b4), 1)
 
 
 def googlenet(input_size=96, num_classes=10, stem_kernel_size=7):
-    """GoogLeNet (Szegedy et al. 2015) as d2l §8.4 builds it for Fashion-MNIST: stages b1–b5, global average
-    pooling, one dense layer. 5,977,530 parameters with the 7×7 stem."""
+    """GoogLeNet (Szegedy et al. 2015) as d2l §8.4 builds it for Fashion-MNIST: the book's b1 and b2 (our stem),
+    its b3, b4 and b5 (our stages 1–3, the first two ending in a max-pool), global average pooling, one dense
+    layer. 5,977,530 parameters with the 7×7 stem."""
     k = stem_kernel_size
-    stages = dict(b3=[(192, 64, (96, 128), (16, 32), 32), (256, 128, (128, 192), (32, 96), 64)],
-                  b4=[(480, 192, (96, 208), (16, 48), 64), (512, 160, (112, 224), (24, 64), 64),
-                      (512, 128, (128, 256), (24, 64), 64), (512, 112, (144, 288), (32, 64), 64),
-                      (528, 256, (160, 320), (32, 128), 128)],
-                  b5=[(832, 256, (160, 320), (32, 128), 128), (832, 384, (192, 384), (48, 128), 128)])
-    blocks = [('b1', seq(*_conv_relu(f'conv{k}x{k}', 1, 64, k, 2, 3), ('pool', nn.MaxPool2d(3, 2, 1)))),
-              ('b2', seq(*_conv_relu('conv1x1', 64, 64, 1), *_conv_relu('conv3x3', 64, 192, 3, padding=1),
-                         ('pool', nn.MaxPool2d(3, 2, 1))))]
-    for stage, rows in stages.items():
-        layers = [(f'inception{i + 1}', Inception(*row)) for i, row in enumerate(rows)]
-        layers.append(('global_avg', _global_avg()) if stage == 'b5' else ('pool', nn.MaxPool2d(3, 2, 1)))
-        blocks.append((stage, seq(*layers)))
-    net = seq(*blocks, ('fc', nn.Linear(1024, num_classes)))
+    stages = [[(192, 64, (96, 128), (16, 32), 32), (256, 128, (128, 192), (32, 96), 64)],
+              [(480, 192, (96, 208), (16, 48), 64), (512, 160, (112, 224), (24, 64), 64),
+               (512, 128, (128, 256), (24, 64), 64), (512, 112, (144, 288), (32, 64), 64),
+               (528, 256, (160, 320), (32, 128), 128)],
+              [(832, 256, (160, 320), (32, 128), 128), (832, 384, (192, 384), (48, 128), 128)]]
+    layers = [('stem', seq(*_conv_relu('conv1', 1, 64, k, 2, 3), ('pool1', nn.MaxPool2d(3, 2, 1)),
+                           *_conv_relu('conv2', 64, 64, 1), *_conv_relu('conv3', 64, 192, 3, padding=1),
+                           ('pool2', nn.MaxPool2d(3, 2, 1))))]
+    for i, rows in enumerate(stages):
+        blocks = [(f'block{j + 1}', Inception(*row)) for j, row in enumerate(rows)]
+        if i != len(stages) - 1:
+            blocks.append(('pool', nn.MaxPool2d(3, 2, 1)))
+        layers.append((f'stage{i + 1}', seq(*blocks)))
+    net = seq(*layers, ('global_pool', GlobalAvgPool()), ('logits', nn.Linear(1024, num_classes)))
     _check_size('googlenet', net, input_size)
     return net
 
 
 class Residual(nn.Module):
     """d2l §8.6's residual block: 3×3 conv, BN, ReLU, 3×3 conv, BN, plus the input (through a strided 1×1
-    convolution, conv3, where the block changes channels or size), then ReLU."""
+    convolution, `shortcut_conv`, where the block changes channels or size), then ReLU."""
 
     def __init__(self, cin, channels, stride=1, projection=False):
         super().__init__()
@@ -226,28 +233,33 @@ class Residual(nn.Module):
         self.bn1 = nn.BatchNorm2d(channels)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.bn2 = nn.BatchNorm2d(channels)
-        self.conv3 = nn.Conv2d(cin, channels, 1, stride) if projection else None
+        self.shortcut_conv = nn.Conv2d(cin, channels, 1, stride) if projection else None
 
     def forward(self, x):
         y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(y + (self.conv3(x) if self.conv3 is not None else x))
+        return F.relu(y + (self.shortcut_conv(x) if self.shortcut_conv is not None else x))
+
+
+def _stem(channels=64):
+    """ResNet's and DenseNet's first stage (the book's b1): 7×7 convolution of stride 2, BN, ReLU, 3×3 max-pool
+    of stride 2."""
+    return seq(('conv', nn.Conv2d(1, channels, 7, 2, 3)), ('bn', nn.BatchNorm2d(channels)), ('relu', nn.ReLU()),
+               ('pool', nn.MaxPool2d(3, 2, 1)))
 
 
 def resnet18(input_size=96, num_classes=10, stages=(2, 2, 2, 2)):
     """ResNet-18 (He et al. 2016) as d2l §8.6 builds it: a 7×7 stem with BN and max-pool, four stages of two
     residual blocks (64, 128, 256, 512 channels; each stage after the first halves the size), global average
     pooling, one dense layer."""
-    net_stages = [('stage1', seq(('conv7x7', nn.Conv2d(1, 64, 7, 2, 3)), ('bn', nn.BatchNorm2d(64)), ('relu', nn.ReLU()),
-                                 ('pool', nn.MaxPool2d(3, 2, 1))))]
-    cin = 64
+    layers, cin = [('stem', _stem(64))], 64
     for i, n in enumerate(stages):
         channels, blocks = 64 * 2 ** i, []
         for j in range(n):
             down = j == 0 and i > 0
             blocks.append((f'block{j + 1}', Residual(cin, channels, 2 if down else 1, down)))
             cin = channels
-        net_stages.append((f'stage{i + 2}', seq(*blocks)))
-    net = seq(*net_stages, ('global_avg', _global_avg()), ('fc', nn.Linear(cin, num_classes)))
+        layers.append((f'stage{i + 1}', seq(*blocks)))
+    net = seq(*layers, ('global_pool', GlobalAvgPool()), ('logits', nn.Linear(cin, num_classes)))
     _check_size('resnet18', net, input_size)
     return net
 
@@ -256,35 +268,38 @@ def _bn_relu(channels):
     return [('bn', nn.BatchNorm2d(channels)), ('relu', nn.ReLU())]
 
 
-class DenseBlock(nn.Module):
-    """d2l §8.7's dense block: conv blocks (BN, ReLU, 3×3 conv to `growth` channels), each one's output
-    concatenated to its input. Our layers: `{name}_layer1_bn`, `{name}_layer1_conv3x3`, …"""
+class DenseStage(nn.Module):
+    """d2l §8.7's dense block, and the transition block after it where there is one. Each conv block (BN, ReLU,
+    3×3 conv to `growth` channels; `stage1_block1_bn`, …) has its output concatenated to its input; the
+    transition (BN, ReLU, 1×1 conv halving the channels, 2×2 average pool) is `stage1_transition_bn`, …"""
 
-    def __init__(self, n, cin, growth):
+    def __init__(self, n, cin, growth, transition):
         super().__init__()
-        for i in range(n):
-            self.add_module(f'layer{i + 1}', seq(*_bn_relu(cin + i * growth), ('conv3x3', nn.Conv2d(cin + i * growth, growth, 3, padding=1))))
+        for j in range(n):
+            c = cin + j * growth
+            self.add_module(f'block{j + 1}', seq(*_bn_relu(c), ('conv', nn.Conv2d(c, growth, 3, padding=1))))
+        c = cin + n * growth
+        if transition:
+            self.transition = seq(*_bn_relu(c), ('conv', nn.Conv2d(c, c // 2, 1)), ('pool', nn.AvgPool2d(2, 2)))
 
     def forward(self, x):
-        for block in self.children():
-            x = torch.cat((x, block(x)), 1)
+        for name, block in self.named_children():
+            x = block(x) if name == 'transition' else torch.cat((x, block(x)), 1)
         return x
 
 
 def densenet(input_size=96, num_classes=10, growth_rate=32, blocks=(4, 4, 4, 4)):
-    """DenseNet (Huang et al. 2017) as d2l §8.7 builds it: ResNet's stem, dense blocks with transition blocks
-    (BN, ReLU, 1×1 conv halving the channels, 2×2 average pool) between them, BN, ReLU, global average pooling,
-    one dense layer."""
-    layers = [('b1', seq(('conv7x7', nn.Conv2d(1, 64, 7, 2, 3)), *_bn_relu(64), ('pool', nn.MaxPool2d(3, 2, 1))))]
-    channels = 64
+    """DenseNet (Huang et al. 2017) as d2l §8.7 builds it: ResNet's stem, dense blocks (our stages) with transition
+    blocks between them, BN, ReLU, global average pooling, one dense layer."""
+    layers, channels = [('stem', _stem(64))], 64
     for i, n in enumerate(blocks):
-        layers.append((f'dense{i + 1}', DenseBlock(n, channels, growth_rate)))
+        last = i == len(blocks) - 1
+        layers.append((f'stage{i + 1}', DenseStage(n, channels, growth_rate, transition=not last)))
         channels += n * growth_rate
-        if i != len(blocks) - 1:
-            layers.append((f'transition{i + 1}', seq(*_bn_relu(channels), ('conv1x1', nn.Conv2d(channels, channels // 2, 1)),
-                                                       ('pool', nn.AvgPool2d(2, 2)))))
+        if not last:
             channels //= 2
-    net = seq(*layers, ('final', seq(*_bn_relu(channels))), ('global_avg', _global_avg()), ('fc', nn.Linear(channels, num_classes)))
+    net = seq(*layers, ('head', seq(*_bn_relu(channels))), ('global_pool', GlobalAvgPool()),
+              ('logits', nn.Linear(channels, num_classes)))
     _check_size('densenet', net, input_size)
     return net
 

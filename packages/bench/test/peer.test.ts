@@ -1,8 +1,9 @@
 /**
  * Our PyTorch peer (python/peer.py) is the other side of every comparison in the README: it must be the same
  * networks as ours. For all eight: the same trainable parameter count, the same weights by name and shape (in
- * our layout), the same recipe as our specs' defaults; and LeNet's logits equal ours from the same weights,
- * which checks the conversion of the weights between the two layouts (the dense layer after the flatten).
+ * our layout), the same recipe as our specs' defaults; and, loaded with our weights, the same logits as ours,
+ * which checks the conversion of the weights between the two layouts (the dense layer after the flatten) and that
+ * each weight sits where ours does (two layers with the same shapes, swapped, would pass by name and shape).
  * Needs PyTorch in /usr/bin/python3 (apt-get install python3-torch); without it these tests are skipped, and
  * the skip says so.
  */
@@ -96,16 +97,38 @@ describe.skipIf(!withTorch)(`our PyTorch peer${withTorch ? "" : ` (${SKIPPED})`}
     const dir = mkdtempSync(join(tmpdir(), "convnets-peer-"));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    for (const spec of [lenetSpec, lenetBNSpec]) {
-      it(`computes our ${spec.name}'s logits (inference)`, () => {
-        const model = spec.build();
-        const images = tf.randomUniform([4, 28, 28, 1], 0, 1, "float32", 7);
+    // Each network at an input small enough to be quick, where AlexNet's and VGG's last maps are still 2×2 (so the
+    // flatten's order matters) and NiN is at its smallest.
+    const LOGIT_CASES: [ModelSpec, number][] = [
+      [lenetSpec, 28],
+      [lenetBNSpec, 28],
+      [alexnetSpec, 128],
+      [vgg11Spec, 64],
+      [ninSpec, 67],
+      [googlenetSpec, 64],
+      [resnet18Spec, 64],
+      [densenetSpec, 64],
+    ];
+    for (const [spec, size] of LOGIT_CASES) {
+      it(`computes our ${spec.name}'s logits (inference at ${size})`, () => {
+        const model = spec.build({ inputShape: [size, size, 1] });
+        // BatchNorm's scale, shift and moving statistics away from 1 and 0 and each its own (a seed apiece), so that
+        // inference uses each of them where ours does.
+        model.weights.forEach((w, i) => {
+          if (/\/(gamma|beta|moving_mean|moving_variance)(_\d+)?$/.test(w.name)) {
+            w.write(tf.tidy(() => tf.randomUniform(w.read().shape, 0.5, 1.5, "float32", i)));
+          }
+        });
+        const images = tf.randomUniform([2, size, size, 1], 0, 1, "float32", 7);
         const logits = model.predict(images) as tf.Tensor;
+        // The weights one after another as float32 (weights.f32), their names and shapes in the JSON.
         const file = join(dir, `${spec.name}.json`);
+        const data = join(dir, `${spec.name}.f32`);
+        writeFileSync(data, Buffer.concat(model.weights.map((w) => Buffer.from((w.read().dataSync() as Float32Array).buffer))));
         writeFileSync(
           file,
           JSON.stringify({
-            weights: Object.fromEntries(model.weights.map((w) => [unsuffixed(w.name), { shape: w.shape, data: Array.from(w.read().dataSync()) }])),
+            weights: model.weights.map((w) => ({ name: unsuffixed(w.name), shape: w.shape })),
             images: Array.from(images.dataSync()),
             logits: Array.from(logits.dataSync()),
           }),
@@ -117,9 +140,16 @@ describe.skipIf(!withTorch)(`our PyTorch peer${withTorch ? "" : ` (${SKIPPED})`}
           `sys.path.insert(0, ${JSON.stringify(join(PEER, ".."))})`,
           "import peer",
           `d = json.load(open(${JSON.stringify(file)}))`,
-          `net = peer.build(${JSON.stringify(spec.name)}, 28)`,
-          "peer.load_ours(net, {k: np.array(v['data'], dtype=np.float32).reshape(v['shape']) for k, v in d['weights'].items()})",
-          "x = torch.tensor(d['images'], dtype=torch.float32).reshape(4, 28, 28, 1).permute(0, 3, 1, 2)",
+          `flat, weights, at = np.fromfile(${JSON.stringify(data)}, dtype=np.float32), {}, 0`,
+          "for w in d['weights']:",
+          "    n = int(np.prod(w['shape'])); weights[w['name']] = flat[at:at + n].reshape(w['shape']); at += n",
+          "assert at == flat.size, (at, flat.size)",
+          `net = peer.build(${JSON.stringify(spec.name)}, ${size})`,
+          "peer.load_ours(net, weights)",
+          "back = peer.to_ours(net)",
+          "assert sorted(back) == sorted(weights), sorted(set(back) ^ set(weights))",
+          "assert all(np.array_equal(back[k], weights[k]) for k in weights), 'to_ours(load_ours(w)) is not w'",
+          `x = torch.tensor(d['images'], dtype=torch.float32).reshape(2, ${size}, ${size}, 1).permute(0, 3, 1, 2)`,
           "with torch.no_grad(): out = net.eval()(x).numpy().ravel()",
           "ours = np.array(d['logits'], dtype=np.float32)",
           "print(float(np.max(np.abs(out - ours)) / np.max(np.abs(ours))))",

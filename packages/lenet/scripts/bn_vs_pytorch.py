@@ -32,7 +32,7 @@ for s in range(K):
 rel = lambda a, b: np.max(np.abs(a - b)) / np.max(np.abs(b))
 theirs = peer.to_ours(net)
 print('BatchNorm   moving mean apart  moving variance apart  variance PyTorch / ours (median)')
-for n in ('conv1_bn', 'conv2_bn', 'dense1_bn', 'dense2_bn'):
+for n in ('conv1_bn', 'conv2_bn', 'fc1_bn', 'fc2_bn'):
     m, v = theirs[n + '/moving_mean'], theirs[n + '/moving_variance']
     om, ov = E[n + '/moving_mean'].ravel(), E[n + '/moving_variance'].ravel()
     print(f'{n:10s}  {rel(om, m):17.1e}  {rel(ov, v):21.1e}  {np.median(v / ov):.5f}')
