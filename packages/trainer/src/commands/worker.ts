@@ -1,0 +1,249 @@
+import { spawn } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
+import { checkBackend, startEngine, THREADS_HELP, threadsOption } from "../common.js";
+import { formatDuration } from "../format.js";
+import { intOption, parseCommandArgs, stringOption } from "../options.js";
+import { RUN_FILES, readCheckpoint } from "../run-dir.js";
+import { Prefixed } from "../sweep/lines.js";
+import { lockTiming, MAX_WORKER_LOSSES, QUEUE_NAME, queueUrl, reachRedis, shownUrl } from "../sweep/queue.js";
+import type { SweepRun } from "../sweep/spec.js";
+import { type RunSummary, trainRun } from "../sweep/train-run.js";
+
+export const WORKER_HELP = `convnets worker --queue URL --runs DIR [options]
+
+Takes runs from the queue that \`convnets sweep SPEC --queue URL\` filled and trains each into DIR/<run id>,
+one at a time, checkpointing every epoch and reporting its progress into the queue. Start as many as you
+like, on as many machines: DIR must be the same directory for all of them (e.g. over NFS). A worker that
+dies has its run taken by another worker, which resumes it from its last checkpoint. Ctrl-C or SIGTERM:
+the run stops after the current batch, keeps its last epoch's checkpoint, goes back on the queue for any
+worker to resume, and the worker exits.
+
+  --queue URL       redis://HOST:PORT[/DB] (default: CONVNETS_QUEUE)
+  --runs DIR        the shared runs directory
+  --concurrency N   runs at once on this machine, each in its own worker process (default 1)
+  --backend NAME    auto, tensorflow, webgpu, wasm or cpu (default auto, or CONVNETS_BACKEND)
+${THREADS_HELP.replace("every core)", "every core, shared out among --concurrency)")}
+  --data-dir DIR    Fashion-MNIST's directory (default: FASHION_MNIST_DIR, the cache, Debian's package)`;
+
+const OPTIONS = {
+  queue: { type: "string" },
+  runs: { type: "string" },
+  concurrency: { type: "string" },
+  backend: { type: "string" },
+  threads: { type: "string" },
+  "data-dir": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** What a job reports while it runs (`job.progress`); `convnets sweep status` shows it. */
+export interface RunProgress {
+  worker: string;
+  engine: string;
+  epoch: number;
+  epochs: number;
+  loss?: number;
+  trainAcc?: number;
+  testAcc?: number;
+  examplesPerSec?: number;
+  /** Seconds left, from this worker's time per epoch so far. */
+  etaSeconds?: number;
+}
+
+export async function workerCommand(argv: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs("worker", argv, OPTIONS);
+  if (values.help) {
+    println(ctx.stdout, WORKER_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length > 0) throw new UsageError(`worker takes no arguments, got ${positionals.join(" ")} (options: see convnets worker --help)`);
+  const url = queueUrl(stringOption(values.queue));
+  if (!url) throw new UsageError("worker: which queue? give --queue redis://HOST:PORT (or set CONVNETS_QUEUE)");
+  const runsArg = stringOption(values.runs);
+  if (!runsArg) throw new UsageError("worker: where do runs go? give --runs DIR, the same directory for every worker (e.g. on NFS)");
+  const runs = resolve(ctx.cwd, runsArg);
+  if (existsSync(runs) && !statSync(runs).isDirectory()) throw new UsageError(`--runs ${runsArg} is a file, not a directory`);
+  const concurrency = intOption("concurrency", values.concurrency, 1, "how many runs at once on this machine, e.g. 2") ?? 1;
+  const backend = checkBackend(stringOption(values.backend));
+  const threads = threadsOption(values.threads);
+  const dataDir = stringOption(values["data-dir"]);
+  lockTiming(); // a bad CONVNETS_WORKER_LOCK_MS is refused before anything starts
+  if (concurrency > 1) return superviseWorkers(argv, concurrency, threads, ctx);
+
+  const connection = await reachRedis(url);
+  await mkdir(runs, { recursive: true });
+  const engine = await startEngine(backend, { threads, notes: ctx.stderr });
+  const name = `${hostname()}:${process.pid}`;
+  println(ctx.stdout, `worker ${name}: engine ${engine.description}; queue ${shownUrl(url)}; runs ${runs}`);
+
+  let stopping = false;
+  const active = new Map<string, AbortController>();
+  const worker = new Worker<SweepRun, RunSummary>(
+    QUEUE_NAME,
+    async (job, token) => {
+      const run = job.data;
+      const dir = join(runs, run.id);
+      const controller = new AbortController();
+      active.set(job.id!, controller);
+      const out = new Prefixed(ctx.stdout, `[${run.id}] `);
+      const stopWatching = watchProgress(dir, job, { worker: name, engine: engine.description, epochs: run.epochs });
+      try {
+        const outcome = await trainRun(run, dir, {
+          ctx: { stdout: out, stderr: new Prefixed(ctx.stderr, `[${run.id}] `), cwd: ctx.cwd },
+          signal: controller.signal,
+          backend,
+          threads,
+          dataDir,
+        });
+        if (outcome.status === "complete") {
+          println(ctx.stdout, `[${run.id}] done: test acc ${outcome.summary.testAcc.toFixed(3)}`);
+          return outcome.summary;
+        }
+        if (outcome.status === "interrupted") {
+          if (stopping && token) {
+            await job.moveToWait(token);
+            println(ctx.stdout, `[${run.id}] back on the queue after epoch ${outcome.epochs}, for any worker to resume`);
+            throw new WaitingError();
+          }
+          // Aborted because this worker lost the job (its lock lapsed): another worker owns it now.
+          throw new Error(`${name} lost its hold on the job after epoch ${outcome.epochs}`);
+        }
+        println(ctx.stderr, `[${run.id}] ${outcome.status}: ${outcome.reason}`);
+        throw new UnrecoverableError(`${outcome.status}: ${outcome.reason}`);
+      } finally {
+        await stopWatching();
+        active.delete(job.id!);
+      }
+    },
+    {
+      connection: { ...connection, maxRetriesPerRequest: null },
+      concurrency: 1,
+      ...lockTiming(),
+      maxStalledCount: MAX_WORKER_LOSSES,
+      // BullMQ's own attempts stay at 1: a run that throws is not retried (see MAX_WORKER_LOSSES).
+    },
+  );
+  // A lock that could not be renewed: another worker may already be resuming this run; stop writing to it.
+  worker.on("lockRenewalFailed", (ids: string[]) => {
+    for (const id of ids) active.get(id)?.abort();
+  });
+  let lastError = "";
+  worker.on("error", (err) => {
+    const line = `worker: ${err.message} (${shownUrl(url)}); retrying`;
+    if (line !== lastError) println(ctx.stderr, line);
+    lastError = line;
+  });
+  worker.on("ready", () => {
+    if (lastError) println(ctx.stderr, `worker: connected to ${shownUrl(url)} again`);
+    lastError = "";
+  });
+
+  const stop = () => {
+    if (stopping) process.exit(EXIT.interrupted);
+    stopping = true;
+    println(ctx.stderr, `worker ${name}: stopping after this batch; the run goes back on the queue (signal again to quit at once)`);
+    for (const controller of active.values()) controller.abort();
+  };
+  const closed = new Promise<void>((done) => {
+    const onStop = () => {
+      stop();
+      worker.close().then(done, done);
+    };
+    ctx.signal?.addEventListener("abort", onStop);
+    if (ctx.handleSigint !== false) {
+      process.on("SIGINT", onStop);
+      process.on("SIGTERM", onStop);
+    }
+  });
+  await closed;
+  return EXIT.ok;
+}
+
+/**
+ * Reports each epoch the run's checkpoint records into the job: the run directory is the one source of
+ * truth, so this needs nothing from the training but its files. Returns a function that stops it.
+ */
+function watchProgress(dir: string, job: Job, base: Pick<RunProgress, "worker" | "engine" | "epochs">): () => Promise<void> {
+  const started = performance.now();
+  let startEpoch: number | undefined;
+  let reported = -1;
+  let busy = Promise.resolve();
+  const check = async () => {
+    const checkpoint = existsSync(join(dir, RUN_FILES.checkpoint)) ? await readCheckpoint(dir).catch(() => undefined) : undefined;
+    const epoch = checkpoint?.epoch ?? 0;
+    startEpoch ??= epoch;
+    if (epoch === reported) return;
+    reported = epoch;
+    const last = checkpoint?.history[checkpoint.history.length - 1];
+    const perEpoch = epoch > startEpoch ? (performance.now() - started) / 1000 / (epoch - startEpoch) : undefined;
+    const progress: RunProgress = {
+      ...base,
+      epoch,
+      loss: last?.loss,
+      trainAcc: last?.trainAcc,
+      testAcc: last?.testAcc,
+      examplesPerSec: last?.examplesPerSec,
+      etaSeconds: perEpoch !== undefined ? perEpoch * (base.epochs - epoch) : undefined,
+    };
+    await job.updateProgress(progress as unknown as object).catch(() => {});
+  };
+  const timer = setInterval(() => {
+    busy = busy.then(check);
+  }, 1000);
+  busy = busy.then(check);
+  return async () => {
+    clearInterval(timer);
+    await busy;
+  };
+}
+
+/**
+ * `--concurrency N`: N worker processes, each taking one run at a time with its share of the threads
+ * (tfjs trains one model per process at a time). Signals are passed on; returns when all have exited.
+ */
+async function superviseWorkers(argv: string[], n: number, threads: number | undefined, ctx: CliContext): Promise<number> {
+  const bin = fileURLToPath(new URL("../../bin/convnets.js", import.meta.url));
+  const each = threads ?? Math.max(1, Math.floor((await import("node:os")).availableParallelism() / n));
+  const args = stripOptions(argv, ["concurrency", "threads"]);
+  println(ctx.stdout, `worker: starting ${n} worker processes, ${each} thread${each === 1 ? "" : "s"} each`);
+  const children = Array.from({ length: n }, () =>
+    spawn(process.execPath, [bin, "worker", ...args, "--threads", String(each)], { cwd: ctx.cwd, stdio: ["ignore", "pipe", "pipe"] }),
+  );
+  for (const child of children) {
+    child.stdout.pipe(ctx.stdout, { end: false });
+    child.stderr.pipe(ctx.stderr, { end: false });
+  }
+  const forward = (signal: NodeJS.Signals) => () => {
+    for (const child of children) child.kill(signal);
+  };
+  const onInt = forward("SIGINT");
+  const onTerm = forward("SIGTERM");
+  if (ctx.handleSigint !== false) {
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+  }
+  const codes = await Promise.all(children.map((child) => new Promise<number>((done) => child.on("exit", (code) => done(code ?? EXIT.failed)))));
+  process.off("SIGINT", onInt);
+  process.off("SIGTERM", onTerm);
+  const worst = Math.max(...codes);
+  if (worst !== 0) println(ctx.stderr, `worker: ${codes.filter((c) => c !== 0).length} of ${n} worker processes exited with an error`);
+  return worst === 0 ? EXIT.ok : EXIT.failed;
+}
+
+function stripOptions(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = names.find((n) => arg === `--${n}` || arg.startsWith(`--${n}=`));
+    if (name === undefined) out.push(arg);
+    else if (arg === `--${name}`) i++;
+  }
+  return out;
+}
+
+export const formatEta = (seconds: number | undefined) => (seconds === undefined ? "estimating" : `about ${formatDuration(seconds)} left`);
