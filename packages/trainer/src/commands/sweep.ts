@@ -212,9 +212,9 @@ function detail(job: Job<SweepRun, RunSummary>, state: (typeof STATES)[number]):
   const p = job.progress as Partial<RunProgress> | number;
   if (state === "active" && typeof p === "object" && p.epochs) {
     const eta = p.etaSeconds === undefined ? "estimating time left" : `about ${formatDuration(p.etaSeconds)} left`;
-    return `epoch ${p.epoch}/${p.epochs}${p.testAcc !== undefined ? `, test acc ${f3(p.testAcc)}` : ""}, ${eta}, on ${p.worker} (${p.engine})`;
+    return `${p.epoch} of ${p.epochs} epochs done${p.testAcc !== undefined ? ` (test acc ${f3(p.testAcc)})` : ""}, ${eta}, on ${p.worker} (${p.engine})`;
   }
-  if (typeof p === "object" && p.epoch) return `resumes after epoch ${p.epoch}/${p.epochs}`;
+  if (typeof p === "object" && p.epoch) return `resumes after epoch ${p.epoch} of ${p.epochs}`;
   return "";
 }
 

@@ -86,13 +86,16 @@ export async function reachRedis(url: string): Promise<RedisAddress> {
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  client.on("error", () => {}); // reported below, once
+  let cause: string | undefined;
+  client.on("error", (err: Error) => {
+    cause ??= err.message; // the socket's own error (ECONNREFUSED …), reported below
+  });
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
     throw new Error(
-      `cannot reach Redis at ${shownUrl(url)} (${(err as Error).message}); start it (redis-server) or give the right --queue / CONVNETS_QUEUE`,
+      `cannot reach Redis at ${shownUrl(url)} (${cause ?? (err as Error).message}); start it (redis-server) or give the right --queue / CONVNETS_QUEUE`,
     );
   } finally {
     client.disconnect();

@@ -100,12 +100,13 @@ export async function expandSpec(
       const values = Array.isArray(recipe[key]) ? listOf(recipe[key], `${where}: recipe.${key}`, "values") : [recipe[key]];
       axes.push([key, values]);
     }
-    for (const network of networks) {
+    networks.forEach((network, i) => {
       for (const combination of cross(axes)) {
-        const entry = `${where}: ${network} with ${Object.entries(combination).map(([k, v]) => `${k} ${v}`).join(", ")}`;
+        const values = Object.entries(combination).map(([k, v]) => `${k} ${v}`);
+        const entry = `${where}: networks[${i}] (${network} with ${values.join(", ")})`;
         wanted.push({ network, overrides: checkValues(combination, `${where}: recipe`), entry });
       }
-    }
+    });
   }
   if (spec.runs !== undefined) {
     listOf(spec.runs, `${where}: runs`, "runs, e.g. [{ network: alexnet, lr: 0.01 }]").forEach((item, i) => {
