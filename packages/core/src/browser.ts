@@ -25,7 +25,9 @@ export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summ
 export { type StepResult, TrainStep } from "./train-step.js";
 export {
   type BatchProgress,
+  DIVERGENCE_FACTOR,
   DivergedError,
+  divergenceBound,
   type EpochMetrics,
   type TrainData,
   type TrainOptions,

@@ -13,4 +13,4 @@ export {
 } from "./data/fashion-mnist.js";
 export { readIdx } from "./data/idx-file.js";
 export { ENGINE_PREFERENCES, type EngineInfo, type EngineOptions, type EnginePreference, setupEngine } from "./engine.js";
-export { loadModel, saveModel } from "./io.js";
+export { loadModel, ModelFileError, saveModel } from "./io.js";

@@ -16,28 +16,58 @@ export async function saveModel(model: LayersModel, dir: string): Promise<void> 
   const tmp = `${dir}.tmp`;
   const old = `${dir}.old`;
   await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weights = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
-      await writeFile(join(tmp, WEIGHTS_BIN), new Uint8Array(weights));
-      const manifest = {
-        format: artifacts.format ?? "layers-model",
-        generatedBy: artifacts.generatedBy,
-        convertedBy: artifacts.convertedBy ?? null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
-      };
-      await writeFile(join(tmp, MODEL_JSON), JSON.stringify(manifest));
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-    }),
-  );
+  try {
+    await mkdir(tmp, { recursive: true });
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        const weights = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
+        await writeFile(join(tmp, WEIGHTS_BIN), new Uint8Array(weights));
+        const manifest = {
+          format: artifacts.format ?? "layers-model",
+          generatedBy: artifacts.generatedBy,
+          convertedBy: artifacts.convertedBy ?? null,
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
+        };
+        await writeFile(join(tmp, MODEL_JSON), JSON.stringify(manifest));
+        return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+      }),
+    );
+  } catch (err) {
+    // A failed save (a full disk) leaves no half-written copy taking space; the previous save is untouched.
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    throw err;
+  }
   if (existsSync(dir)) {
     await rm(old, { recursive: true, force: true });
     await rename(dir, old);
   }
   await rename(tmp, dir);
   await rm(old, { recursive: true, force: true });
+}
+
+/** A saved model's file that is missing, unreadable or damaged; `file` is its path, which the message names. */
+export class ModelFileError extends Error {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
+    super(problem.startsWith(" ") ? `${file}${problem}` : `${file}: ${problem}`);
+    this.name = "ModelFileError";
+  }
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+
+/** Bytes the weights of a manifest need, or undefined when they cannot be counted (quantized, strings). */
+function weightBytes(weights: tf.io.WeightsManifestEntry[]): number | undefined {
+  let total = 0;
+  for (const w of weights) {
+    const bytes = DTYPE_BYTES[w.dtype];
+    if (w.quantization || bytes === undefined) return undefined;
+    total += w.shape.reduce((a, b) => a * b, 1) * bytes;
+  }
+  return total;
 }
 
 /**
@@ -59,20 +89,32 @@ export async function loadModel(dir: string): Promise<LayersModel> {
     manifest = JSON.parse(await readFile(jsonPath, "utf8"));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(
+    throw new ModelFileError(
+      jsonPath,
       code === "ENOENT"
-        ? `${jsonPath} not found: ${dir} is not a saved TensorFlow.js model`
-        : `${jsonPath}: cannot read model (${(err as Error).message})`,
+        ? ` not found: ${dir} is not a saved TensorFlow.js model`
+        : code
+          ? `cannot read model (${(err as Error).message})`
+          : `damaged: not valid JSON (${(err as Error).message})`,
     );
   }
-  if (!manifest.modelTopology || !manifest.weightsManifest) {
-    throw new Error(`${jsonPath}: not a TensorFlow.js layers model (no modelTopology or weightsManifest)`);
+  if (typeof manifest !== "object" || manifest === null || !manifest.modelTopology || !Array.isArray(manifest.weightsManifest)) {
+    throw new ModelFileError(jsonPath, "not a TensorFlow.js layers model (no modelTopology or weightsManifest)");
   }
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Uint8Array[] = [];
+  const files: string[] = [];
   for (const group of manifest.weightsManifest) {
     weightSpecs.push(...group.weights);
-    for (const path of group.paths) buffers.push(await readFile(join(from, path)));
+    for (const path of group.paths) {
+      const file = join(from, path);
+      files.push(file);
+      try {
+        buffers.push(await readFile(file));
+      } catch (err) {
+        throw new ModelFileError(file, `cannot read the weights (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    }
   }
   const weightData = new Uint8Array(buffers.reduce((n, b) => n + b.length, 0));
   let offset = 0;
@@ -80,14 +122,30 @@ export async function loadModel(dir: string): Promise<LayersModel> {
     weightData.set(b, offset);
     offset += b.length;
   }
-  return loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: manifest.modelTopology,
-      weightSpecs,
-      weightData: weightData.buffer,
-      format: manifest.format,
-      generatedBy: manifest.generatedBy,
-      convertedBy: manifest.convertedBy ?? undefined,
-    }),
-  );
+  const expected = weightBytes(weightSpecs);
+  const weightsName = files.length === 1 ? files[0]! : `${from}/{${files.map((f) => f.slice(from.length + 1)).join(",")}}`;
+  if (expected !== undefined && expected !== weightData.length) {
+    throw new ModelFileError(
+      weightsName,
+      `damaged: ${weightData.length} bytes of weights, ${MODEL_JSON} describes ${expected}` +
+        (weightData.length < expected ? " (truncated)" : ""),
+    );
+  }
+  try {
+    return await loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: manifest.modelTopology,
+        weightSpecs,
+        weightData: weightData.buffer,
+        format: manifest.format,
+        generatedBy: manifest.generatedBy,
+        convertedBy: manifest.convertedBy ?? undefined,
+      }),
+    );
+  } catch (err) {
+    const message = (err as Error).message;
+    // An unknown layer class is a missing import, not a damaged file: keep tfjs's message, which names the class.
+    if (/Unknown layer/i.test(message)) throw err;
+    throw new ModelFileError(jsonPath, `cannot build the model it describes (${message})`);
+  }
 }

@@ -59,6 +59,11 @@ export interface TrainOptions {
   onBatch?: (progress: BatchProgress) => void | Promise<void>;
   /** Called after each epoch, e.g. to write a checkpoint; awaited before the next epoch starts. */
   onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
+  /**
+   * Stop with a DivergedError when a batch's loss passes this many times max(first batch's loss, ln(classes));
+   * `false` stops only on NaN or infinity. Default DIVERGENCE_FACTOR (10).
+   */
+  divergence?: number | false;
 }
 
 export interface TrainResult {
@@ -68,16 +73,36 @@ export interface TrainResult {
   aborted: boolean;
 }
 
-/** A NaN or infinite loss: the run diverged. */
+/**
+ * How far above its start a batch's loss may go before the run counts as diverged: `DIVERGENCE_FACTOR` ×
+ * max(the first batch's loss, ln(classes)). Softmax cross-entropy is ln(classes) for a network that guesses
+ * uniformly (2.30 for Fashion-MNIST's 10), and a freshly initialised network starts near it. Ten times that
+ * (23 for 10 classes) means the true class gets a probability of about e^-23 ≈ 1e-10 on average: the logits
+ * have blown up, and SGD at that learning rate does not come back (LeNet-BN at lr 1e30 reaches 6e30). The
+ * book's recipes stay below 3 on every batch, so a healthy run is never stopped. The first loss counts when
+ * it is higher, so a network that starts badly but learns is not stopped either.
+ */
+export const DIVERGENCE_FACTOR = 10;
+
+/** The loss above which a batch stops the run (see DIVERGENCE_FACTOR). */
+export function divergenceBound(firstLoss: number, numClasses: number, factor = DIVERGENCE_FACTOR): number {
+  return factor * Math.max(firstLoss, Math.log(Math.max(2, numClasses)));
+}
+
+/** A loss that is NaN, infinite, or past the divergence bound: the run diverged. */
 export class DivergedError extends Error {
   constructor(
     readonly epoch: number,
     readonly batch: number,
     readonly loss: number,
     readonly lr: number,
+    /** The bound the loss exceeded; undefined when the loss is not finite. */
+    readonly bound?: number,
   ) {
     super(
-      `training diverged: loss is ${loss} at epoch ${epoch}, batch ${batch} (lr ${lr}); try a smaller learning rate`,
+      `training diverged: loss is ${loss} at epoch ${epoch}, batch ${batch}` +
+        (bound !== undefined && Number.isFinite(loss) ? `, above ${Number(bound.toPrecision(3))} (${DIVERGENCE_FACTOR} × max(first loss, ln classes))` : "") +
+        ` (lr ${lr}); try a smaller learning rate`,
     );
     this.name = "DivergedError";
   }
@@ -126,6 +151,9 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
   const step = new TrainStep(model, lr, { seed });
   const history: EpochMetrics[] = [];
   const totalBatches = batchCount(data.train, batchSize);
+  const numClasses = (model.outputs[0]!.shape[1] as number | null) ?? 2;
+  const factor = options.divergence ?? DIVERGENCE_FACTOR;
+  let bound = Number.POSITIVE_INFINITY;
 
   try {
     for (let epoch = initialEpoch + 1; epoch <= epochs; epoch++) {
@@ -151,6 +179,8 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
         tf.dispose([xs, labels, loss, batchCorrect]);
         seconds += (performance.now() - start) / 1000;
         if (!Number.isFinite(lossValue)) throw new DivergedError(epoch, batch, lossValue!, lr);
+        if (factor !== false && bound === Number.POSITIVE_INFINITY) bound = divergenceBound(lossValue!, numClasses, factor);
+        if (lossValue! > bound) throw new DivergedError(epoch, batch, lossValue!, lr, bound);
         lossSum += lossValue! * size;
         correct += correctValue!;
         examples += size;

@@ -65,11 +65,30 @@ describe("where loadFashionMnist looks", () => {
   });
 
   it("offline and not found anywhere: one message naming the places and the ways to get it", async () => {
-    process.env.FASHION_MNIST_DIR = join(tempDir(), "missing");
+    delete process.env.FASHION_MNIST_DIR;
     const cacheDir = join(tempDir(), "cache");
     const systemDir = join(tempDir(), "no-system-copy");
     await expect(loadFashionMnist({ cacheDir, systemDir, download: false })).rejects.toThrow(
-      `Fashion-MNIST not found in ${process.env.FASHION_MNIST_DIR}, ${cacheDir}, ${systemDir}. Get Fashion-MNIST one of these ways: \`apt-get install dataset-fashion-mnist\``,
+      `Fashion-MNIST not found in ${cacheDir}, ${systemDir}. Get Fashion-MNIST one of these ways: \`apt-get install dataset-fashion-mnist\``,
+    );
+  });
+
+  it("FASHION_MNIST_DIR missing, incomplete or damaged is an error naming it and the file, never a fallback", async () => {
+    const good = writeSet(tempDir(), { train: 3, test: 2 });
+    const options = { cacheDir: good, systemDir: good, download: false };
+    process.env.FASHION_MNIST_DIR = join(tempDir(), "missing");
+    await expect(loadFashionMnist(options)).rejects.toThrow(
+      `Fashion-MNIST directory ${process.env.FASHION_MNIST_DIR} (from FASHION_MNIST_DIR) does not exist. Point FASHION_MNIST_DIR at a complete copy`,
+    );
+    const incomplete = writeSet(tempDir(), { train: 3, test: 2 });
+    rmSync(join(incomplete, "t10k-images-idx3-ubyte.gz"));
+    process.env.FASHION_MNIST_DIR = incomplete;
+    await expect(loadFashionMnist(options)).rejects.toThrow(`${incomplete} (from FASHION_MNIST_DIR) lacks t10k-images-idx3-ubyte.gz`);
+    const damaged = writeSet(tempDir(), { train: 3, test: 2 });
+    writeFileSync(join(damaged, "train-labels-idx1-ubyte.gz"), "<html>not found</html>");
+    process.env.FASHION_MNIST_DIR = damaged;
+    await expect(loadFashionMnist(options)).rejects.toThrow(
+      new RegExp(`^${join(damaged, "train-labels-idx1-ubyte.gz")}: named .gz but is not gzip data.*\\(FASHION_MNIST_DIR=${damaged}\\)`),
     );
   });
 

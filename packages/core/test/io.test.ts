@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadModel, saveModel, setupEngine } from "../src/index.js";
+import { loadModel, ModelFileError, saveModel, setupEngine } from "../src/index.js";
 import { tempDir } from "./helpers.js";
 
 beforeAll(async () => {
@@ -48,5 +48,35 @@ describe("saveModel / loadModel", () => {
   it("a directory that is not a saved model gets a clear error", async () => {
     const dir = tempDir();
     await expect(loadModel(dir)).rejects.toThrow(`${join(dir, "model.json")} not found: ${dir} is not a saved TensorFlow.js model`);
+  });
+
+  it("a truncated weights.bin or a garbage model.json is named, with what is wrong", async () => {
+    const dir = join(tempDir(), "model");
+    await saveModel(small(), dir);
+    const weights = join(dir, "weights.bin");
+    const full = readFileSync(weights);
+    writeFileSync(weights, full.subarray(0, 94));
+    const error = await loadModel(dir).catch((e) => e);
+    expect(error).toBeInstanceOf(ModelFileError);
+    expect(error.file).toBe(weights);
+    expect(error.message).toBe(`${weights}: damaged: 94 bytes of weights, model.json describes ${full.length} (truncated)`);
+    writeFileSync(join(dir, "model.json"), "{ not json");
+    const garbage = await loadModel(dir).catch((e) => e);
+    expect(garbage).toBeInstanceOf(ModelFileError);
+    expect(garbage.message).toMatch(new RegExp(`^${join(dir, "model.json")}: damaged: not valid JSON`));
+  });
+
+  it("a save that fails part-way (a directory that cannot be created) leaves no temporary copy and the old save", async () => {
+    const root = tempDir();
+    const dir = join(root, "model");
+    const first = small();
+    await saveModel(first, dir);
+    // A file where the temporary directory's parent should be: mkdir fails, as a full or read-only disk would.
+    const blocked = join(root, "file", "model");
+    writeFileSync(join(root, "file"), "not a directory");
+    await expect(saveModel(small(), blocked)).rejects.toThrow(/ENOTDIR|EEXIST/);
+    expect(existsSync(`${blocked}.tmp`)).toBe(false);
+    const loaded = await loadModel(dir);
+    expect(loaded.getWeights()[0]!.arraySync()).toEqual(first.getWeights()[0]!.arraySync());
   });
 });

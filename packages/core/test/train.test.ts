@@ -3,6 +3,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   DivergedError,
+  divergenceBound,
   type EpochMetrics,
   type FashionMnist,
   loadFashionMnist,
@@ -106,6 +107,38 @@ describe("train (d2l train_ch6) on real Fashion-MNIST, wasm engine", () => {
     const error = await train(smallConvNet(), data, { epochs: 1, lr: 1e12, batchSize: 64 }).catch((e) => e);
     expect(error).toBeInstanceOf(DivergedError);
     expect(error.message).toMatch(/^training diverged: loss is (NaN|Infinity) at epoch 1, batch \d+ \(lr 1000000000000\); try a smaller learning rate$/);
+  });
+
+  it("a finite loss that explodes past 10 × max(first loss, ln 10) stops the run too, naming the bound", async () => {
+    const losses: number[] = [];
+    const error = await train(smallConvNet(), data, {
+      epochs: 1,
+      lr: 50,
+      batchSize: 64,
+      divergence: 10,
+      onBatch: (p) => {
+        losses.push(p.loss);
+      },
+    }).catch((e) => e);
+    expect(error).toBeInstanceOf(DivergedError);
+    const bound = divergenceBound(losses[0]!, 10);
+    expect(bound).toBeCloseTo(10 * Math.max(losses[0]!, Math.log(10)), 10);
+    if (Number.isFinite(error.loss)) {
+      expect(error.loss).toBeGreaterThan(bound);
+      expect(error.bound).toBe(bound);
+      expect(error.message).toMatch(/above [\d.]+ \(10 × max\(first loss, ln classes\)\) \(lr 50\)/);
+    }
+    // Every batch before the one that stopped the run was inside the bound.
+    expect(losses.every((l) => l <= bound)).toBe(true);
+    expect(error.batch).toBe(losses.length + 1);
+  });
+
+  it("the default bound never stops a healthy run, and divergence: false stops only on NaN", async () => {
+    const small = { train: takeImages(full.train, 512), test: takeImages(full.test, 128) };
+    const { history } = await train(smallConvNet(), small, { epochs: 1, lr: 0.1, batchSize: 64 });
+    expect(history).toHaveLength(1);
+    expect(divergenceBound(0.3, 10)).toBeCloseTo(10 * Math.log(10), 10);
+    expect(divergenceBound(5, 10)).toBe(50);
   });
 
   it("an AbortSignal stops after the current batch and discards the unfinished epoch", async () => {

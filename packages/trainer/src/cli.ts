@@ -41,7 +41,8 @@ function version(): string {
 }
 
 /**
- * The `convnets` command. Returns the exit code: 0 done, 1 failed, 2 bad input, 130 stopped by Ctrl-C.
+ * The `convnets` command. Returns the exit code: 0 done, 1 failed, 2 bad input, 128 + the signal's number when
+ * a signal stopped a training (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
  * `ctx` lets tests run it in-process with their own streams and directory.
  */
 export async function main(argv: string[], ctx: CliContext = defaultContext()): Promise<number> {

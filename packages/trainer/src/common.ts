@@ -12,7 +12,8 @@ import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type OutputStream, println, UsageError } from "./context.js";
 import { intOption } from "./options.js";
 import { findSource } from "./registry.js";
-import { loadRunModel, type RunRecord, readRun } from "./run-dir.js";
+import { FileProblem } from "./file-errors.js";
+import { loadRunModel, type RunRecord, readRun, writeFileAtomic } from "./run-dir.js";
 
 /** Checks `--backend` before any work (setupEngine would only fail after imports). */
 export function checkBackend(value: string | undefined): string | undefined {
@@ -114,6 +115,29 @@ export async function openRun(
   // Importing the model's package registers its custom layers (BatchNorm) before the model is loaded.
   await findSource(run.model.source, cwd);
   const engine = await startEngine(engineOptions.backend, engineOptions);
-  const { model, from, epoch } = await loadRunModel(dir);
+  const { model, from, epoch, note } = await loadRunModel(dir);
+  if (note && engineOptions.notes) println(engineOptions.notes, note);
   return { dir, run, model, from: epoch !== undefined ? `checkpoint after epoch ${epoch}` : from, engine };
+}
+
+/**
+ * Writes a command's result file (eval.json, a picture) after its results were printed. A place that cannot be
+ * written (a read-only, full or foreign run) is not a failure of the command: a note says what was not saved
+ * and how to save it elsewhere, and the result is false. Other errors are thrown.
+ */
+export async function saveResult(
+  path: string,
+  ctx: { stderr: OutputStream; cwd: string },
+  elsewhere: string,
+  content: string | Uint8Array | object,
+): Promise<boolean> {
+  const data = typeof content === "string" || content instanceof Uint8Array ? content : `${JSON.stringify(content, null, 2)}\n`;
+  try {
+    await writeFileAtomic(path, data);
+    return true;
+  } catch (err) {
+    if (!(err instanceof FileProblem) || !err.unwritable) throw err;
+    println(ctx.stderr, `note: not saved: ${err.message.replace(/; [^;]*$/, "")}; the results above are complete (${elsewhere})`);
+    return false;
+  }
 }

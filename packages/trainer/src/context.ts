@@ -14,7 +14,7 @@ export interface CliContext {
   cwd: string;
   /** Stops a training run after the current batch, like Ctrl-C. */
   signal?: AbortSignal;
-  /** Listen for SIGINT (Ctrl-C) during training. Default true; tests that run in-process turn it off. */
+  /** Listen for SIGINT (Ctrl-C), SIGTERM and SIGHUP during training. Default true; tests that run in-process turn it off. */
   handleSigint?: boolean;
 }
 

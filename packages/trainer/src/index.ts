@@ -18,10 +18,15 @@ export { type ListedModel, listModels } from "./commands/list.js";
 export type { BenchResult } from "./commands/bench.js";
 export {
   type CheckpointRecord,
+  DamagedRunError,
   loadRunModel,
   RUN_FILES,
   type RunRecord,
+  type RunStatus,
   readCheckpoint,
   readRun,
 } from "./run-dir.js";
+export { type ClaimOptions, claimNewRunDir, claimRunDir, LOCK_FILE, type LockHolder, type RunClaim, RunDirBusyError } from "./run-lock.js";
+export { FileProblem } from "./file-errors.js";
+export { signalExitCode, suggestLr, type TrainOutcome, type TrainRunOptions, trainRun } from "./train-run.js";
 export { type Prediction, predictionsPng, predictionsSvg } from "./picture.js";

@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,4 +84,72 @@ export function assertWellFormedXml(xml: string): void {
  */
 export function withoutSoftwareAdapterNote(stderr: string): string {
   return stderr.replace(/^note: webgpu: passed over .+, a software adapter: .*\n/m, "");
+}
+
+export const BIN = join(PACKAGE_DIR, "bin", "convnets.js");
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+}
+
+/**
+ * Runs the real command in a child process, on the wasm engine with one thread (several run at once on few
+ * cores); `onStdout` sees the output so far and may signal the process.
+ */
+export function convnetsProcess(
+  args: string[],
+  options: {
+    cwd: string;
+    env?: Record<string, string>;
+    onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void;
+    onStderr?: (all: string, kill: (s: NodeJS.Signals) => void) => void;
+  },
+): Promise<ProcessExit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, CONVNETS_BACKEND: "wasm", CONVNETS_THREADS: "1", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      options.onStdout?.(stdout, (signal) => child.kill(signal));
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+      options.onStderr?.(stderr, (signal) => child.kill(signal));
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, pid: child.pid! }));
+  });
+}
+
+/**
+ * Mounts a tmpfs of `size` (e.g. "400k") on `dir` where this process may (root on Linux); false elsewhere, where
+ * the tests simulate the same errors with CONVNETS_TEST_FS_FAULT (CONVNETS_TEST_NO_MOUNT=1 forces that).
+ */
+export function mountTmpfs(dir: string, size: string): boolean {
+  if (process.platform !== "linux" || process.getuid?.() !== 0 || process.env.CONVNETS_TEST_NO_MOUNT) return false;
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function remount(dir: string, options: string): void {
+  execFileSync("mount", ["-o", `remount,${options}`, dir], { stdio: "ignore" });
+}
+
+export function unmount(dir: string): void {
+  try {
+    execFileSync("umount", [dir], { stdio: "ignore" });
+  } catch {}
 }

@@ -1,6 +1,6 @@
 import type { EpochMetrics } from "@convnets/core";
 import { describe, expect, it } from "vitest";
-import { collapsed } from "../src/commands/train.js";
+import { collapsed } from "../src/train-run.js";
 import { formatDuration } from "../src/format.js";
 import { d2lLines, historyCsv, overallExamplesPerSec } from "../src/history.js";
 

@@ -80,17 +80,31 @@ const HOW_TO_GET =
   `${DEBIAN_FASHION_MNIST_DIR}), or download the four .gz files from ${FASHION_MNIST_URL} (or github.com/zalandoresearch/fashion-mnist) ` +
   "into a directory and set FASHION_MNIST_DIR to it, or run once with internet access so convnets downloads them into its cache.";
 
-/** Loads Fashion-MNIST from the first place it is found, downloading it into the cache if allowed. */
+/**
+ * Loads Fashion-MNIST from the first place it is found, downloading it into the cache if allowed.
+ * A directory named explicitly (`options.dir`, else `FASHION_MNIST_DIR`) is the only place looked at: when it
+ * is missing, incomplete or damaged the error names it and the file, rather than quietly reading another copy.
+ */
 export async function loadFashionMnist(options: LoadFashionMnistOptions = {}): Promise<FashionMnist> {
-  if (options.dir) {
-    if (!existsSync(options.dir)) throw new Error(`Fashion-MNIST directory ${options.dir} does not exist. ${HOW_TO_GET}`);
-    const missing = missingFiles(options.dir);
+  const fromEnv = !options.dir && Boolean(process.env.FASHION_MNIST_DIR);
+  const explicit = options.dir || process.env.FASHION_MNIST_DIR;
+  if (explicit) {
+    const what = fromEnv ? `Fashion-MNIST directory ${explicit} (from FASHION_MNIST_DIR)` : `Fashion-MNIST directory ${explicit}`;
+    const fix = fromEnv ? " Point FASHION_MNIST_DIR at a complete copy, or unset it to use the cache or Debian's package." : "";
+    if (!existsSync(explicit)) throw new Error(`${what} does not exist.${fix} ${HOW_TO_GET}`);
+    const missing = missingFiles(explicit);
     if (missing.length > 0) {
-      const entries = await readdir(options.dir);
-      const what = entries.length === 0 ? "is empty" : `lacks ${missing.map((m) => `${m}.gz`).join(", ")}`;
-      throw new Error(`Fashion-MNIST directory ${options.dir} ${what}. ${HOW_TO_GET}`);
+      const entries = await readdir(explicit);
+      const lacks = entries.length === 0 ? "is empty" : `lacks ${missing.map((m) => `${m}.gz`).join(", ")}`;
+      throw new Error(`${what} ${lacks}.${fix} ${HOW_TO_GET}`);
     }
-    return readDir(options.dir);
+    try {
+      return await readDir(explicit);
+    } catch (err) {
+      // A damaged file's message names it (IdxFormatError); say where the directory came from.
+      if (!fromEnv) throw err;
+      throw new Error(`${(err as Error).message} (FASHION_MNIST_DIR=${explicit}).${fix}`);
+    }
   }
   for (const dir of candidateDirs(options)) {
     if (existsSync(dir) && missingFiles(dir).length === 0) return readDir(dir);

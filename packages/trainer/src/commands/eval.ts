@@ -1,21 +1,23 @@
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { evaluate } from "@convnets/core";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
-import { checkBackend, loadData, openRun, THREADS_HELP, threadsOption } from "../common.js";
+import { checkBackend, loadData, openRun, saveResult, THREADS_HELP, threadsOption } from "../common.js";
 import { f3, formatInt, formatTable } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
-import { displayPath, RUN_FILES, writeJsonAtomic } from "../run-dir.js";
+import { displayPath, RUN_FILES } from "../run-dir.js";
 
 export const EVAL_HELP = `convnets eval <run> [options]
 
 Test accuracy, accuracy of each class and the confusion matrix of a trained run
-(its final model, or its newest checkpoint if it did not finish). Also writes <run>/eval.json.
+(its final model, or its newest checkpoint if it did not finish). Also writes <run>/eval.json; on a
+read-only run it prints the results, says what it could not save, and exits 0.
 
   --limit N         only the first N test images (default: all 10,000)
   --batch-size N    examples per inference batch (default: the run's)
   --backend NAME    auto, tensorflow, webgpu, wasm or cpu
 ${THREADS_HELP}
-  --data-dir DIR    Fashion-MNIST's directory`;
+  --data-dir DIR    Fashion-MNIST's directory
+  --out FILE        write the evaluation (JSON) here instead of <run>/eval.json`;
 
 const OPTIONS = {
   limit: { type: "string" },
@@ -23,6 +25,7 @@ const OPTIONS = {
   backend: { type: "string" },
   threads: { type: "string" },
   "data-dir": { type: "string" },
+  out: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -72,7 +75,9 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<numb
         ["left", ...classNames.map(() => "right" as const)],
       ),
     );
-    await writeJsonAtomic(join(dir, RUN_FILES.eval), {
+    const outFlag = stringOption(values.out);
+    const path = outFlag ? resolve(ctx.cwd, outFlag) : join(dir, RUN_FILES.eval);
+    const saved = await saveResult(path, ctx, "--out FILE writes it elsewhere", {
       model: opened.from,
       engine: opened.engine.description,
       testImages: result.count,
@@ -82,6 +87,7 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<numb
       confusion: result.confusion,
       evaluated: new Date().toISOString(),
     });
+    if (saved && outFlag) println(out, `saved ${displayPath(path, ctx.cwd)}`);
     return EXIT.ok;
   } finally {
     model.dispose();

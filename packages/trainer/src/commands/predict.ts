@@ -1,8 +1,7 @@
-import { writeFile } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { evaluate, takeImages } from "@convnets/core";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
-import { checkBackend, loadData, openRun, THREADS_HELP, threadsOption } from "../common.js";
+import { checkBackend, loadData, openRun, saveResult, THREADS_HELP, threadsOption } from "../common.js";
 import { formatTable } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { type Prediction, predictionsPng, predictionsSvg } from "../picture.js";
@@ -72,8 +71,8 @@ export async function predictCommand(argv: string[], ctx: CliContext): Promise<n
       ),
     );
     const path = out ? resolve(ctx.cwd, out) : join(dir, `predictions.${format}`);
-    await writeFile(path, format === "png" ? predictionsPng(shown) : predictionsSvg(shown));
-    println(ctx.stdout, `${right} of ${shown.length} right; picture: ${displayPath(path, ctx.cwd)}`);
+    const saved = await saveResult(path, ctx, "--out FILE writes it elsewhere", format === "png" ? predictionsPng(shown) : predictionsSvg(shown));
+    println(ctx.stdout, `${right} of ${shown.length} right` + (saved ? `; picture: ${displayPath(path, ctx.cwd)}` : ""));
     return EXIT.ok;
   } finally {
     model.dispose();
