@@ -196,6 +196,9 @@ describe("convnets sweep and convnets worker, with a real Redis", () => {
     expect(run.status).toBe("complete");
     expect(run.sessions.map((s) => s.fromEpoch)).toEqual([0, resumedAt]);
     expect(history(dir).map((m) => m.epoch)).toEqual([1, 2, 3, 4, 5]);
+    // The dead worker's claim on the run directory (run.lock) was taken over, and no lock is left.
+    expect(b.out).toMatch(new RegExp(`^\\[${killed}\\] note: took over \\S+run\\.lock from process \\d+, which is no longer running`, "m"));
+    for (const id of ids) expect(existsSync(join(tmp.dir, "shared", id, "run.lock")), id).toBe(false);
     // Every run, the killed one included, ends exactly as the uninterrupted run of the embedded default did.
     for (const id of ids) {
       expect(learning(history(join(tmp.dir, "shared", id))), id).toEqual(learning(history(join(tmp.dir, "here", id))));

@@ -9,7 +9,7 @@ import { displayPath, writeFileAtomic, writeJsonAtomic } from "../run-dir.js";
 import { QUEUE_NAME, queueUrl, reachRedis, shownUrl } from "../sweep/queue.js";
 import { readResults, resultRows, resultsChart, resultsCsv, resultsMarkdown } from "../sweep/results.js";
 import { readSweep, type Sweep, type SweepRun } from "../sweep/spec.js";
-import { type RunSummary, trainRun } from "../sweep/train-run.js";
+import { type RunSummary, trainSweepRun } from "../sweep/train-run.js";
 import type { RunProgress } from "./worker.js";
 
 export const SWEEP_HELP = `convnets sweep SPEC [--queue URL | --runs DIR] [--dry-run]
@@ -135,17 +135,19 @@ async function trainHere(
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   ctx.signal?.addEventListener("abort", onAbort);
-  const onSigint = () => {
-    println(ctx.stderr, "stopping after this batch; run the same command again to resume");
-    controller.abort();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    println(ctx.stderr, "stopping after this batch; run the same command again to resume (again to quit at once)");
+    controller.abort(signal);
   };
-  if (ctx.handleSigint !== false) process.once("SIGINT", onSigint);
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  if (ctx.handleSigint !== false) for (const s of signals) process.on(s, onSignal);
   const failed: string[] = [];
   try {
     for (const [i, run] of sweep.runs.entries()) {
       const dir = join(runs, run.id);
       println(ctx.stdout, `[${i + 1}/${sweep.runs.length}] ${run.id} → ${displayPath(dir, ctx.cwd)}`);
-      const outcome = await trainRun(run, dir, { ctx, signal: controller.signal, ...engine });
+      const outcome = await trainSweepRun(run, dir, { ctx, signal: controller.signal, ...engine });
       if (outcome.status === "interrupted") {
         println(ctx.stderr, `sweep ${sweep.name} stopped at run ${i + 1} of ${sweep.runs.length}; the same command resumes it`);
         return EXIT.interrupted;
@@ -157,7 +159,7 @@ async function trainHere(
     }
   } finally {
     ctx.signal?.removeEventListener("abort", onAbort);
-    process.off("SIGINT", onSigint);
+    for (const s of signals) process.off(s, onSignal);
   }
   println(ctx.stdout);
   println(ctx.stdout, resultsMarkdown(sweep.name, resultRows(await readResults(sweep, runs))));

@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, startEngine, THREADS_HELP, threadsOption } from "../common.js";
 import { formatDuration } from "../format.js";
@@ -13,7 +13,7 @@ import { RUN_FILES, readCheckpoint } from "../run-dir.js";
 import { Prefixed } from "../sweep/lines.js";
 import { lockTiming, MAX_WORKER_LOSSES, QUEUE_NAME, queueUrl, reachRedis, shownUrl } from "../sweep/queue.js";
 import type { SweepRun } from "../sweep/spec.js";
-import { type RunSummary, trainRun } from "../sweep/train-run.js";
+import { type RunSummary, trainSweepRun } from "../sweep/train-run.js";
 
 export const WORKER_HELP = `convnets worker --queue URL --runs DIR [options]
 
@@ -93,7 +93,7 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
       const out = new Prefixed(ctx.stdout, `[${run.id}] `);
       const stopWatching = watchProgress(dir, job, { worker: name, engine: engine.description, epochs: run.epochs });
       try {
-        const outcome = await trainRun(run, dir, {
+        const outcome = await trainSweepRun(run, dir, {
           ctx: { stdout: out, stderr: new Prefixed(ctx.stderr, `[${run.id}] `), cwd: ctx.cwd },
           signal: controller.signal,
           backend,
@@ -112,6 +112,14 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
           }
           // Aborted because this worker lost the job (its lock lapsed): another worker owns it now.
           throw new Error(`${name} lost its hold on the job after epoch ${outcome.epochs}`);
+        }
+        if (outcome.status === "busy") {
+          // Another live process holds the run directory (a worker on another machine that lost its hold on the
+          // job but still writes, or someone's own `convnets train`): leave it be and try again later.
+          const later = lockTiming().lockDuration;
+          println(ctx.stderr, `[${run.id}] ${outcome.reason} Trying again in ${formatDuration(later / 1000)}.`);
+          await job.moveToDelayed(Date.now() + later, token);
+          throw new DelayedError();
         }
         println(ctx.stderr, `[${run.id}] ${outcome.status}: ${outcome.reason}`);
         throw new UnrecoverableError(`${outcome.status}: ${outcome.reason}`);
@@ -143,21 +151,22 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
     lastError = "";
   });
 
-  const stop = () => {
+  const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(EXIT.interrupted);
     stopping = true;
     println(ctx.stderr, `worker ${name}: stopping after this batch; the run goes back on the queue (signal again to quit at once)`);
-    for (const controller of active.values()) controller.abort();
+    for (const controller of active.values()) controller.abort(signal);
   };
   const closed = new Promise<void>((done) => {
-    const onStop = () => {
-      stop();
+    const onStop = (signal?: NodeJS.Signals) => {
+      stop(typeof signal === "string" ? signal : "SIGTERM");
       worker.close().then(done, done);
     };
-    ctx.signal?.addEventListener("abort", onStop);
+    ctx.signal?.addEventListener("abort", () => onStop());
     if (ctx.handleSigint !== false) {
       process.on("SIGINT", onStop);
       process.on("SIGTERM", onStop);
+      process.on("SIGHUP", onStop);
     }
   });
   await closed;
