@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EpochMetrics } from "@convnets/core";
 import { Queue } from "bullmq";
@@ -274,4 +274,32 @@ describe("convnets sweep and convnets worker, with a real Redis", () => {
     expect(await e.exited).toBe(0);
     await queue1.close();
   }, 300_000);
+
+  it("a run directory held by a worker on another machine: taken over when that worker lost the job, else retried later", async () => {
+    const url2 = `${redis.url}/2`;
+    const queue2 = new Queue(QUEUE_NAME, { connection: { host: "127.0.0.1", port: redis.port, db: 2 } });
+    writeFileSync(join(tmp.dir, "remote.yaml"), "networks: [lenet]\nseeds: [8, 9]\nrecipe: { epochs: 2, limit: 512 }\n");
+    expect((await cli(["sweep", "remote.yaml", "--queue", url2], { cwd: tmp.dir })).code).toBe(0);
+    const [lost, held] = [8, 9].map((seed) => `lenet-e2-lr0.9-b256-in28-n512-s${seed}`);
+    // Both directories hold a lock of a process on another host; the first job was last run by that process.
+    const since = new Date().toISOString();
+    const lock = (host: string) => JSON.stringify({ pid: 4242, host, since, token: `${host}-token` });
+    for (const [id, host] of [[lost, "lost-machine"], [held, "busy-machine"]] as const) {
+      mkdirSync(join(tmp.dir, "remote", id!), { recursive: true });
+      writeFileSync(join(tmp.dir, "remote", id!, "run.lock"), lock(host));
+    }
+    await (await queue2.getJob(lost!))!.updateProgress({ worker: "lost-machine:4242", engine: "wasm", epoch: 0, epochs: 2 });
+
+    const w = new WorkerProcess(url2, "remote", tmp.dir, 5000);
+    workers.push(w);
+    await w.waitFor(new RegExp(`^\\[${lost}\\] done:`, "m"));
+    expect(w.out).toContain(`[${lost}] note: took over run.lock from lost-machine:4242, which lost this run (BullMQ found it stalled)`);
+    expect(readJson<RunRecord>(join(tmp.dir, "remote", lost!, "run.json")).status).toBe("complete");
+    await w.waitFor(new RegExp(`^\\[${held}\\] .*is being written by process 4242 on busy-machine.*Trying again in 5\\.0 s\\.`, "m"));
+    expect(await (await queue2.getJob(held!))!.getState()).toBe("delayed");
+    expect(readFileSync(join(tmp.dir, "remote", held!, "run.lock"), "utf8")).toBe(lock("busy-machine"));
+    w.child.kill("SIGTERM");
+    expect(await w.exited).toBe(0);
+    await queue2.close();
+  }, 120_000);
 });

@@ -10,6 +10,7 @@ import { QUEUE_NAME, queueUrl, reachRedis, shownUrl } from "../sweep/queue.js";
 import { readResults, resultRows, resultsChart, resultsCsv, resultsMarkdown } from "../sweep/results.js";
 import { readSweep, type Sweep, type SweepRun } from "../sweep/spec.js";
 import { type RunSummary, trainSweepRun } from "../sweep/train-run.js";
+import { signalExitCode } from "../train-run.js";
 import type { RunProgress } from "./worker.js";
 
 export const SWEEP_HELP = `convnets sweep SPEC [--queue URL | --runs DIR] [--dry-run]
@@ -150,9 +151,10 @@ async function trainHere(
       const outcome = await trainSweepRun(run, dir, { ctx, signal: controller.signal, ...engine });
       if (outcome.status === "interrupted") {
         println(ctx.stderr, `sweep ${sweep.name} stopped at run ${i + 1} of ${sweep.runs.length}; the same command resumes it`);
-        return EXIT.interrupted;
+        return signalExitCode(typeof controller.signal.reason === "string" ? controller.signal.reason : undefined);
       }
       if (outcome.status !== "complete") {
+        // busy: another process writes this run directory (one writer per run); the next sweep picks it up.
         println(ctx.stderr, `[${i + 1}/${sweep.runs.length}] ${run.id} ${outcome.status}: ${outcome.reason}; going on with the next run`);
         failed.push(run.id);
       }

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +10,7 @@ import { checkBackend, startEngine, THREADS_HELP, threadsOption } from "../commo
 import { formatDuration } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { RUN_FILES, readCheckpoint } from "../run-dir.js";
+import { LOCK_FILE, type LockHolder } from "../run-lock.js";
 import { Prefixed } from "../sweep/lines.js";
 import { lockTiming, MAX_WORKER_LOSSES, QUEUE_NAME, queueUrl, reachRedis, shownUrl } from "../sweep/queue.js";
 import type { SweepRun } from "../sweep/spec.js";
@@ -91,15 +92,23 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
       const controller = new AbortController();
       active.set(job.id!, controller);
       const out = new Prefixed(ctx.stdout, `[${run.id}] `);
+      // The worker it was taken from, if any (read before this worker reports its own progress).
+      const previous = job.progress as Partial<RunProgress> | number | undefined;
       const stopWatching = watchProgress(dir, job, { worker: name, engine: engine.description, epochs: run.epochs });
       try {
-        const outcome = await trainSweepRun(run, dir, {
-          ctx: { stdout: out, stderr: new Prefixed(ctx.stderr, `[${run.id}] `), cwd: ctx.cwd },
-          signal: controller.signal,
-          backend,
-          threads,
-          dataDir,
-        });
+        const train = () =>
+          trainSweepRun(run, dir, {
+            ctx: { stdout: out, stderr: new Prefixed(ctx.stderr, `[${run.id}] `), cwd: ctx.cwd },
+            signal: controller.signal,
+            backend,
+            threads,
+            dataDir,
+          });
+        let outcome = await train();
+        if (outcome.status === "busy" && typeof previous === "object" && (await takeOverLostWorker(dir, outcome.holder, previous.worker))) {
+          println(ctx.stderr, `[${run.id}] note: took over run.lock from ${previous.worker}, which lost this run (BullMQ found it stalled)`);
+          outcome = await train();
+        }
         if (outcome.status === "complete") {
           println(ctx.stdout, `[${run.id}] done: test acc ${outcome.summary.testAcc.toFixed(3)}`);
           return outcome.summary;
@@ -171,6 +180,24 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
   });
   await closed;
   return EXIT.ok;
+}
+
+/**
+ * A run directory held by a process on another machine is taken over when that process is the worker the
+ * job was taken from: BullMQ handed the job on because that worker stopped renewing its hold for a whole
+ * lock period (it died, or lost Redis and stops its training on its own). Only on another host: on this one,
+ * `run.lock` already tells a dead holder from a live one.
+ */
+async function takeOverLostWorker(dir: string, holder: LockHolder, lastWorker: string | undefined): Promise<boolean> {
+  if (holder.host === hostname() || lastWorker !== `${holder.host}:${holder.pid}`) return false;
+  const path = join(dir, LOCK_FILE);
+  const current = await readFile(path, "utf8").then(
+    (text) => JSON.parse(text) as LockHolder,
+    () => undefined,
+  );
+  if (current?.token !== holder.token) return false;
+  await unlink(path).catch(() => {});
+  return true;
 }
 
 /**

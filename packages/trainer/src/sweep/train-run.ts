@@ -2,7 +2,7 @@ import type { EpochMetrics } from "@convnets/core";
 import type { CliContext } from "../context.js";
 import { overallExamplesPerSec } from "../history.js";
 import { readRun } from "../run-dir.js";
-import { RunDirBusyError } from "../run-lock.js";
+import { type LockHolder, RunDirBusyError } from "../run-lock.js";
 import { trainRun } from "../train-run.js";
 import type { SweepRun } from "./spec.js";
 
@@ -12,7 +12,7 @@ export type RunOutcome =
   /** Stopped by the signal after a batch; the last epoch's checkpoint is kept and a later call resumes from it. */
   | { status: "interrupted"; epochs: number }
   /** Another live process writes the run directory (one run directory, one writer): try again later. */
-  | { status: "busy"; reason: string }
+  | { status: "busy"; reason: string; holder: LockHolder }
   /** A deterministic failure (divergence, a recipe the network refuses): running it again would fail again. */
   | { status: "diverged" | "failed"; reason: string };
 
@@ -71,7 +71,7 @@ export async function trainSweepRun(run: SweepRun, dir: string, options: SweepRu
     if (outcome.status === "interrupted") return { status: "interrupted", epochs: outcome.epochs };
     return { status: outcome.status, reason: oneLine(outcome.message ?? `training ended ${outcome.status}`) };
   } catch (err) {
-    if (err instanceof RunDirBusyError) return { status: "busy", reason: oneLine(err.message) };
+    if (err instanceof RunDirBusyError) return { status: "busy", reason: oneLine(err.message), holder: err.holder };
     return { status: "failed", reason: oneLine((err as Error).message) };
   }
 }
