@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Job, Queue } from "bullmq";
+import { vegaLiteSvg } from "../chart.js";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, THREADS_HELP, threadsOption } from "../common.js";
 import { f3, formatDuration, formatTable } from "../format.js";
@@ -28,7 +29,8 @@ its queue job and its run directory DIR/<id>.
   sweep status        the queue's runs: waiting, active (epoch, time left), done, failed (why)
   sweep results SPEC  one table per network and recipe: test accuracy mean (min–max) over the seeds,
                       final loss, examples/sec, wall time, engine; writes <name>.md, <name>.csv and
-                      <name>.vl.json (a vega-lite chart: accuracy by network, one point per seed)
+                      <name>.vl.json (a vega-lite chart: accuracy by network, one point
+                      per seed) and <name>.svg (that chart drawn)
 
   --queue URL       redis://HOST:PORT[/DB] (default: CONVNETS_QUEUE; neither: train here)
   --runs DIR        the runs directory (default runs)
@@ -241,8 +243,10 @@ async function resultsCommand(args: string[], values: Values, ctx: CliContext): 
   const base = join(out, sweep.name);
   await writeFileAtomic(`${base}.md`, markdown);
   await writeFileAtomic(`${base}.csv`, resultsCsv(rows));
-  await writeJsonAtomic(`${base}.vl.json`, resultsChart(sweep.name, results));
+  const chart = resultsChart(sweep.name, results);
+  await writeJsonAtomic(`${base}.vl.json`, chart);
+  await writeFileAtomic(`${base}.svg`, await vegaLiteSvg(chart));
   const shown = displayPath(base, ctx.cwd);
-  println(ctx.stdout, `wrote ${shown}.md, ${shown}.csv, ${shown}.vl.json`);
+  println(ctx.stdout, `wrote ${shown}.md, ${shown}.csv, ${shown}.vl.json (the chart; drawn in ${shown}.svg)`);
   return results.some((r) => r.status === "complete") ? EXIT.ok : EXIT.failed;
 }
