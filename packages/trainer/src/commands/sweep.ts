@@ -10,7 +10,7 @@ import { displayPath, writeFileAtomic, writeJsonAtomic } from "../run-dir.js";
 import { QUEUE_NAME, queueUrl, reachRedis, shownUrl } from "../sweep/queue.js";
 import { readResults, resultRows, resultsChart, resultsCsv, resultsMarkdown } from "../sweep/results.js";
 import { readSweep, type Sweep, type SweepRun } from "../sweep/spec.js";
-import { type RunSummary, trainSweepRun } from "../sweep/train-run.js";
+import { type RunSummary, trainSweepRun } from "../sweep/train-sweep-run.js";
 import { signalExitCode } from "../train-run.js";
 import type { RunProgress } from "./worker.js";
 

@@ -14,7 +14,7 @@ import { LOCK_FILE, type LockHolder } from "../run-lock.js";
 import { Prefixed } from "../sweep/lines.js";
 import { lockTiming, MAX_WORKER_LOSSES, QUEUE_NAME, queueUrl, reachRedis, shownUrl } from "../sweep/queue.js";
 import type { SweepRun } from "../sweep/spec.js";
-import { type RunSummary, trainSweepRun } from "../sweep/train-run.js";
+import { type RunSummary, trainSweepRun } from "../sweep/train-sweep-run.js";
 
 export const WORKER_HELP = `convnets worker --queue URL --runs DIR [options]
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { f3, formatDuration, formatInt, markdownTable } from "../format.js";
 import { RUN_FILES, type RunStatus, readCheckpoint, readRun } from "../run-dir.js";
 import type { Sweep, SweepRun } from "./spec.js";
-import { type RunSummary, summarize } from "./train-run.js";
+import { type RunSummary, summarize } from "./train-sweep-run.js";
 
 /** One run of a sweep as its directory tells it. */
 export interface RunResult {
