@@ -7,7 +7,7 @@ import { UsageError } from "./context.js";
 import { fileProblem, simulatedFault } from "./file-errors.js";
 import { timestamp } from "./format.js";
 import type { ModelSource } from "./registry.js";
-import { LOCK_FILE } from "./run-lock.js";
+import { LOCK_FILE, refuseIfHeld } from "./run-lock.js";
 
 /** One invocation of `convnets train` on a run (a resumed run has several). */
 export interface Session {
@@ -109,7 +109,8 @@ export async function checkNewRunDir(dir: string): Promise<void> {
     throw new UsageError(`--out ${dir} exists and is not a directory; choose another --out`);
   });
   if (entries.length === 0) return;
-  if (entries.length === 1 && entries[0] === LOCK_FILE) return; // the claim decides: live holder or stale
+  if (entries.includes(LOCK_FILE)) await refuseIfHeld(dir);
+  if (entries.length === 1 && entries[0] === LOCK_FILE) return; // a stale lock alone: the claim takes it over
   const isRun = entries.includes(RUN_FILES.run);
   throw new UsageError(
     `${dir} already exists and is not empty; convnets never overwrites a run. ` +

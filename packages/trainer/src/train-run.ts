@@ -2,6 +2,7 @@ import { existsSync, renameSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import {
+  type BatchProgress,
   DIVERGENCE_FACTOR,
   DivergedError,
   type EngineInfo,
@@ -84,6 +85,10 @@ export interface TrainRunOptions {
    * stops after the batch, a second quits at once, leaving a valid run. Default false.
    */
   handleSignals?: boolean;
+  /** After each epoch, once its checkpoint and the run's files are written (e.g. a queue job's progress). */
+  onEpoch?: (metrics: EpochMetrics, run: { dir: string; epochs: number }) => void | Promise<void>;
+  /** After each batch. */
+  onBatch?: (progress: BatchProgress) => void | Promise<void>;
 }
 
 /** How a run ended. Bad input (UsageError, exit code 2) is thrown instead, before anything is written. */
@@ -359,7 +364,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainOutcome> 
       plan.claim ??= await claimNew(plan);
       if (!plan.run) for (const note of plan.claim.notes) println(io.stderr, note);
       const data = await loadData({ limit: plan.limit, dataDir: options.dataDir });
-      const session = { plan, spec, recipe, engine, data, model, controller, claim: plan.claim, io };
+      const session = { plan, spec, recipe, engine, data, model, controller, claim: plan.claim, io, options };
       return await runSession(session, (s) => {
         state = s;
       }, (p) => {
@@ -450,6 +455,7 @@ interface SessionArgs {
   controller: AbortController;
   claim: RunClaim;
   io: Io;
+  options: TrainRunOptions;
 }
 
 /** One session of training on a claimed run directory, step by step. */
@@ -475,8 +481,8 @@ async function runSession(
   const params = summary(model);
   printBanner(args, params, state);
   const estimate = await printEstimate(args, state.checkpointed);
-  if (controller.signal.aborted && !plan.run) {
-    // Stopped before the first batch of a new run: nothing was written, and the claim removes the directory.
+  if (controller.signal.aborted) {
+    // Stopped before the first batch: nothing was written (a new run's directory goes with the claim).
     println(io.stderr, "stopped before training started; nothing was written");
     return outcome(state, "interrupted", signalExitCode(signalOf(controller.signal.reason)), engine, "Stopped before training started.");
   }
@@ -575,14 +581,17 @@ async function startRecord({ plan, spec, recipe, engine, data }: SessionArgs, pa
 }
 
 /** The epochs, each ending with a checkpoint and the run's files. */
-function trainEpochs({ model, data, recipe, plan, controller }: SessionArgs, state: SessionState, progress: Progress) {
+function trainEpochs({ model, data, recipe, plan, controller, options }: SessionArgs, state: SessionState, progress: Progress) {
   return train(model, data, {
     ...recipe,
     seed: plan.seed,
     initialEpoch: state.checkpointed,
     signal: controller.signal,
     divergence: DIVERGENCE_FACTOR,
-    onBatch: (p) => progress.batch(p),
+    onBatch: async (p) => {
+      progress.batch(p);
+      await options.onBatch?.(p);
+    },
     onEpoch: async (metrics) => {
       const history = [...state.history, metrics];
       await saveCheckpoint(state.dir, model, metrics.epoch, history, recipe.lr);
@@ -590,6 +599,7 @@ function trainEpochs({ model, data, recipe, plan, controller }: SessionArgs, sta
       state.checkpointed = metrics.epoch;
       await writeRunFiles(state.dir, state.run!, history, state.io.cwd);
       progress.epoch(metrics);
+      await options.onEpoch?.(metrics, { dir: state.dir, epochs: recipe.epochs });
     },
   });
 }
@@ -630,7 +640,7 @@ async function diverged({ spec, plan, engine }: SessionArgs, state: SessionState
   const numClasses = FASHION_MNIST_CLASSES.length;
   const how =
     err.bound !== undefined && Number.isFinite(err.loss)
-      ? ` (more than ${DIVERGENCE_FACTOR} × max(first loss, ln ${numClasses}) = ${Number(err.bound.toPrecision(3))})`
+      ? ` (more than ${err.factor} × max(first loss, ln ${numClasses}) = ${Number(err.bound.toPrecision(3))})`
       : "";
   const message =
     `The loss became ${Number(err.loss.toPrecision(3))} at epoch ${err.epoch}, batch ${err.batch}${how}: the run diverged with lr ${err.lr}. ` +

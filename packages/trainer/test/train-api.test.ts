@@ -35,8 +35,14 @@ describe("trainRun, the train command as a function", () => {
     expect(stopped.message).toBe("Stopped by SIGTERM after epoch 1.");
     expect(stopped.history.map((m) => m.epoch)).toEqual([1]);
 
-    const finished = await job("jobs/1");
+    const reported: [number, number][] = [];
+    const finished = await job("jobs/1", {
+      onEpoch: (metrics, run) => {
+        reported.push([metrics.epoch, run.epochs]);
+      },
+    });
     expect(finished).toMatchObject({ status: "complete", exitCode: 0, epochs: 2 });
+    expect(reported).toEqual([[2, 2]]);
     expect(finished.history.map((m) => m.epoch)).toEqual([1, 2]);
     const record = readJson<RunRecord>(join(tmp.dir, "jobs", "1", "run.json"));
     expect(record.sessions.map((s) => s.status)).toEqual(["interrupted", "complete"]);

@@ -1,7 +1,7 @@
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, THREADS_HELP, threadsOption } from "../common.js";
 import { intOption, parseCommandArgs, positiveOption, stringOption } from "../options.js";
-import { trainRun } from "../train-run.js";
+import { type TrainRunOptions, trainRun } from "../train-run.js";
 
 export const TRAIN_HELP = `convnets train <model> [options]
 convnets train --resume <run> [--epochs N]
@@ -39,21 +39,11 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** What the command line asked for; every value checked before any work starts. */
-interface TrainFlags {
-  model?: string;
-  epochs?: number;
-  lr?: number;
-  batchSize?: number;
-  inputSize?: number;
-  limit?: number;
-  seed?: number;
-  backend?: string;
-  threads?: number;
-  dataDir?: string;
-  out?: string;
-  resume?: string;
-}
+/** What the command line asked for (TrainRunOptions' command-line part); every value checked before any work starts. */
+type TrainFlags = Pick<
+  TrainRunOptions,
+  "model" | "epochs" | "lr" | "batchSize" | "inputSize" | "limit" | "seed" | "backend" | "threads" | "dataDir" | "out" | "resume"
+>;
 
 function readFlags(argv: string[]): TrainFlags | "help" {
   const { values, positionals } = parseCommandArgs("train", argv, OPTIONS);
