@@ -4,6 +4,7 @@ import { mkdir, readFile, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { EpochMetrics } from "@convnets/core";
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, startEngine, THREADS_HELP, threadsOption } from "../common.js";
@@ -94,7 +95,7 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
       const out = new Prefixed(ctx.stdout, `[${run.id}] `);
       // The worker it was taken from, if any (read before this worker reports its own progress).
       const previous = job.progress as Partial<RunProgress> | number | undefined;
-      const stopWatching = watchProgress(dir, job, { worker: name, engine: engine.description, epochs: run.epochs });
+      const report = progressReporter(job, { worker: name, engine: engine.description, epochs: run.epochs }, await epochsDone(dir));
       try {
         const train = () =>
           trainSweepRun(run, dir, {
@@ -103,6 +104,7 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
             backend,
             threads,
             dataDir,
+            onEpoch: report,
           });
         let outcome = await train();
         if (outcome.status === "busy" && typeof previous === "object" && (await takeOverLostWorker(dir, outcome.holder, previous.worker))) {
@@ -133,7 +135,6 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
         println(ctx.stderr, `[${run.id}] ${outcome.status}: ${outcome.reason}`);
         throw new UnrecoverableError(`${outcome.status}: ${outcome.reason}`);
       } finally {
-        await stopWatching();
         active.delete(job.id!);
       }
     },
@@ -200,41 +201,30 @@ async function takeOverLostWorker(dir: string, holder: LockHolder, lastWorker: s
   return true;
 }
 
+/** Epochs the run directory's checkpoint holds (0 for a new run). */
+async function epochsDone(dir: string): Promise<number> {
+  return existsSync(join(dir, RUN_FILES.checkpoint)) ? ((await readCheckpoint(dir).catch(() => undefined))?.epoch ?? 0) : 0;
+}
+
 /**
- * Reports each epoch the run's checkpoint records into the job: the run directory is the one source of
- * truth, so this needs nothing from the training but its files. Returns a function that stops it.
+ * Reports the run's progress into its job: at once (who has it, from which epoch), then after each epoch with
+ * its metrics and the time left at this worker's pace so far. Returns the per-epoch callback.
  */
-function watchProgress(dir: string, job: Job, base: Pick<RunProgress, "worker" | "engine" | "epochs">): () => Promise<void> {
+function progressReporter(job: Job, base: Pick<RunProgress, "worker" | "engine" | "epochs">, fromEpoch: number) {
   const started = performance.now();
-  let startEpoch: number | undefined;
-  let reported = -1;
-  let busy = Promise.resolve();
-  const check = async () => {
-    const checkpoint = existsSync(join(dir, RUN_FILES.checkpoint)) ? await readCheckpoint(dir).catch(() => undefined) : undefined;
-    const epoch = checkpoint?.epoch ?? 0;
-    startEpoch ??= epoch;
-    if (epoch === reported) return;
-    reported = epoch;
-    const last = checkpoint?.history[checkpoint.history.length - 1];
-    const perEpoch = epoch > startEpoch ? (performance.now() - started) / 1000 / (epoch - startEpoch) : undefined;
-    const progress: RunProgress = {
+  const update = (progress: RunProgress) => job.updateProgress(progress as unknown as object).catch(() => {});
+  void update({ ...base, epoch: fromEpoch });
+  return async (m: EpochMetrics) => {
+    const perEpoch = (performance.now() - started) / 1000 / Math.max(1, m.epoch - fromEpoch);
+    await update({
       ...base,
-      epoch,
-      loss: last?.loss,
-      trainAcc: last?.trainAcc,
-      testAcc: last?.testAcc,
-      examplesPerSec: last?.examplesPerSec,
-      etaSeconds: perEpoch !== undefined ? perEpoch * (base.epochs - epoch) : undefined,
-    };
-    await job.updateProgress(progress as unknown as object).catch(() => {});
-  };
-  const timer = setInterval(() => {
-    busy = busy.then(check);
-  }, 1000);
-  busy = busy.then(check);
-  return async () => {
-    clearInterval(timer);
-    await busy;
+      epoch: m.epoch,
+      loss: m.loss,
+      trainAcc: m.trainAcc,
+      testAcc: m.testAcc,
+      examplesPerSec: m.examplesPerSec,
+      etaSeconds: perEpoch * (base.epochs - m.epoch),
+    });
   };
 }
 

@@ -36,6 +36,8 @@ export interface SweepRunOptions {
   backend?: string;
   threads?: number;
   dataDir?: string;
+  /** After each epoch, once its checkpoint is written. */
+  onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function trainSweepRun(run: SweepRun, dir: string, options: SweepRu
       stdout: ctx.stdout,
       stderr: ctx.stderr,
       signal: options.signal,
+      onEpoch: options.onEpoch,
     });
     if (outcome.status === "complete") {
       const record = await readRun(outcome.dir);
