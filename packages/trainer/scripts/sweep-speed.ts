@@ -7,7 +7,7 @@
  *   pnpm --filter @convnets/trainer sweep:speed [--rounds 3] [--limit 20000] [--epochs 2]
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,11 +55,25 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
   return { port, child };
 }
 
+/** Seconds each run of a runs directory trained (its sessions' wall time: data, estimate, epochs, checkpoints). */
+function runSeconds(dir: string): number[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => {
+      const run = JSON.parse(readFileSync(join(dir, e.name, "run.json"), "utf8")) as { sessions: { seconds?: number }[] };
+      return run.sessions.reduce((sum, s) => sum + (s.seconds ?? 0), 0);
+    });
+}
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
 async function main(): Promise<void> {
   const redis = await startRedis();
   const sequential: number[] = [];
   const queued: number[] = [];
   const load: number[] = [];
+  // Per round, the runs' own training seconds added up: how much of the wall time the runs themselves took.
+  const sequentialRunSeconds: number[] = [];
+  const queuedRunSeconds: number[] = [];
   try {
     for (let round = 1; round <= rounds; round++) {
       // Seeds differ per round: every round's runs are new jobs and new run directories.
@@ -71,6 +85,7 @@ async function main(): Promise<void> {
       let started = performance.now();
       await run(["sweep", spec, "--runs", join(work, `here-${round}`), ...ENGINE], work);
       sequential.push((performance.now() - started) / 1000);
+      sequentialRunSeconds.push(sum(runSeconds(join(work, `here-${round}`))));
 
       const url = `redis://127.0.0.1:${redis.port}/${round}`;
       const queue = new Queue("convnets-runs", { connection: { host: "127.0.0.1", port: redis.port, db: round } });
@@ -82,13 +97,17 @@ async function main(): Promise<void> {
       });
       while ((await queue.getJobCounts("completed")).completed < 4) await new Promise((r) => setTimeout(r, 100));
       queued.push((performance.now() - started) / 1000);
+      queuedRunSeconds.push(sum(runSeconds(join(work, `queued-${round}`))));
       const failed = (await queue.getJobCounts("failed")).failed;
       if (failed) throw new Error(`${failed} runs failed on the queue`);
       workers.kill("SIGTERM");
       await new Promise((r) => workers.on("exit", r));
       await queue.close();
       load.push(loadavg()[0]!);
-      console.error(`round ${round}: one after another ${sequential.at(-1)!.toFixed(1)} s, 2 workers ${queued.at(-1)!.toFixed(1)} s`);
+      console.error(
+        `round ${round}: one after another ${sequential.at(-1)!.toFixed(1)} s (runs ${sequentialRunSeconds.at(-1)!.toFixed(1)} s), ` +
+          `2 workers ${queued.at(-1)!.toFixed(1)} s (runs ${queuedRunSeconds.at(-1)!.toFixed(1)} s in all, on 2 workers)`,
+      );
     }
   } finally {
     redis.child.kill("SIGTERM");
@@ -107,6 +126,9 @@ async function main(): Promise<void> {
         medianOneAfterAnother: Number(seq.toFixed(2)),
         medianTwoWorkers: Number(par.toFixed(2)),
         ratio: Number((par / seq).toFixed(3)),
+        // A run's seconds, summed over the 4: equal both ways on free cores; larger with 2 workers when they got less than a core each.
+        runSecondsOneAfterAnother: sequentialRunSeconds.map((s) => Number(s.toFixed(1))),
+        runSecondsTwoWorkers: queuedRunSeconds.map((s) => Number(s.toFixed(1))),
         loadAverage1min: load.map((l) => Number(l.toFixed(2))),
         cpu: `${cpus().length} × ${cpus()[0]?.model.trim()}`,
         cpuFlags: simd.join(" "),
