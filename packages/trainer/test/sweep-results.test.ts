@@ -1,7 +1,8 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { vegaLiteSvg } from "../src/chart.js";
 import { type RunResult, resultRows, resultsChart, resultsCsv, resultsMarkdown } from "../src/sweep/results.js";
-import { expandSpec, runId, type SweepRun } from "../src/sweep/spec.js";
+import { expandSpec, readSweep, runId, type SweepRun } from "../src/sweep/spec.js";
 import { assertWellFormedXml, PACKAGE_DIR } from "./helpers.js";
 
 const run = (seed: number, lr = 0.9): SweepRun => {
@@ -71,5 +72,13 @@ describe("a sweep spec", () => {
     expect(runs.map((r) => r.id)).toContain("lenet-e3-lr0.1-b256-in28-all-s0");
     expect(runs.find((r) => r.network === "lenet-bn")).toMatchObject({ epochs: 3, batchSize: 256, inputSize: 28 });
     expect(new Set(runs.map((r) => r.id)).size).toBe(8);
+  });
+
+  it("crosses the lists of a single run too; the example fidelity spec is 29 runs", async () => {
+    const { runs } = await expandSpec({ runs: [{ network: "lenet", seed: [0, 1, 2], lr: [0.3, 0.9] }] }, "one.yaml", PACKAGE_DIR, "one");
+    expect(runs.map((r) => `${r.seed}/${r.lr}`)).toEqual(["0/0.3", "0/0.9", "1/0.3", "1/0.9", "2/0.3", "2/0.9"]);
+    const fidelity = await readSweep(join(PACKAGE_DIR, "examples", "fidelity-sweep.yaml"), PACKAGE_DIR);
+    expect(fidelity.runs).toHaveLength(29);
+    expect(fidelity.runs.find((r) => r.network === "nin")).toMatchObject({ inputSize: 67, limit: 16_000, epochs: 12, lr: 0.025, batchSize: 32 });
   });
 });

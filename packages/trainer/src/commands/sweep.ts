@@ -47,7 +47,7 @@ A spec:
   recipe:                    # epochs, lr, batch-size, input-size, limit: a value or a list (crossed)
     epochs: 10
     lr: [0.3, 0.9]
-  runs:                      # and/or single runs; what they leave out is the network's recipe
+  runs:                      # and/or single runs; what they leave out is the network's recipe (a list is crossed)
     - { network: alexnet, lr: 0.01, epochs: 5, seed: 0 }`;
 
 const OPTIONS = {

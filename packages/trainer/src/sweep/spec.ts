@@ -114,7 +114,10 @@ export async function expandSpec(
       const run = asObject(item, at, "a run: { network, seed, epochs, lr, batch-size, input-size, limit }");
       unknownKeys(run, RUN_KEYS, at);
       const { network, ...values } = run;
-      wanted.push({ network: networkName(network, `${at}.network`), overrides: checkValues(values, at), entry: at });
+      const name = networkName(network, `${at}.network`);
+      // A list is crossed here too: { network: nin, seed: [0, 1, 2, 3], lr: 0.025 } is four runs.
+      const axes = Object.entries(values).map(([k, v]): [string, unknown[]] => [k, Array.isArray(v) ? listOf(v, `${at}.${k}`, "values") : [v]]);
+      for (const combination of cross(axes)) wanted.push({ network: name, overrides: checkValues(combination, at), entry: at });
     });
   }
   if (wanted.length === 0) {
