@@ -43,7 +43,7 @@ check() {  # fills missing with the Debian packages to install
   has_fashion_mnist || missing+=(dataset-fashion-mnist)
   { [ -n "${CHROMIUM_PATH:-}" ] || [ -x /usr/bin/chromium ]; } || missing+=(chromium)
   has_lavapipe || missing+=(mesa-vulkan-drivers)
-  command -v redis-server >/dev/null || missing+=(redis-server)
+  { [ -n "${REDIS_SERVER:-}" ] || command -v redis-server >/dev/null; } || missing+=(redis-server)
   /usr/bin/python3 -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)' 2>/dev/null || missing+=(python3-torch)
 }
 

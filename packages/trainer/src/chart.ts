@@ -8,8 +8,13 @@ export { CURVE_SERIES as SERIES, curvesSpec } from "@convnets/core";
 const quiet = logger(None);
 
 /** Renders the curves to a standalone SVG with Vega (headless: no canvas, no browser). */
-export async function curvesSvg(history: EpochMetrics[], title: string): Promise<string> {
-  const view = new View(parse(compile(curvesSpec(history, title) as unknown as TopLevelSpec, { logger: quiet }).spec), {
+export function curvesSvg(history: EpochMetrics[], title: string): Promise<string> {
+  return vegaLiteSvg(curvesSpec(history, title));
+}
+
+/** Renders a vega-lite spec to a standalone SVG. */
+export async function vegaLiteSvg(spec: object): Promise<string> {
+  const view = new View(parse(compile(spec as unknown as TopLevelSpec, { logger: quiet }).spec), {
     renderer: "none",
     logger: quiet,
   });

@@ -4,7 +4,9 @@ import { EVAL_HELP, evalCommand } from "./commands/eval.js";
 import { LIST_HELP, listCommand } from "./commands/list.js";
 import { PREDICT_HELP, predictCommand } from "./commands/predict.js";
 import { SUMMARY_HELP, summaryCommand } from "./commands/summary.js";
+import { SWEEP_HELP, sweepCommand } from "./commands/sweep.js";
 import { TRAIN_HELP, trainCommand } from "./commands/train.js";
+import { WORKER_HELP, workerCommand } from "./commands/worker.js";
 import { type CliContext, defaultContext, EXIT, println, UsageError } from "./context.js";
 
 type Command = (argv: string[], ctx: CliContext) => Promise<number>;
@@ -15,6 +17,8 @@ const COMMANDS: Record<string, { run: Command; help: string; about: string }> = 
   train: { run: trainCommand, help: TRAIN_HELP, about: "train on Fashion-MNIST into a run directory (resumable)" },
   eval: { run: evalCommand, help: EVAL_HELP, about: "test accuracy, per-class accuracy, confusion matrix of a run" },
   predict: { run: predictCommand, help: PREDICT_HELP, about: "test images with true and predicted labels (PNG/SVG + text)" },
+  sweep: { run: sweepCommand, help: SWEEP_HELP, about: "many runs from a spec: here one after another, or on a Redis queue" },
+  worker: { run: workerCommand, help: WORKER_HELP, about: "train the runs of a queued sweep (on any number of machines)" },
   bench: { run: benchCommand, help: BENCH_HELP, about: "training and inference examples/sec and peak memory" },
 };
 

@@ -50,7 +50,7 @@ describe("bad input is refused before any work", () => {
   it("an unknown engine, option or command", async () => {
     await refused(["train", "lenet", "--backend", "gpu"], "--backend gpu: unknown engine; use one of auto, tensorflow, webgpu, wasm, cpu");
     await refused(["train", "lenet", "--learning-rate", "0.1"], /train: Unknown option '--learning-rate'.*--lr/);
-    await refused(["trian", "lenet"], 'unknown command "trian"; the commands are list, summary, train, eval, predict, bench');
+    await refused(["trian", "lenet"], 'unknown command "trian"; the commands are list, summary, train, eval, predict, sweep, worker, bench');
   });
 
   it("a thread count that is not a whole number ≥ 1, on every command that takes one", async () => {
