@@ -17,7 +17,7 @@ export const ALEXNET: NetworkCase<AlexNetOptions> = {
     {
       title: "the book's printed layer shapes at 224×224 (d2l §8.1)",
       // Every layer but the explicit zero padding, which is PyTorch's Conv2d(padding=1) and prints no line.
-      seed: {
+      book: {
         lines: { keep: (l) => l.type !== "ZeroPadding2D" },
         rows: [
           ["Conv2d", [96, 54, 54]],

@@ -17,7 +17,7 @@ beforeAll(async () => {
   await tf.setBackend("cpu");
 });
 
-/** tfjs's own layer configured to the seed's math: same momentum convention, eps 1e-5, biased variance. */
+/** tfjs's own layer configured to the book's math (d2l §8.5): same momentum convention, eps 1e-5, biased variance. */
 function builtin(): tfl.layers.Layer {
   return tfl.layers.batchNormalization({ momentum: MOMENTUM, epsilon: EPS });
 }
@@ -53,7 +53,7 @@ const SHAPES: Record<string, number[]> = {
 describe.each(Object.entries(SHAPES))("ConvnetsBatchNorm on %s", (_label, shape) => {
   const features = shape[shape.length - 1]!;
 
-  it("normalises with the batch statistics in training, like tfjs's layer and the seed's formula", () => {
+  it("normalises with the batch statistics in training, like tfjs's layer and the book's formula", () => {
     const mine = batchNorm();
     const theirs = builtin();
     prepare(mine, shape);
@@ -85,7 +85,7 @@ describe.each(Object.entries(SHAPES))("ConvnetsBatchNorm on %s", (_label, shape)
     expect(maxAbsDiff(ours, expected)).toBeLessThanOrEqual(1e-4);
   });
 
-  it("updates the moving statistics like tfjs's layer and the seed (momentum 0.9, biased variance)", () => {
+  it("updates the moving statistics like tfjs's layer and the book (momentum 0.9, biased variance)", () => {
     const mine = batchNorm();
     const theirs = builtin();
     prepare(mine, shape);

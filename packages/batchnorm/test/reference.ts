@@ -1,5 +1,5 @@
 /**
- * The seed's `batch_norm` (seed §3.5) in plain float64 JavaScript, written independently of tfjs,
+ * The book's from-scratch `batch_norm` (d2l §8.5) in plain float64 JavaScript, written independently of tfjs,
  * on channels-last data flattened to [rows, features] (for images rows = batch·height·width).
  */
 export interface BatchStats {

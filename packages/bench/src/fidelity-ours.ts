@@ -6,7 +6,7 @@
  *       [--backend wasm] [--threads T]
  *
  * The model is the network's spec built at S×S, trained by core's train() (d2l's train_ch6: Xavier-uniform
- * init from the seed, SGD, the first N training images reshuffled every epoch, test accuracy on all 10,000 test
+ * init from --seed, SGD, the first N training images reshuffled every epoch, test accuracy on all 10,000 test
  * images after each epoch): the loop and TrainStep that `convnets train` runs, without its run directory.
  */
 import { parseArgs } from "node:util";

@@ -37,7 +37,7 @@ console.log(
 );
 const data = await loadFashionMnist();
 
-/** The seed's LeNet (§2.1), the network this benchmark is sized by. */
+/** The book's LeNet (d2l §7.6), the network this benchmark is sized by. */
 function lenet() {
   return tfl.sequential({
     layers: [

@@ -52,8 +52,8 @@ const TORCH_CLASS: Record<string, string> = {
   Dropout: "Dropout",
 };
 
-/** Which rows {@link seedWalk} prints, and under what name. */
-export interface SeedWalkOptions {
+/** Which rows {@link bookWalk} prints, and under what name. */
+export interface BookWalkOptions {
   /** Keeps a layer's row. Default: every layer. */
   keep?: (row: LayerRow) => boolean;
   /** The row's name where it is not PyTorch's class name (a `Sequential` block, …); `undefined` keeps that. */
@@ -65,7 +65,7 @@ export interface SeedWalkOptions {
  * the shapes the book's PyTorch code prints: one `[PyTorch class name, output shape]` row per kept layer of {@link summary}, the shape
  * channels first and without the batch dimension.
  */
-export function seedWalk(model: LayersModel, options: SeedWalkOptions = {}): [string, number[]][] {
+export function bookWalk(model: LayersModel, options: BookWalkOptions = {}): [string, number[]][] {
   const { keep = () => true, rename = () => undefined } = options;
   return summary(model)
     .layers.filter(keep)
@@ -74,6 +74,11 @@ export function seedWalk(model: LayersModel, options: SeedWalkOptions = {}): [st
       return [rename(l) ?? TORCH_CLASS[l.type] ?? l.type, s.length === 3 ? [s[2]!, s[0]!, s[1]!] : s];
     });
 }
+
+/** @deprecated Use {@link bookWalk}; this old name stays as an alias of it. */
+export const seedWalk = bookWalk;
+/** @deprecated Use {@link BookWalkOptions}. */
+export type SeedWalkOptions = BookWalkOptions;
 
 /** Mean softmax cross-entropy of a model's logits on a batch, in inference mode. */
 function inferenceLoss(model: LayersModel, batch: Batch): number {
@@ -205,6 +210,7 @@ export { webgpuUnavailable } from "./webgpu.js";
 export {
   type Assertion,
   architectureChecks,
+  type BookWalk,
   gradientChecks,
   type LossFall,
   type NetworkCase,

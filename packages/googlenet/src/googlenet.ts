@@ -80,8 +80,8 @@ const INCEPTION_STAGES: ReadonlyArray<{ stage: string; blocks: InceptionChannels
 export interface GoogLeNetOptions extends BuildOptions {
   /**
    * Kernel side of the first convolution (stride 2, padding 3). Default 7, as the original GoogLeNet
-   * and d2l §8.4 have it; a study note's PyTorch code for the chapter writes 1 (a slip), which
-   * gives 5,974,458 parameters instead of 5,977,530 and feature maps 26/13/7/4 instead of 24/12/6/3.
+   * and d2l §8.4 have it; 1 gives 5,974,458 parameters instead of 5,977,530 and feature maps
+   * 26/13/7/4 instead of 24/12/6/3.
    */
   stemKernelSize?: number;
 }

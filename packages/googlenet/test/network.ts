@@ -9,7 +9,7 @@ export const GOOGLENET: NetworkCase<GoogLeNetOptions> = {
     title: "GoogLeNet",
     d2lSection: "8.4",
     recipe: { inputSize: 96, lr: 0.1, batchSize: 128, epochs: 10 },
-    // With the 7×7 stem of the paper and the book (a study note's PyTorch code for d2l §8.4 writes 1×1: see the second walk).
+    // With the 7×7 stem of the paper and the book (d2l §8.4); the second walk builds a 1×1 stem.
     trainableParams: 5_977_530,
     nonTrainableParams: 0,
     // Every stride-2 layer is padded (out = ceil(n/2)): any input leaves at least 1×1.
@@ -28,7 +28,7 @@ export const GOOGLENET: NetworkCase<GoogLeNetOptions> = {
       ],
     },
     {
-      title: "the study note's printed table (26, 13, 7, 4) with its 1×1 stem: 5,974,458 parameters",
+      title: "the shape table at 96×96 with a 1×1 stem (stemKernelSize 1): 26, 13, 7, 4; 5,974,458 parameters",
       options: { stemKernelSize: 1 },
       trainableParams: 5_974_458,
       layers: [

@@ -1,5 +1,5 @@
 /**
- * Reproduces the seed's LeNet / LeNet-BN runs (d2l `train_ch6`, REFERENCE.md §2) on the whole of
+ * Reproduces the book's LeNet / LeNet-BN runs (d2l §7.6 and §8.5, `train_ch6`) on the whole of
  * Fashion-MNIST with the spec's recipe, and prints d2l's final lines. Run by hand, not in CI:
  *
  *     npx tsx scripts/reproduce.ts lenet|lenet-bn [--epochs N] [--seed S] [--backend wasm|cpu|tensorflow|auto] [--save DIR]
@@ -11,7 +11,7 @@ import { loadFashionMnist, saveModel, setupEngine, train } from "@convnets/core"
 import { lenetBNSpec, lenetSpec } from "../src/index.js";
 
 const SPECS = { lenet: lenetSpec, "lenet-bn": lenetBNSpec };
-/** The book's median test accuracy over ~330 builds (REFERENCE.md §2). */
+/** The book's median test accuracy over ~330 builds of d2l §7.6 (LeNet) and §8.5 (LeNet-BN). */
 const BOOK_MEDIAN_TEST_ACC = { lenet: 0.806, "lenet-bn": 0.882 };
 
 const { positionals, values } = parseArgs({

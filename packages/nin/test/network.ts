@@ -29,7 +29,7 @@ export const NIN: NetworkCase<NinOptions> = {
       // One `Sequential` line per NiN block (the output of its last ReLU), then the pools and dropout. The
       // book's AdaptiveAvgPool2d((1, 1)) (10×1×1) and Flatten (10) are one tfjs layer, GlobalAveragePooling2D,
       // whose output is already flat.
-      seed: {
+      book: {
         lines: {
           keep: (l) => !l.name.startsWith("block") || l.name.endsWith("_conv3_relu") || l.name.endsWith("_pool"),
           rename: (l) => (l.name.startsWith("block") && !l.name.endsWith("_pool") ? "Sequential" : TORCH_NAME[l.type]),

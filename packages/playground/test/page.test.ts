@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectErrors, epochRows, fillForm, launchChromium, ROOT, servePage, waitForEnd } from "./browser.js";
 
 // LeNet-BN: the LeNet that learns in one short epoch (plain LeNet's sigmoids stay at 0.10 test accuracy
-// after a few thousand images at the seed's recipe, as they do in Node; d2l's own run needs epochs).
+// after a few thousand images at the book's recipe, as they do in Node; d2l's own run needs epochs).
 const QUICK = { network: "lenet-bn", epochs: 1, batchSize: 64, trainCount: 4000, testCount: 2000 } as const;
 // SwiftShader runs WebGL on the CPU at ~50 examples/sec here: fewer images, smaller batches (0.65 in Node too).
 const QUICK_WEBGL = { ...QUICK, batchSize: 50, trainCount: 3000, testCount: 1000 } as const;

@@ -44,7 +44,7 @@ export const VGG11: NetworkCase<VggOptions> = {
   walks: [
     {
       title: "the book's printed block shapes at 224×224 (d2l §8.2), block 3 layer by layer",
-      seed: {
+      book: {
         lines: SEED_LINES,
         rows: [
           ["Sequential", [64, 112, 112]],
@@ -68,7 +68,7 @@ export const VGG11: NetworkCase<VggOptions> = {
       title: "the book's VGG-11 (widthDivisor 4): 43,093,322 parameters, quarter-width blocks",
       options: { widthDivisor: 4 },
       trainableParams: 43_093_322,
-      seed: {
+      book: {
         lines: SEED_LINES,
         rows: [
           ["Sequential", [16, 112, 112]],

@@ -24,9 +24,9 @@ import {
   maxAbsDifference,
   outputShape,
   paramCount,
-  type SeedWalkOptions,
+  type BookWalkOptions,
+  bookWalk,
   saveAndReload,
-  seedWalk,
 } from "../testing.js";
 import { train } from "../train.js";
 
@@ -55,6 +55,12 @@ export interface TestApi {
   afterAll(body: () => unknown): unknown;
 }
 
+/** The rows the book's PyTorch walk prints, and which of the model's layers print them. */
+export interface BookWalk {
+  lines?: BookWalkOptions;
+  rows: [string, number[]][];
+}
+
 /** A shape table: the model built with `options`, and the output shapes the book's printed tables lists for it. */
 export interface ShapeWalk<O extends BuildOptions = BuildOptions> {
   /** What the table is, as the test's name ends: "the book's printed walk at 224×224". */
@@ -65,8 +71,10 @@ export interface ShapeWalk<O extends BuildOptions = BuildOptions> {
   layers?: [string, number[]][];
   /** `layers` lists every layer (but the input) in order, not a selection. */
   complete?: boolean;
-  /** The walk as the book prints it (`for layer in net: …`), compared with {@link seedWalk}'s rows. */
-  seed?: { lines?: SeedWalkOptions; rows: [string, number[]][] };
+  /** The walk as the book prints it (`for layer in net: …`), compared with {@link bookWalk}'s rows. */
+  book?: BookWalk;
+  /** @deprecated Use `book`; still checked where `book` is absent. */
+  seed?: BookWalk;
   /** Trainable parameters of this build (PyTorch's count), where the book gives one. */
   trainableParams?: number;
 }
@@ -103,9 +111,9 @@ export interface NetworkCase<O extends BuildOptions = BuildOptions> {
   reference: {
     title: string;
     d2lSection: string;
-    /** §2: the book's recipe, the spec's `defaults`. */
+    /** The book's recipe (the `train_ch6` call of the network's section), the spec's `defaults`. */
     recipe: Recipe;
-    /** §1: trainable parameters of `build()`. */
+    /** Trainable parameters of `build()`: PyTorch's count for the book's network. */
     trainableParams: number;
     /** Parameters that are state, not trained: the BatchNorms' moving means and variances. */
     nonTrainableParams: number;
@@ -219,7 +227,8 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
               const shapes = walk.layers.map(([layer]) => outputShape(model, layer));
               expect(shapes).toEqual(walk.layers.map(([, s]) => [null, ...s]));
             }
-            if (walk.seed) expect(seedWalk(model, walk.seed.lines)).toEqual(walk.seed.rows);
+            const printed = walk.book ?? walk.seed;
+            if (printed) expect(bookWalk(model, printed.lines)).toEqual(printed.rows);
             if (walk.trainableParams !== undefined) expect(paramCount(model.trainableWeights)).toBe(walk.trainableParams);
             expect(model.outputs[0]!.shape).toEqual([null, walk.options?.numClasses ?? 10]);
           } finally {
