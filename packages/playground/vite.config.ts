@@ -20,7 +20,9 @@ export const DATA_ROUTE = "/data/fashion-mnist/";
 /** The directory with the four files, found the way the CLI finds it (FASHION_MNIST_DIR, the cache, Debian's package). */
 function datasetDir(): string | undefined {
   const names = Object.values(FASHION_MNIST_FILES);
-  return candidateDirs().find((dir) => names.every((n) => existsSync(join(dir, `${n}.gz`)) || existsSync(join(dir, n))));
+  return candidateDirs().find((dir) =>
+    names.every((n) => existsSync(join(dir, `${n}.gz`)) || existsSync(join(dir, n))),
+  );
 }
 
 /** Serves the four Fashion-MNIST files, as stored (gzip'd or raw), from the dataset directory; nothing else. */

@@ -40,7 +40,6 @@ export function alexnetFeatureSize(inputSize: number): number {
   return SPATIAL_WINDOWS.reduce(windowOutputSize, inputSize);
 }
 
-
 /**
  * AlexNet (Krizhevsky, Sutskever & Hinton, 2012) as d2l §8.1 builds it for Fashion-MNIST:
  * five convolutions (11×11/4, 5×5, 3×3 ×3) with ReLU, three 3×3/2 max-pools, and two

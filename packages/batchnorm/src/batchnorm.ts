@@ -1,7 +1,7 @@
+import { kernelNames } from "@convnets/model";
 import * as tf from "@tensorflow/tfjs-core";
 import { serialization } from "@tensorflow/tfjs-core";
 import { initializers, type LayerVariable, layers, type Shape } from "@tensorflow/tfjs-layers";
-import { kernelNames } from "@convnets/model";
 
 /** The base arguments every tfjs-layers layer takes (`name`, `trainable`, `inputShape`, …). */
 export type LayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
@@ -60,9 +60,7 @@ export class ConvnetsBatchNorm extends layers.Layer {
       );
     }
     if (!(Number.isFinite(epsilon) && epsilon > 0)) {
-      throw new Error(
-        `ConvnetsBatchNorm: epsilon must be a positive number (d2l §8.5 uses 1e-5), got ${epsilon}`,
-      );
+      throw new Error(`ConvnetsBatchNorm: epsilon must be a positive number (d2l §8.5 uses 1e-5), got ${epsilon}`);
     }
     this.momentum = momentum;
     this.epsilon = epsilon;

@@ -292,7 +292,11 @@ describe("ConvnetsBatchNorm as a layer", () => {
     const x = tf.tensor2d(randomArray(16 * 4, 70, 2, 1), [16, 4]);
     const y = tf.tensor2d(randomArray(16 * 3, 71), [16, 3]);
     const bn = model.getLayer("bn");
-    const statistics = () => bn.getWeights().slice(2).map((w) => Array.from(w.dataSync()));
+    const statistics = () =>
+      bn
+        .getWeights()
+        .slice(2)
+        .map((w) => Array.from(w.dataSync()));
 
     const initial = statistics();
     model.predict(x);

@@ -102,11 +102,10 @@ describe.each(["cpu", "wasm"])("batchNormTraining on the %s backend", (backend) 
       const gradients = (bn: (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor) => {
         const gamma = tf.variable(tf.tensor1d(gammaValues));
         const beta = tf.variable(tf.tensor1d(betaValues));
-        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn(x, gamma, beta), r)) as tf.Scalar, [
-          x,
-          gamma,
-          beta,
-        ]);
+        const { value, grads } = tf.variableGrads(
+          () => tf.sum(tf.mul(bn(x, gamma, beta), r)) as tf.Scalar,
+          [x, gamma, beta],
+        );
         const out = [x, gamma, beta].map((v) => grads[v.name]!.dataSync());
         tf.dispose([value, gamma, beta, ...Object.values(grads)]);
         return out;
@@ -243,11 +242,10 @@ describe.each(["cpu", "wasm"])("batchNormTraining on the %s backend", (backend) 
     const errors = (bn: (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor) => {
       const gamma = tf.variable(tf.tensor1d(gs));
       const beta = tf.variable(tf.zeros([features]));
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn(x, gamma, beta), r)) as tf.Scalar, [
-        x,
-        gamma,
-        beta,
-      ]);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(bn(x, gamma, beta), r)) as tf.Scalar,
+        [x, gamma, beta],
+      );
       const out = [x, gamma, beta].map((v, i) => relativeError(grads[v.name]!.dataSync(), truth[i]!));
       tf.dispose([value, gamma, beta, ...Object.values(grads)]);
       return out;

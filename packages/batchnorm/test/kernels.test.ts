@@ -40,9 +40,13 @@ afterEach(() => {
  */
 function activations(shape: number[], seed: number): tf.Tensor {
   const features = shape[shape.length - 1]!;
-  const raw = randomArray(shape.reduce((a, b) => a * b, 1), seed, Math.sqrt(3)); // uniform, std 1
+  const raw = randomArray(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+    Math.sqrt(3),
+  ); // uniform, std 1
   return tf.tensor(
-    raw.map((v, i) => 50 + 0.3 * (i % features) + v * (1 + 0.25 * (i % features % 5))),
+    raw.map((v, i) => 50 + 0.3 * (i % features) + v * (1 + 0.25 * ((i % features) % 5))),
     shape,
   );
 }

@@ -21,14 +21,14 @@
  * targets are judged on those medians.
  */
 import { spawnSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, markdownTable, median } from "@convnets/trainer";
-import { callerDir, positiveInt, torchPeer } from "./options.js";
 import { type BenchRow, DEFAULT_ROWS, NETWORK_NAMES, ROWS } from "./networks.js";
+import { callerDir, positiveInt, torchPeer } from "./options.js";
 import type { OursResult } from "./train-ours.js";
 
 interface TorchResult {
@@ -97,7 +97,8 @@ const inputSizeOverride = positiveInt("input-size", values["input-size"]);
 
 const wanted = values.networks?.split(",").map((n) => n.trim().toLowerCase());
 for (const name of wanted ?? []) {
-  if (!NETWORK_NAMES.includes(name)) throw new Error(`--networks: unknown network "${name}"; use any of ${NETWORK_NAMES.join(", ")}`);
+  if (!NETWORK_NAMES.includes(name))
+    throw new Error(`--networks: unknown network "${name}"; use any of ${NETWORK_NAMES.join(", ")}`);
 }
 const rows: BenchRow[] = [];
 for (const row of wanted ? ROWS.filter((r) => wanted.includes(r.spec.name)) : DEFAULT_ROWS) {
@@ -111,7 +112,8 @@ for (const row of wanted ? ROWS.filter((r) => wanted.includes(r.spec.name)) : DE
     throw new Error(`--input-size ${inputSizeOverride}: ${r.spec.name} needs at least ${r.spec.minInputSize}`);
   }
   // An override can make two rows of a network the same; measure it once.
-  if (!rows.some((o) => o.spec.name === r.spec.name && o.inputSize === r.inputSize && o.batchSize === r.batchSize)) rows.push(r);
+  if (!rows.some((o) => o.spec.name === r.spec.name && o.inputSize === r.inputSize && o.batchSize === r.batchSize))
+    rows.push(r);
 }
 
 const peer = torchPeer(values.python, values["no-torch"]);
@@ -140,7 +142,12 @@ function runTorch(row: BenchRow, rowRuns: number, threads: number): TorchResult 
     const why = child.error?.message ?? (child.stderr || out).trim().split("\n").slice(-1)[0] ?? `exit ${child.status}`;
     return { error: `${values.python} peer.py ${args.slice(1, 3).join(" ")}: ${why}` };
   }
-  return { examplesPerSec: Number(rate[2]), threads: Number(rate[1]), version: rate[3], peakRssBytes: rss ? Number(rss[1]) : undefined };
+  return {
+    examplesPerSec: Number(rate[2]),
+    threads: Number(rate[1]),
+    version: rate[3],
+    peakRssBytes: rss ? Number(rss[1]) : undefined,
+  };
 }
 
 function runOurs(row: BenchRow, rowRuns: number, threads: number): OursResult {
@@ -192,30 +199,31 @@ const measurements: Measured[][] = rows.flatMap(() => threadCounts.map(() => [])
 const started = Date.now();
 for (let round = 1; round <= rounds; round++) {
   let i = 0;
-  for (const row of rows) for (const threads of threadCounts) {
-    const rowRuns = row.runs ?? runs;
-    const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${threads} thread(s), ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
-    const loadBefore = loadavg()[0]!;
-    console.error(`${rounds > 1 ? `round ${round}/${rounds}: ` : ""}${what} (load ${loadBefore.toFixed(2)})…`);
-    const torch = peer && row.inPeer ? runTorch(row, rowRuns, threads) : undefined;
-    if (torch?.error) console.error(`  PyTorch failed: ${torch.error}`);
-    const ours = runOurs(row, rowRuns, threads);
-    if (ours.error) console.error(`  ours failed: ${ours.error}`);
-    console.error(`  PyTorch ${rate(torch?.examplesPerSec)}, ours ${rate(ours.examplesPerSec)} examples/s`);
-    measurements[i++]!.push({
-      network: row.spec.name,
-      threads,
-      inputSize: row.inputSize,
-      batchSize: row.batchSize,
-      examplesPerPass: row.batches * row.batchSize,
-      runs: rowRuns,
-      note: row.note,
-      loadBefore,
-      loadAfter: loadavg()[0]!,
-      torch,
-      ours,
-    });
-  }
+  for (const row of rows)
+    for (const threads of threadCounts) {
+      const rowRuns = row.runs ?? runs;
+      const what = `${row.spec.name} ${row.inputSize}×${row.inputSize} batch ${row.batchSize}, ${threads} thread(s), ${row.batches * row.batchSize} examples × (1 + ${rowRuns}) passes`;
+      const loadBefore = loadavg()[0]!;
+      console.error(`${rounds > 1 ? `round ${round}/${rounds}: ` : ""}${what} (load ${loadBefore.toFixed(2)})…`);
+      const torch = peer && row.inPeer ? runTorch(row, rowRuns, threads) : undefined;
+      if (torch?.error) console.error(`  PyTorch failed: ${torch.error}`);
+      const ours = runOurs(row, rowRuns, threads);
+      if (ours.error) console.error(`  ours failed: ${ours.error}`);
+      console.error(`  PyTorch ${rate(torch?.examplesPerSec)}, ours ${rate(ours.examplesPerSec)} examples/s`);
+      measurements[i++]!.push({
+        network: row.spec.name,
+        threads,
+        inputSize: row.inputSize,
+        batchSize: row.batchSize,
+        examplesPerPass: row.batches * row.batchSize,
+        runs: rowRuns,
+        note: row.note,
+        loadBefore,
+        loadAfter: loadavg()[0]!,
+        torch,
+        ours,
+      });
+    }
 }
 
 /** Rounds of one row and thread count as one row: median rates, the largest peak RSS and load, the first error. */
@@ -255,8 +263,11 @@ const results = measurements.map(combine);
 
 /** The same row at 1 thread, to show what more threads bring on each side. */
 const single = (r: CompareRow) =>
-  results.find((o) => o.threads === 1 && o.network === r.network && o.inputSize === r.inputSize && o.batchSize === r.batchSize);
-const speedUp = (now: number | undefined, then: number | undefined) => (now && then ? `×${(now / then).toFixed(2)}` : "–");
+  results.find(
+    (o) => o.threads === 1 && o.network === r.network && o.inputSize === r.inputSize && o.batchSize === r.batchSize,
+  );
+const speedUp = (now: number | undefined, then: number | undefined) =>
+  now && then ? `×${(now / then).toFixed(2)}` : "–";
 const header = [
   "network",
   "input",
@@ -289,7 +300,22 @@ const cells = results.map((r) => [
   r.ours.engine,
   [r.note, r.ours.error].filter(Boolean).join("; "),
 ]);
-const align: ("left" | "right")[] = ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "left", "left"];
+const align: ("left" | "right")[] = [
+  "left",
+  "right",
+  "right",
+  "right",
+  "right",
+  "right",
+  "right",
+  "right",
+  "right",
+  "right",
+  "right",
+  "right",
+  "left",
+  "left",
+];
 if (rounds > 1) {
   // Each round's rates next to their median.
   header.splice(5, 0, "ours per round");
@@ -305,8 +331,13 @@ const cpu = cpus()[0]?.model ?? "unknown CPU";
 /** The vector extensions that decide both sides' convolution speed, from /proc/cpuinfo (Linux). */
 const cpuFlags = (() => {
   try {
-    const flags = readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:\s*(.*)$/m)?.[1]?.split(" ") ?? [];
-    return ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"].filter((f) => flags.includes(f));
+    const flags =
+      readFileSync("/proc/cpuinfo", "utf8")
+        .match(/^flags\s*:\s*(.*)$/m)?.[1]
+        ?.split(" ") ?? [];
+    return ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"].filter((f) =>
+      flags.includes(f),
+    );
   } catch {
     return [];
   }
@@ -320,7 +351,9 @@ console.log(
 
 // The issue's targets, as measured in this run (undefined: not measured).
 const atLeast = (name: string, min: number, inputSize?: number): boolean | undefined => {
-  const ratio = results.find((r) => r.threads === 1 && r.network === name && (inputSize === undefined || r.inputSize === inputSize))?.ratio;
+  const ratio = results.find(
+    (r) => r.threads === 1 && r.network === name && (inputSize === undefined || r.inputSize === inputSize),
+  )?.ratio;
   return ratio === undefined ? undefined : ratio >= min;
 };
 const measured = results.filter((r) => r.threads === 1 && r.ratio !== undefined);
@@ -338,8 +371,14 @@ const targets: [string, boolean | undefined][] = [
         : undefined,
   ],
 ];
-const memoryRow = results.find((r) => r.threads === 1 && r.network === "resnet18" && r.batchSize === 256 && r.inputSize === 96);
-if (memoryRow) targets.push(["ResNet-18 batch 256 96×96 peak RSS < 4 GB", !memoryRow.ours.error && memoryRow.ours.peakRssBytes < 4e9]);
+const memoryRow = results.find(
+  (r) => r.threads === 1 && r.network === "resnet18" && r.batchSize === 256 && r.inputSize === 96,
+);
+if (memoryRow)
+  targets.push([
+    "ResNet-18 batch 256 96×96 peak RSS < 4 GB",
+    !memoryRow.ours.error && memoryRow.ours.peakRssBytes < 4e9,
+  ]);
 // Issue 13's, where more than one thread ran: each row at N threads against the same row at 1.
 const threaded = results.filter((r) => r.threads > 1 && single(r));
 if (threaded.length > 0) {
@@ -352,11 +391,20 @@ if (threaded.length > 0) {
     const r = threaded.find((o) => o.network === name && o.threads === allCores);
     if (r) targets.push([`${name} at all cores not slower than 1 thread (×${scaled(r).toFixed(3)})`, scaled(r) >= 1]);
   }
-  const parity = threaded.filter((r) => r.threads === allCores && r.ratio !== undefined && single(r)!.ratio !== undefined);
-  if (parity.length > 0) targets.push(["ours/PyTorch at all cores ≥ at 1 thread, every row", parity.every((r) => r.ratio! >= single(r)!.ratio!)]);
+  const parity = threaded.filter(
+    (r) => r.threads === allCores && r.ratio !== undefined && single(r)!.ratio !== undefined,
+  );
+  if (parity.length > 0)
+    targets.push([
+      "ours/PyTorch at all cores ≥ at 1 thread, every row",
+      parity.every((r) => r.ratio! >= single(r)!.ratio!),
+    ]);
   const rss = threaded.filter((r) => r.threads === 2 && r.ours.peakRssBytes && single(r)!.ours.peakRssBytes);
   if (rss.length > 0) {
-    targets.push(["peak RSS at 2 threads ≤ 1.2× 1 thread, every row", rss.every((r) => r.ours.peakRssBytes <= 1.2 * single(r)!.ours.peakRssBytes)]);
+    targets.push([
+      "peak RSS at 2 threads ≤ 1.2× 1 thread, every row",
+      rss.every((r) => r.ours.peakRssBytes <= 1.2 * single(r)!.ours.peakRssBytes),
+    ]);
   }
 }
 console.log(

@@ -13,8 +13,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { setupEngine } from "@convnets/core";
-import * as tf from "@tensorflow/tfjs-core";
 import { formatTable } from "@convnets/trainer";
+import * as tf from "@tensorflow/tfjs-core";
 
 const { values } = parseArgs({
   options: { runs: { type: "string", default: "5" }, python: { type: "string", default: "/usr/bin/python3" } },
@@ -51,17 +51,30 @@ function ours([n, size, cin, cout, k]: Case): { forwardMs: number; trainMs: numb
   const w = tf.randomNormal([k, k, cin, cout]) as tf.Tensor4D;
   const dy = tf.randomNormal([n, size, size, cout]) as tf.Tensor4D;
   const forwardMs = medianMs(() => tf.conv2d(x, w, 1, "same"));
-  const trainMs = medianMs(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same"))([x, w], dy));
+  const trainMs = medianMs(() =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same"))([x, w], dy),
+  );
   tf.dispose([x, w, dy]);
   return { forwardMs, trainMs };
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const torch = spawnSync(values.python, [join(here, "conv_rate.py"), JSON.stringify(CASES.map((c) => c.shape)), String(runs)], {
-  encoding: "utf8",
-});
-const torchRows = torch.status === 0 ? torch.stdout.trim().split("\n").map((l) => JSON.parse(l) as { forwardMs: number; trainMs: number; torch: string }) : [];
-if (torch.status !== 0) console.error(`PyTorch side not run (${values.python}): ${torch.stderr.trim().split("\n").pop()}`);
+const torch = spawnSync(
+  values.python,
+  [join(here, "conv_rate.py"), JSON.stringify(CASES.map((c) => c.shape)), String(runs)],
+  {
+    encoding: "utf8",
+  },
+);
+const torchRows =
+  torch.status === 0
+    ? torch.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { forwardMs: number; trainMs: number; torch: string })
+    : [];
+if (torch.status !== 0)
+  console.error(`PyTorch side not run (${values.python}): ${torch.stderr.trim().split("\n").pop()}`);
 
 const gmacs = ([n, size, cin, cout, k]: Case, ms: number) => (n * size * size * cin * cout * k * k) / ms / 1e6;
 const rows = CASES.map(({ title, shape }, i) => {
@@ -79,7 +92,10 @@ const rows = CASES.map(({ title, shape }, i) => {
   ];
 });
 console.log(
-  formatTable(["layer", "shape", "ours forward", "PyTorch forward", "ours fwd+dx+dW", "PyTorch fwd+dx+dW", "ours / PyTorch"], rows),
+  formatTable(
+    ["layer", "shape", "ours forward", "PyTorch forward", "ours fwd+dx+dW", "PyTorch fwd+dx+dW", "ours / PyTorch"],
+    rows,
+  ),
 );
 console.log(
   `ours: ${engine.description}; PyTorch ${torchRows[0]?.torch ?? "(not run)"}, 1 thread; ${cpus().length} × ${cpus()[0]?.model.trim()}; ` +

@@ -43,7 +43,8 @@ type Proto = Record<string, (...args: never[]) => unknown>;
 function wrap(className: string, method: string, count: (self: never, args: never[]) => void): void {
   const cls = (globalThis as Record<string, unknown>)[className] as { prototype: Proto } | undefined;
   const original = cls?.prototype[method];
-  if (!cls || typeof original !== "function") throw new Error(`dawn-counters: ${className}.${method} not found; is the webgpu engine set up?`);
+  if (!cls || typeof original !== "function")
+    throw new Error(`dawn-counters: ${className}.${method} not found; is the webgpu engine set up?`);
   cls.prototype[method] = function (this: never, ...args: never[]) {
     if (counting) count(this, args);
     return original.apply(this, args);
@@ -60,7 +61,9 @@ export function installDawnCounters(): void {
   wrap("GPUQueue", "submit", () => counts.submits++);
   wrap("GPUQueue", "writeBuffer", (_self, args) => {
     const [, , data, , size] = args as unknown as [unknown, number, ArrayBufferView | ArrayBuffer, number?, number?];
-    const elementBytes = ArrayBuffer.isView(data) ? ((data as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1) : 1;
+    const elementBytes = ArrayBuffer.isView(data)
+      ? ((data as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1)
+      : 1;
     counts.bytesWritten += size !== undefined ? size * elementBytes : data.byteLength;
   });
   wrap("GPUDevice", "createBuffer", (_self, args) => {

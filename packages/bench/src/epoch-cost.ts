@@ -68,7 +68,9 @@ await train(model, data, {
     const c = (cpu.user + cpu.system) / 1e6;
     last = now;
     lastCpu = process.cpuUsage();
-    console.log(`  batch ${batch}: ${s.toFixed(2)} s (CPU ${c.toFixed(2)} s)${batch === 1 ? " (warm-up, not counted)" : ""}`);
+    console.log(
+      `  batch ${batch}: ${s.toFixed(2)} s (CPU ${c.toFixed(2)} s)${batch === 1 ? " (warm-up, not counted)" : ""}`,
+    );
     if (batch > 1) {
       seconds.push(s);
       cpuSeconds.push(c);

@@ -49,7 +49,8 @@ const { values, positionals } = parseArgs({
 function required(name: string): number {
   const text = values[name as keyof typeof values] as string | undefined;
   const n = Number(text);
-  if (text === undefined || !Number.isFinite(n)) throw new Error(`fidelity-ours: --${name} must be a number, got ${text}`);
+  if (text === undefined || !Number.isFinite(n))
+    throw new Error(`fidelity-ours: --${name} must be a number, got ${text}`);
   return n;
 }
 

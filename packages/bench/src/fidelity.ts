@@ -183,7 +183,8 @@ if (values.help) {
 const seeds = positiveInt("seeds", values.seeds)!;
 const examplesOverride = positiveInt("examples", values.examples);
 const epochsOverride = positiveInt("epochs", values.epochs);
-if (examplesOverride !== undefined && examplesOverride > 60_000) throw new Error(`--examples ${examplesOverride}: Fashion-MNIST has 60,000 training images`);
+if (examplesOverride !== undefined && examplesOverride > 60_000)
+  throw new Error(`--examples ${examplesOverride}: Fashion-MNIST has 60,000 training images`);
 // Both sides get the same thread count; it only changes the speed, and the table says which it was.
 const threads = positiveInt("threads", values.threads) ?? availableParallelism();
 
@@ -211,7 +212,10 @@ const runKey = (network: string, r: Omit<FidelityRecipe, "spec">, seed: number) 
  * (OursRun) or as torch_gpu.py does (a PyTorch run on a GPU: `model` is the peer's name, or an earlier one). Each stands
  * in for the run with the same network, recipe and seed; the others are run here as usual.
  */
-async function readRuns<R extends { seed: number }>(files: string | undefined, side: "ours" | "torch"): Promise<Map<string, R>> {
+async function readRuns<R extends { seed: number }>(
+  files: string | undefined,
+  side: "ours" | "torch",
+): Promise<Map<string, R>> {
   const runs = new Map<string, R>();
   for (const file of files?.split(",").filter(Boolean) ?? []) {
     const path = resolve(callerDir, file);
@@ -221,7 +225,10 @@ async function readRuns<R extends { seed: number }>(files: string | undefined, s
     const add = (network: string | undefined, recipe: Record<string, unknown>, run: R) => {
       if (!network) throw new Error(`--${side}-runs ${file}: a run names no network known here (${NAMES.join(", ")})`);
       // `from`: the file, relative to --out (where the report goes), so a committed report names no machine's paths.
-      runs.set(runKey(network, recipe as unknown as FidelityRecipe, run.seed), { ...run, ...(side === "torch" ? { from: relative(outDir, path) } : {}) });
+      runs.set(runKey(network, recipe as unknown as FidelityRecipe, run.seed), {
+        ...run,
+        ...(side === "torch" ? { from: relative(outDir, path) } : {}),
+      });
     };
     // A fidelity.json is one JSON document with "networks"; anything else is read as JSON lines.
     const report = (() => {
@@ -284,7 +291,11 @@ function runTorch(r: FidelityRecipe, seed: number): TorchRun {
     String(threads),
     "--json",
   ];
-  const child = spawnSync(values.python, args, { encoding: "utf8", maxBuffer: 64 * 2 ** 20, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnSync(values.python, args, {
+    encoding: "utf8",
+    maxBuffer: 64 * 2 ** 20,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   // Python's json writes a diverged loss as NaN, which is not JSON.
   const rows = (child.stdout ?? "")
     .split("\n")
@@ -322,7 +333,11 @@ function runOurs(r: FidelityRecipe, seed: number): OursRun {
     String(threads),
   ];
   // stderr passes through: the child prints a line per epoch.
-  const child = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 64 * 2 ** 20, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnSync(process.execPath, args, {
+    encoding: "utf8",
+    maxBuffer: 64 * 2 ** 20,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const line = (child.stdout ?? "")
     .trim()
     .split("\n")
@@ -385,7 +400,9 @@ const torchWhere = (run: TorchRun) =>
 const f3 = (x: number | undefined) => (x === undefined ? "–" : x.toFixed(3));
 function cell(s: Stats | undefined, side: SideSummary | undefined): string {
   if (!side) return "not run";
-  const apart = [side.diverged && `${side.diverged} diverged`, side.failed && `${side.failed} failed`].filter(Boolean).join(", ");
+  const apart = [side.diverged && `${side.diverged} diverged`, side.failed && `${side.failed} failed`]
+    .filter(Boolean)
+    .join(", ");
   if (!s) return apart || "–";
   return `${f3(s.mean)} (${f3(s.min)}–${f3(s.max)})${apart ? `, ${apart}` : ""}`;
 }
@@ -393,7 +410,16 @@ const recipeText = (r: NetworkResult["recipe"]) =>
   `${r.inputSize}×${r.inputSize}, ${formatInt(r.examples)} × ${r.epochs} ep, lr ${r.lr}, batch ${r.batchSize}${r.full ? " (full recipe)" : ""}`;
 
 function table(markdown: boolean): string {
-  const header = ["network", "recipe", "ours test acc", "PyTorch test acc", "Δ mean", "ours loss", "PyTorch loss", "target"];
+  const header = [
+    "network",
+    "recipe",
+    "ours test acc",
+    "PyTorch test acc",
+    "Δ mean",
+    "ours loss",
+    "PyTorch loss",
+    "target",
+  ];
   const rows = results.map((n) => {
     const s = n.summary;
     return [

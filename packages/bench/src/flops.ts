@@ -5,7 +5,11 @@
  */
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-export function kernelFlops(name: string, inputShapes: readonly (readonly number[])[], outputShapes: readonly (readonly number[])[]): number | undefined {
+export function kernelFlops(
+  name: string,
+  inputShapes: readonly (readonly number[])[],
+  outputShapes: readonly (readonly number[])[],
+): number | undefined {
   const out = outputShapes[0];
   if (!out) return undefined;
   switch (name) {

@@ -91,7 +91,9 @@ function writeAtomically(path: string, text: string): void {
 
 const list = (text: string | undefined, all: readonly string[]) => {
   const items = text?.split(",").filter(Boolean) ?? [...all];
-  for (const n of items) if (!NETWORK_NAMES.includes(n)) throw new Error(`unknown network "${n}"; use one or more of ${NETWORK_NAMES.join(", ")}`);
+  for (const n of items)
+    if (!NETWORK_NAMES.includes(n))
+      throw new Error(`unknown network "${n}"; use one or more of ${NETWORK_NAMES.join(", ")}`);
   return items;
 };
 const networks = list(values.networks, NETWORK_NAMES);
@@ -106,14 +108,21 @@ const timeoutMs = 1000 * positiveInt("timeout", values.timeout)!;
 const deadlineS = positiveInt("deadline", values.deadline);
 const torchDevice = values["torch-device"];
 if (torchDevice !== "cuda" && torchDevice !== "cpu") throw new Error(`--torch-device ${torchDevice}: use cuda or cpu`);
-const out = resolve(callerDir, values.out ?? join("runs", `bench-gpu-${new Date().toISOString().replace(/[:.]/g, "-")}`));
+const out = resolve(
+  callerDir,
+  values.out ?? join("runs", `bench-gpu-${new Date().toISOString().replace(/[:.]/g, "-")}`),
+);
 mkdirSync(out, { recursive: true });
 const started = performance.now();
 const gpuSizes = [
   ...(values["batch-size"] ? ["--batch-size", values["batch-size"]] : []),
   ...(values["input-size"] ? ["--input-size", values["input-size"]] : []),
 ];
-const cpuSizes = ["--batch-size", values["cpu-batch-size"], ...(values["cpu-input-size"] ? ["--input-size", values["cpu-input-size"]] : [])];
+const cpuSizes = [
+  "--batch-size",
+  values["cpu-batch-size"],
+  ...(values["cpu-input-size"] ? ["--input-size", values["cpu-input-size"]] : []),
+];
 const tsx = join(import.meta.dirname, "..", "node_modules", ".bin", "tsx");
 const stepRateTs = join(import.meta.dirname, "step-rate.ts");
 const stepRatePy = join(import.meta.dirname, "..", "python", "step_rate.py");
@@ -134,8 +143,15 @@ function jsonLines(command: string, args: string[], what: string): Promise<Recor
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       if (lines.length === 0) {
-        const why = signal ? `killed (${signal}${signal === "SIGKILL" ? `, over --timeout ${timeoutMs / 1000} s` : ""})` : `exit ${code}`;
-        const tail = stderr.trim().split("\n").filter((l) => !/artificially reduced/.test(l)).slice(-3).join(" | ");
+        const why = signal
+          ? `killed (${signal}${signal === "SIGKILL" ? `, over --timeout ${timeoutMs / 1000} s` : ""})`
+          : `exit ${code}`;
+        const tail = stderr
+          .trim()
+          .split("\n")
+          .filter((l) => !/artificially reduced/.test(l))
+          .slice(-3)
+          .join(" | ");
         lines.push({ error: `${what}: ${why}${tail ? `: ${tail}` : ""}` });
       }
       done(lines);
@@ -148,12 +164,22 @@ function log(text: string): void {
 }
 
 /** Steps and warm-up steps of a row: the GPU rows' (--steps, --warmup) or the CPU rows' (--cpu-steps, --cpu-warmup). */
-const timing = (cpu: boolean) => ["--steps", String(cpu ? cpuSteps : steps), "--warmup", String(cpu ? cpuWarmup : warmup)];
+const timing = (cpu: boolean) => [
+  "--steps",
+  String(cpu ? cpuSteps : steps),
+  "--warmup",
+  String(cpu ? cpuWarmup : warmup),
+];
 
 const pastDeadline = () => deadlineS !== undefined && performance.now() - started > 1000 * deadlineS;
 const SKIPPED = `skipped: past --deadline ${values.deadline} s`;
 
-async function ours(network: string, backend: string, sizes: string[], threads?: string): Promise<Record<string, unknown>> {
+async function ours(
+  network: string,
+  backend: string,
+  sizes: string[],
+  threads?: string,
+): Promise<Record<string, unknown>> {
   if (pastDeadline()) return { network, backend, ...(threads ? { threadsAsked: threads } : {}), error: SKIPPED };
   log(`ours ${network} on ${backend}${threads ? ` at ${threads} threads` : ""}…`);
   const args = [stepRateTs, network, "--backend", backend, ...timing(backend === "wasm"), ...sizes];
@@ -164,7 +190,11 @@ async function ours(network: string, backend: string, sizes: string[], threads?:
 }
 
 function findPython(): string | undefined {
-  const candidates = values.python ? [values.python] : process.env.PYTHON ? [process.env.PYTHON] : ["python3", "/usr/bin/python3"];
+  const candidates = values.python
+    ? [values.python]
+    : process.env.PYTHON
+      ? [process.env.PYTHON]
+      : ["python3", "/usr/bin/python3"];
   for (const python of candidates) {
     try {
       execFileSync(python, ["-c", "import torch"], { stdio: "ignore", timeout: 60_000 });
@@ -175,7 +205,13 @@ function findPython(): string | undefined {
   return undefined;
 }
 
-async function pytorch(python: string, nets: string[], device: string, cpuRows: boolean, extra: string[]): Promise<Record<string, unknown>[]> {
+async function pytorch(
+  python: string,
+  nets: string[],
+  device: string,
+  cpuRows: boolean,
+  extra: string[],
+): Promise<Record<string, unknown>[]> {
   if (pastDeadline()) return [{ error: SKIPPED }];
   log(`PyTorch ${nets.join(",")} on ${device} ${extra.join(" ")}…`);
   const args = [stepRatePy, nets.join(","), "--device", device, ...timing(cpuRows), ...extra];
@@ -193,10 +229,15 @@ function machine() {
   })();
   const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1]?.trim() ?? "unknown CPU";
   const flags = (/flags\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "").split(" ");
-  const notable = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"].filter((f) => flags.includes(f));
+  const notable = ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"].filter((f) =>
+    flags.includes(f),
+  );
   let gpu = "no NVIDIA GPU (nvidia-smi not found)";
   try {
-    gpu = execFileSync("nvidia-smi", ["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"], { encoding: "utf8", timeout: 10_000 })
+    gpu = execFileSync("nvidia-smi", ["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"], {
+      encoding: "utf8",
+      timeout: 10_000,
+    })
       .trim()
       .split("\n")
       .map((l) => {
@@ -209,13 +250,17 @@ function machine() {
 }
 
 const info = machine();
-log(`GPU: ${info.gpu}; CPU: ${info.cores} × ${info.cpu} (${info.cpuFlags.join(" ")}); load ${loadavg()[0]!.toFixed(2)}`);
+log(
+  `GPU: ${info.gpu}; CPU: ${info.cores} × ${info.cpu} (${info.cpuFlags.join(" ")}); load ${loadavg()[0]!.toFixed(2)}`,
+);
 const python = values["no-torch"] ? undefined : findPython();
 
 type Row = Record<string, unknown>;
-const rate = (r: Row | undefined) => (r && typeof r.examplesPerSec === "number" && r.examplesPerSec > 0 ? r.examplesPerSec : undefined);
+const rate = (r: Row | undefined) =>
+  r && typeof r.examplesPerSec === "number" && r.examplesPerSec > 0 ? r.examplesPerSec : undefined;
 const fmt = (x: number | undefined) => (x === undefined ? "—" : x >= 100 ? x.toFixed(0) : x.toPrecision(3));
-const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}` : "—");
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}` : "—";
 const errorOf = (...rows: (Row | undefined)[]) =>
   rows
     .map((r) => r?.error)
@@ -223,53 +268,76 @@ const errorOf = (...rows: (Row | undefined)[]) =>
     .join("; ");
 
 function save(): { table: string; lines: string[] } {
-const header = ["network", "input", "batch", "where", "ours", "ours ex/s", "PyTorch fp32 ex/s", "PyTorch default ex/s", "ours / fp32", "note"];
-const rows: string[][] = [];
-for (const o of gpuOurs as Row[]) {
-  const fp32 = gpuTorch.find((t) => t.network === o.network && t.precision === "fp32");
-  const dflt = gpuTorch.find((t) => t.network === o.network && t.precision === "default");
-  rows.push([
-    String(o.network),
-    `${o.inputSize ?? "?"}×${o.inputSize ?? "?"}`,
-    String(o.batchSize ?? "?"),
-    torchDevice === "cuda" ? "GPU" : "GPU rows, PyTorch on CPU",
-    String(o.engine ?? "webgpu"),
-    fmt(rate(o)),
-    fmt(rate(fp32)),
-    fmt(rate(dflt)),
-    ratio(rate(o), rate(fp32)),
-    errorOf(o, fp32, dflt),
-  ]);
-}
-for (const o of cpuOurs as Row[]) {
-  const threads = o.threadsAsked === "all" ? info.cores : Number(o.threadsAsked);
-  const t = cpuTorch.find((r) => r.network === o.network && r.threads === threads);
-  rows.push([
-    String(o.network),
-    `${o.inputSize ?? "?"}×${o.inputSize ?? "?"}`,
-    String(o.batchSize ?? "?"),
-    `CPU, ${o.threadsAsked === "all" ? `all ${info.cores}` : threads} thread${threads === 1 ? "" : "s"}`,
-    String(o.engine ?? "wasm"),
-    fmt(rate(o)),
-    fmt(rate(t)),
-    "",
-    ratio(rate(o), rate(t)),
-    [errorOf(o, t), ...((o.notes as string[] | undefined) ?? [])].filter(Boolean).join("; "),
-  ]);
-}
-const torchVersion = [...gpuTorch, ...cpuTorch].find((t) => t.torch)?.torch ?? "not run";
-const adapter = (gpuOurs as Row[]).find((o) => o.engine)?.engine ?? "webgpu not run";
-const lines = [
-  `GPU: ${info.gpu}. webgpu adapter: ${adapter}. CPU: ${info.cores} × ${info.cpu} (flags: ${info.cpuFlags.join(" ")}). Node ${info.node}, PyTorch ${torchVersion}.`,
-  `Examples/sec = batch / median step (forward, backward, SGD, loss read back): GPU rows ${steps} steps after ${warmup} warm-up, CPU rows ${cpuSteps} after ${cpuWarmup}; ` +
-    `PyTorch fp32: TF32 off; PyTorch default: its defaults (cuDNN TF32 on, matmul float32). CPU rows: ours on wasm, PyTorch at the same thread count. ` +
-    `1-minute load at the end: ${loadavg()[0]!.toFixed(2)}; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
-];
-const report = { date: new Date().toISOString(), machine: info, steps, warmup, cpuSteps, cpuWarmup, torchDevice, gpuOurs, gpuTorch, cpuOurs, cpuTorch };
-writeAtomically(join(out, "bench-gpu.json"), `${JSON.stringify(report, null, 2)}\n`);
-const aligns = ["left", "right", "right", "left", "left", "right", "right", "right", "right", "left"] as const;
-writeAtomically(join(out, "bench-gpu.md"), `${markdownTable(header, rows, [...aligns])}\n\n${lines.join("\n")}\n`);
-return { table: formatTable(header, rows, [...aligns]), lines };
+  const header = [
+    "network",
+    "input",
+    "batch",
+    "where",
+    "ours",
+    "ours ex/s",
+    "PyTorch fp32 ex/s",
+    "PyTorch default ex/s",
+    "ours / fp32",
+    "note",
+  ];
+  const rows: string[][] = [];
+  for (const o of gpuOurs as Row[]) {
+    const fp32 = gpuTorch.find((t) => t.network === o.network && t.precision === "fp32");
+    const dflt = gpuTorch.find((t) => t.network === o.network && t.precision === "default");
+    rows.push([
+      String(o.network),
+      `${o.inputSize ?? "?"}×${o.inputSize ?? "?"}`,
+      String(o.batchSize ?? "?"),
+      torchDevice === "cuda" ? "GPU" : "GPU rows, PyTorch on CPU",
+      String(o.engine ?? "webgpu"),
+      fmt(rate(o)),
+      fmt(rate(fp32)),
+      fmt(rate(dflt)),
+      ratio(rate(o), rate(fp32)),
+      errorOf(o, fp32, dflt),
+    ]);
+  }
+  for (const o of cpuOurs as Row[]) {
+    const threads = o.threadsAsked === "all" ? info.cores : Number(o.threadsAsked);
+    const t = cpuTorch.find((r) => r.network === o.network && r.threads === threads);
+    rows.push([
+      String(o.network),
+      `${o.inputSize ?? "?"}×${o.inputSize ?? "?"}`,
+      String(o.batchSize ?? "?"),
+      `CPU, ${o.threadsAsked === "all" ? `all ${info.cores}` : threads} thread${threads === 1 ? "" : "s"}`,
+      String(o.engine ?? "wasm"),
+      fmt(rate(o)),
+      fmt(rate(t)),
+      "",
+      ratio(rate(o), rate(t)),
+      [errorOf(o, t), ...((o.notes as string[] | undefined) ?? [])].filter(Boolean).join("; "),
+    ]);
+  }
+  const torchVersion = [...gpuTorch, ...cpuTorch].find((t) => t.torch)?.torch ?? "not run";
+  const adapter = (gpuOurs as Row[]).find((o) => o.engine)?.engine ?? "webgpu not run";
+  const lines = [
+    `GPU: ${info.gpu}. webgpu adapter: ${adapter}. CPU: ${info.cores} × ${info.cpu} (flags: ${info.cpuFlags.join(" ")}). Node ${info.node}, PyTorch ${torchVersion}.`,
+    `Examples/sec = batch / median step (forward, backward, SGD, loss read back): GPU rows ${steps} steps after ${warmup} warm-up, CPU rows ${cpuSteps} after ${cpuWarmup}; ` +
+      `PyTorch fp32: TF32 off; PyTorch default: its defaults (cuDNN TF32 on, matmul float32). CPU rows: ours on wasm, PyTorch at the same thread count. ` +
+      `1-minute load at the end: ${loadavg()[0]!.toFixed(2)}; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+  ];
+  const report = {
+    date: new Date().toISOString(),
+    machine: info,
+    steps,
+    warmup,
+    cpuSteps,
+    cpuWarmup,
+    torchDevice,
+    gpuOurs,
+    gpuTorch,
+    cpuOurs,
+    cpuTorch,
+  };
+  writeAtomically(join(out, "bench-gpu.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const aligns = ["left", "right", "right", "left", "left", "right", "right", "right", "right", "left"] as const;
+  writeAtomically(join(out, "bench-gpu.md"), `${markdownTable(header, rows, [...aligns])}\n\n${lines.join("\n")}\n`);
+  return { table: formatTable(header, rows, [...aligns]), lines };
 }
 
 // GPU rows: each network on webgpu (one process each), then PyTorch (one process: fp32 and defaults). CPU rows:
@@ -283,7 +351,8 @@ for (const network of networks) {
   gpuOurs.push(await ours(network, "webgpu", gpuSizes));
   save();
 }
-if (python) gpuTorch = await pytorch(python, networks, torchDevice, false, ["--precision", "fp32,default", ...gpuSizes]);
+if (python)
+  gpuTorch = await pytorch(python, networks, torchDevice, false, ["--precision", "fp32,default", ...gpuSizes]);
 save();
 for (const network of cpuNetworks) {
   for (const t of threadCounts) {
@@ -292,7 +361,8 @@ for (const network of cpuNetworks) {
   }
 }
 const torchThreads = threadCounts.map((t) => (t === "all" ? String(info.cores) : t)).join(",");
-if (python && cpuNetworks.length) cpuTorch = await pytorch(python, cpuNetworks, "cpu", true, ["--threads", torchThreads, ...cpuSizes]);
+if (python && cpuNetworks.length)
+  cpuTorch = await pytorch(python, cpuNetworks, "cpu", true, ["--threads", torchThreads, ...cpuSizes]);
 const { table, lines } = save();
 console.log(table);
 console.log(lines.join("\n"));

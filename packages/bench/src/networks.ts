@@ -47,7 +47,11 @@ function row(spec: ModelSpec): BenchRow {
     batches: peer?.batches ?? 1,
   };
   if (spec.defaults.inputSize <= REDUCED_INPUT_SIZE) return atRecipe;
-  return { ...atRecipe, inputSize: REDUCED_INPUT_SIZE, note: `input ${REDUCED_INPUT_SIZE} (book: ${spec.defaults.inputSize})` };
+  return {
+    ...atRecipe,
+    inputSize: REDUCED_INPUT_SIZE,
+    note: `input ${REDUCED_INPUT_SIZE} (book: ${spec.defaults.inputSize})`,
+  };
 }
 
 /**

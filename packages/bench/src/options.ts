@@ -24,7 +24,9 @@ export function torchPeer(python: string, skip: boolean): string | undefined {
   if (skip) return undefined;
   const probe = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" });
   if (probe.status !== 0) {
-    console.error(`PyTorch side skipped: ${python} cannot import torch (apt-get install python3-torch, or pass --python PATH)`);
+    console.error(
+      `PyTorch side skipped: ${python} cannot import torch (apt-get install python3-torch, or pass --python PATH)`,
+    );
     return undefined;
   }
   return PEER;

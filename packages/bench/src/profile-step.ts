@@ -10,8 +10,8 @@
  */
 import { parseArgs } from "node:util";
 import { batches, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
-import * as tf from "@tensorflow/tfjs-core";
 import { formatTable } from "@convnets/trainer";
+import * as tf from "@tensorflow/tfjs-core";
 import { findRow } from "./networks.js";
 
 const { values, positionals } = parseArgs({

@@ -51,8 +51,17 @@ const inputSize = positiveInt("input-size", values["input-size"]) ?? row.spec.de
 const batchSize = positiveInt("batch-size", values["batch-size"]) ?? row.spec.defaults.batchSize;
 const steps = positiveInt("steps", values.steps)!;
 const warmup = Number(values.warmup);
-const threads = values.threads === undefined || values.threads === "all" ? undefined : positiveInt("threads", values.threads);
-const base = { side: "ours" as const, network: row.spec.name, backend: values.backend, inputSize, batchSize, steps, warmup };
+const threads =
+  values.threads === undefined || values.threads === "all" ? undefined : positiveInt("threads", values.threads);
+const base = {
+  side: "ours" as const,
+  network: row.spec.name,
+  backend: values.backend,
+  inputSize,
+  batchSize,
+  steps,
+  warmup,
+};
 
 try {
   const engine = await setupEngine(values.backend, { threads });
@@ -86,6 +95,15 @@ try {
   console.log(JSON.stringify(result));
   process.exit(0);
 } catch (err) {
-  console.log(JSON.stringify({ ...base, engine: values.backend, stepMs: [], medianStepMs: 0, examplesPerSec: 0, error: (err as Error).message.split("\n")[0] }));
+  console.log(
+    JSON.stringify({
+      ...base,
+      engine: values.backend,
+      stepMs: [],
+      medianStepMs: 0,
+      examplesPerSec: 0,
+      error: (err as Error).message.split("\n")[0],
+    }),
+  );
   process.exit(1);
 }

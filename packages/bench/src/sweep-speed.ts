@@ -13,11 +13,15 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Queue } from "bullmq";
 import { median } from "@convnets/trainer";
+import { Queue } from "bullmq";
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "3" }, limit: { type: "string", default: "20000" }, epochs: { type: "string", default: "2" } },
+  options: {
+    rounds: { type: "string", default: "3" },
+    limit: { type: "string", default: "20000" },
+    epochs: { type: "string", default: "2" },
+  },
 });
 const rounds = Number(values.rounds);
 const BIN = fileURLToPath(new URL("../../trainer/bin/convnets.js", import.meta.url));
@@ -36,15 +40,21 @@ function freePort(): Promise<number> {
 function run(args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "ignore", "inherit"] });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`convnets ${args.join(" ")} exited with ${code}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`convnets ${args.join(" ")} exited with ${code}`)),
+    );
   });
 }
 
 async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", work, "--save", "", "--appendonly", "yes"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--dir", work, "--save", "", "--appendonly", "yes"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   await new Promise<void>((resolve) => {
     let log = "";
     child.stdout!.on("data", (chunk) => {
@@ -60,7 +70,9 @@ function runSeconds(dir: string): number[] {
   return readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory())
     .map((e) => {
-      const run = JSON.parse(readFileSync(join(dir, e.name, "run.json"), "utf8")) as { sessions: { seconds?: number }[] };
+      const run = JSON.parse(readFileSync(join(dir, e.name, "run.json"), "utf8")) as {
+        sessions: { seconds?: number }[];
+      };
       return run.sessions.reduce((sum, s) => sum + (s.seconds ?? 0), 0);
     });
 }
@@ -79,7 +91,10 @@ async function main(): Promise<void> {
       // Seeds differ per round: every round's runs are new jobs and new run directories.
       const seeds = [0, 1, 2, 3].map((s) => 4 * round + s);
       const spec = join(work, `round-${round}.yaml`);
-      writeFileSync(spec, `name: round-${round}\nnetworks: [lenet]\nseeds: [${seeds}]\nrecipe: { epochs: ${values.epochs}, limit: ${values.limit} }\n`);
+      writeFileSync(
+        spec,
+        `name: round-${round}\nnetworks: [lenet]\nseeds: [${seeds}]\nrecipe: { epochs: ${values.epochs}, limit: ${values.limit} }\n`,
+      );
       load.push(loadavg()[0]!);
 
       let started = performance.now();
@@ -91,10 +106,14 @@ async function main(): Promise<void> {
       const queue = new Queue("convnets-runs", { connection: { host: "127.0.0.1", port: redis.port, db: round } });
       started = performance.now();
       await run(["sweep", spec, "--queue", url], work);
-      const workers = spawn(process.execPath, [BIN, "worker", "--queue", url, "--runs", join(work, `queued-${round}`), "--concurrency", "2", ...ENGINE], {
-        cwd: work,
-        stdio: "ignore",
-      });
+      const workers = spawn(
+        process.execPath,
+        [BIN, "worker", "--queue", url, "--runs", join(work, `queued-${round}`), "--concurrency", "2", ...ENGINE],
+        {
+          cwd: work,
+          stdio: "ignore",
+        },
+      );
       while ((await queue.getJobCounts("completed")).completed < 4) await new Promise((r) => setTimeout(r, 100));
       queued.push((performance.now() - started) / 1000);
       queuedRunSeconds.push(sum(runSeconds(join(work, `queued-${round}`))));
@@ -112,7 +131,10 @@ async function main(): Promise<void> {
   } finally {
     redis.child.kill("SIGTERM");
   }
-  const flags = readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:\s*(.*)$/m)?.[1]?.split(" ") ?? [];
+  const flags =
+    readFileSync("/proc/cpuinfo", "utf8")
+      .match(/^flags\s*:\s*(.*)$/m)?.[1]
+      ?.split(" ") ?? [];
   const simd = ["sse4_2", "avx", "avx2", "fma", "avx512f"].filter((f) => flags.includes(f));
   const seq = median(sequential);
   const par = median(queued);

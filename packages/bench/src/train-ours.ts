@@ -12,9 +12,9 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { type Batch, batches, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
+import { median } from "@convnets/trainer";
 import * as tf from "@tensorflow/tfjs-core";
 import { findRow } from "./networks.js";
-import { median } from "@convnets/trainer";
 
 export interface OursResult {
   network: string;

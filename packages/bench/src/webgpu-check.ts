@@ -37,8 +37,12 @@ const steps = positiveInt("steps", values.steps)!;
 const lrScale = Number(values["lr-scale"]);
 const flags = values.flag.map((text) => {
   const [name, value] = text.split("=");
-  if (!name || value === undefined) throw new Error(`--flag ${text}: expected NAME=VALUE, e.g. WEBGPU_MATMUL_PROGRAM_TYPE=3`);
-  return { name, value: value === "true" ? true : value === "false" ? false : Number.isNaN(Number(value)) ? value : Number(value) };
+  if (!name || value === undefined)
+    throw new Error(`--flag ${text}: expected NAME=VALUE, e.g. WEBGPU_MATMUL_PROGRAM_TYPE=3`);
+  return {
+    name,
+    value: value === "true" ? true : value === "false" ? false : Number.isNaN(Number(value)) ? value : Number(value),
+  };
 });
 const mnist = await loadFashionMnist();
 
@@ -47,7 +51,13 @@ interface Side {
   losses: number[];
 }
 
-async function side(name: string, engine: "wasm" | "webgpu", start: Float32Array[] | undefined, batchSize: number, inputSize: number) {
+async function side(
+  name: string,
+  engine: "wasm" | "webgpu",
+  start: Float32Array[] | undefined,
+  batchSize: number,
+  inputSize: number,
+) {
   const spec = findRow(name).spec;
   await setupEngine(engine);
   if (engine === "webgpu") for (const { name, value } of flags) tf.env().set(name, value);
@@ -97,12 +107,17 @@ console.log(`adapter: ${info.gpu} → ${info.description}`);
 for (const name of names) {
   const row = findRow(name);
   const batchSize = positiveInt("batch-size", values["batch-size"]) ?? row.spec.defaults.batchSize;
-  const inputSize = positiveInt("input-size", values["input-size"]) ?? (name.startsWith("lenet") ? 28 : Math.max(row.spec.minInputSize, 32));
+  const inputSize =
+    positiveInt("input-size", values["input-size"]) ??
+    (name.startsWith("lenet") ? 28 : Math.max(row.spec.minInputSize, 32));
   const ref = await side(name, "wasm", undefined, batchSize, inputSize);
   const gpu = await side(name, "webgpu", ref.weights, batchSize, inputSize);
   // Floor: 1e-3 of the largest gradient of the network.
   const floor = 1e-3 * Math.max(...ref.side.grads.map(maxAbs));
-  const errors = ref.side.grads.map((g, i) => ({ name: ref.varNames[i]!, err: relError(gpu.side.grads[i]!, g, floor) }));
+  const errors = ref.side.grads.map((g, i) => ({
+    name: ref.varNames[i]!,
+    err: relError(gpu.side.grads[i]!, g, floor),
+  }));
   errors.sort((a, b) => b.err - a.err);
   const repeat = Math.max(...gpu.side.grads.map((g, i) => relError(gpu.again![i]!, g)));
   console.log(
@@ -111,6 +126,8 @@ for (const name of names) {
       .map((e) => `${e.name} ${e.err.toExponential(1)}`)
       .join(", ")}; webgpu run twice differs by ${repeat.toExponential(1)}`,
   );
-  console.log(`  losses wasm ${ref.side.losses.map((l) => l.toFixed(5)).join(" ")} | webgpu ${gpu.side.losses.map((l) => l.toFixed(5)).join(" ")}`);
+  console.log(
+    `  losses wasm ${ref.side.losses.map((l) => l.toFixed(5)).join(" ")} | webgpu ${gpu.side.losses.map((l) => l.toFixed(5)).join(" ")}`,
+  );
 }
 process.exit(0);

@@ -7,8 +7,8 @@
  * the host's, and there are no kernel times.
  */
 import { batches, loadFashionMnist, setupEngine, TrainStep, takeImages } from "@convnets/core";
-import * as tf from "@tensorflow/tfjs-core";
 import { formatTable } from "@convnets/trainer";
+import * as tf from "@tensorflow/tfjs-core";
 import { countDawnCalls, type DawnCounts, installDawnCounters } from "./dawn-counters.js";
 import { kernelFlops } from "./flops.js";
 import { findRow } from "./networks.js";
@@ -116,7 +116,13 @@ export async function profileWebgpuStep(options: ProfileOptions): Promise<Webgpu
     const isKernel = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
     const byKernel = new Map<string, KernelRow>();
     const byCall = new Map<string, CallRow>();
-    const add = <T extends KernelRow>(map: Map<string, T>, key: string, fresh: () => T, ms: number, flops: number | undefined) => {
+    const add = <T extends KernelRow>(
+      map: Map<string, T>,
+      key: string,
+      fresh: () => T,
+      ms: number,
+      flops: number | undefined,
+    ) => {
       const entry = map.get(key) ?? fresh();
       entry.calls += 1;
       entry.gpuMs += ms;
@@ -132,7 +138,14 @@ export async function profileWebgpuStep(options: ProfileOptions): Promise<Webgpu
         const shapes = `${k.inputShapes.map((s) => `[${s}]`).join(" ")} -> ${k.outputShapes.map((s) => `[${s}]`).join(" ")}`;
         add(byKernel, k.name, () => ({ kernel: k.name, calls: 0, gpuMs: 0 }), ms, flops);
         // tfjs's webgpu backend lists the kernel's programs as "Name: ms, Name: ms".
-        const programs = [...new Set(String(k.extraInfo ?? "").split(", ").map((p) => p.split(":")[0]!.trim()).filter(Boolean))].join("+");
+        const programs = [
+          ...new Set(
+            String(k.extraInfo ?? "")
+              .split(", ")
+              .map((p) => p.split(":")[0]!.trim())
+              .filter(Boolean),
+          ),
+        ].join("+");
         add(byCall, `${k.name} ${shapes}`, () => ({ kernel: k.name, shapes, programs, calls: 0, gpuMs: 0 }), ms, flops);
       }
     }
@@ -171,8 +184,10 @@ export async function profileWebgpuStep(options: ProfileOptions): Promise<Webgpu
 }
 
 const fixed = (x: number, digits: number) => (Number.isInteger(x) ? String(x) : x.toFixed(digits));
-const rate = (flops: number | undefined, ms: number) => (flops === undefined || ms <= 0 ? "" : ((flops / ms) * 1e-9).toPrecision(3));
-const bytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${fixed(n, 0)} B`);
+const rate = (flops: number | undefined, ms: number) =>
+  flops === undefined || ms <= 0 ? "" : ((flops / ms) * 1e-9).toPrecision(3);
+const bytes = (n: number) =>
+  n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${fixed(n, 0)} B`;
 
 /** The profile as text: a header, the per-kernel table, the host's counts, and (with `calls`) the slowest calls. */
 export function formatProfile(p: WebgpuProfile, options: { calls?: number } = {}): string {
@@ -213,14 +228,32 @@ export function formatProfile(p: WebgpuProfile, options: { calls?: number } = {}
   const flopMs = p.kernels.filter((k) => k.flops !== undefined).reduce((a, k) => a + k.gpuMs, 0);
   lines.push(
     table(
-      [...p.kernels, { kernel: "all kernels", calls: p.kernelCalls, gpuMs: p.gpuMs }, { kernel: "convolutions and products", calls: p.kernels.filter((k) => k.flops !== undefined).reduce((a, k) => a + k.calls, 0), gpuMs: flopMs, flops }],
+      [
+        ...p.kernels,
+        { kernel: "all kernels", calls: p.kernelCalls, gpuMs: p.gpuMs },
+        {
+          kernel: "convolutions and products",
+          calls: p.kernels.filter((k) => k.flops !== undefined).reduce((a, k) => a + k.calls, 0),
+          gpuMs: flopMs,
+          flops,
+        },
+      ],
       "kernel",
       (r) => r.kernel,
     ),
   );
   if (options.calls) {
-    lines.push("", `the ${options.calls} slowest calls (kernel, input shapes -> output shape (tfjs's webgpu programs)):`);
-    lines.push(table(p.calls.slice(0, options.calls), "call", (r) => `${r.kernel} ${(r as CallRow).shapes}${(r as CallRow).programs ? ` (${(r as CallRow).programs})` : ""}`));
+    lines.push(
+      "",
+      `the ${options.calls} slowest calls (kernel, input shapes -> output shape (tfjs's webgpu programs)):`,
+    );
+    lines.push(
+      table(
+        p.calls.slice(0, options.calls),
+        "call",
+        (r) => `${r.kernel} ${(r as CallRow).shapes}${(r as CallRow).programs ? ` (${(r as CallRow).programs})` : ""}`,
+      ),
+    );
   }
   return lines.join("\n");
 }

@@ -14,7 +14,10 @@ const PACKAGE_DIR = fileURLToPath(new URL("..", import.meta.url));
 
 const TSX = join(PACKAGE_DIR, "node_modules", ".bin", "tsx");
 const withTorch = spawnSync("/usr/bin/python3", ["-c", "import torch"]).status === 0;
-if (!withTorch) console.warn("fidelity.test.ts: the PyTorch side is not run: /usr/bin/python3 cannot import torch (apt-get install python3-torch)");
+if (!withTorch)
+  console.warn(
+    "fidelity.test.ts: the PyTorch side is not run: /usr/bin/python3 cannot import torch (apt-get install python3-torch)",
+  );
 
 const tmp = { dir: mkdtempSync(join(tmpdir(), "convnets-fidelity-")) };
 afterAll(() => rmSync(tmp.dir, { recursive: true, force: true }));
@@ -22,7 +25,20 @@ afterAll(() => rmSync(tmp.dir, { recursive: true, force: true }));
 it(`trains LeNet on 256 images for one epoch (ours${withTorch ? " and PyTorch" : ""}) and writes JSON, Markdown and the table`, () => {
   const args = [
     join(PACKAGE_DIR, "src", "fidelity.ts"),
-    ...["--networks", "lenet", "--seeds", "1", "--examples", "256", "--epochs", "1", "--threads", "1", "--out", tmp.dir],
+    ...[
+      "--networks",
+      "lenet",
+      "--seeds",
+      "1",
+      "--examples",
+      "256",
+      "--epochs",
+      "1",
+      "--threads",
+      "1",
+      "--out",
+      tmp.dir,
+    ],
     ...(withTorch ? [] : ["--no-torch"]),
   ];
   const res = spawnSync(TSX, args, { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 110_000 });
@@ -71,7 +87,18 @@ it(`trains LeNet on 256 images for one epoch (ours${withTorch ? " and PyTorch" :
 it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of training them again", () => {
   const first = JSON.parse(readFileSync(join(tmp.dir, "fidelity.json"), "utf8")).networks[0];
   // A PyTorch run as torch_gpu.py prints it on a GPU machine: the network's name, the recipe, a device.
-  const torchLine = { model: "lenet", inputSize: 28, examples: 256, epochs: 1, lr: 0.9, batchSize: 256, seed: 0, torch: "2.11.0", device: "NVIDIA H200", history: first.ours[0].history };
+  const torchLine = {
+    model: "lenet",
+    inputSize: 28,
+    examples: 256,
+    epochs: 1,
+    lr: 0.9,
+    batchSize: 256,
+    seed: 0,
+    torch: "2.11.0",
+    device: "NVIDIA H200",
+    history: first.ours[0].history,
+  };
   const other = { ...torchLine, seed: 1, history: [{ epoch: 1, loss: 2.3, trainAcc: 0.1, testAcc: 0.1 }] };
   // A run of 2026-11 names LeNet-BN as the PyTorch side then did: read, not refused.
   const earlier = { ...other, model: "lenet_bn", lr: 1 };
@@ -80,7 +107,21 @@ it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of 
   const out = join(tmp.dir, "again");
   const args = [
     join(PACKAGE_DIR, "src", "fidelity.ts"),
-    ...["--networks", "lenet", "--seeds", "1", "--examples", "256", "--epochs", "1", "--threads", "1", "--out", out, "--no-torch"],
+    ...[
+      "--networks",
+      "lenet",
+      "--seeds",
+      "1",
+      "--examples",
+      "256",
+      "--epochs",
+      "1",
+      "--threads",
+      "1",
+      "--out",
+      out,
+      "--no-torch",
+    ],
     ...["--ours-runs", join(tmp.dir, "fidelity.json"), "--torch-runs", lines],
   ];
   const res = spawnSync(TSX, args, { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
@@ -95,7 +136,11 @@ it("takes runs made earlier or elsewhere (--ours-runs, --torch-runs) instead of 
   expect(again.torch.runs).toEqual(["PyTorch 2.11.0 on NVIDIA H200"]);
   expect(readFileSync(join(out, "fidelity.md"), "utf8")).toContain("PyTorch 2.11.0 on NVIDIA H200");
 
-  const missing = spawnSync(TSX, [...args.slice(0, -4), "--torch-runs", join(tmp.dir, "nowhere.jsonl")], { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
+  const missing = spawnSync(TSX, [...args.slice(0, -4), "--torch-runs", join(tmp.dir, "nowhere.jsonl")], {
+    cwd: PACKAGE_DIR,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   expect(missing.status).not.toBe(0);
   expect(missing.stderr).toMatch(/--torch-runs .*nowhere\.jsonl: cannot read it/);
 });

@@ -18,12 +18,35 @@ const tmp = { dir: mkdtempSync(join(tmpdir(), "convnets-bench-gpu-")) };
 afterAll(() => rmSync(tmp.dir, { recursive: true, force: true }));
 
 it(`runs LeNet's GPU row and a 1-thread CPU row${PYTHON ? " next to PyTorch" : " (no PyTorch here)"} and writes the table and JSON`, () => {
-  const args = [join(PACKAGE_DIR, "src", "gpu.ts"), "--networks", "lenet", "--batch-size", "8", "--steps", "1", "--warmup", "0"];
-  args.push("--cpu-networks", "lenet", "--threads", "1", "--cpu-batch-size", "8", "--cpu-steps", "1", "--cpu-warmup", "0");
+  const args = [
+    join(PACKAGE_DIR, "src", "gpu.ts"),
+    "--networks",
+    "lenet",
+    "--batch-size",
+    "8",
+    "--steps",
+    "1",
+    "--warmup",
+    "0",
+  ];
+  args.push(
+    "--cpu-networks",
+    "lenet",
+    "--threads",
+    "1",
+    "--cpu-batch-size",
+    "8",
+    "--cpu-steps",
+    "1",
+    "--cpu-warmup",
+    "0",
+  );
   args.push("--torch-device", "cpu", "--out", tmp.dir, ...(PYTHON ? ["--python", PYTHON] : ["--no-torch"]));
   const res = spawnSync(TSX, args, { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 110_000 });
   expect(res.status, res.stderr).toBe(0);
-  expect(res.stdout).toMatch(/network +input +batch +where +ours +ours ex\/s +PyTorch fp32 ex\/s +PyTorch default ex\/s +ours \/ fp32 +note/);
+  expect(res.stdout).toMatch(
+    /network +input +batch +where +ours +ours ex\/s +PyTorch fp32 ex\/s +PyTorch default ex\/s +ours \/ fp32 +note/,
+  );
   expect(res.stdout).toMatch(/\nlenet +28×28 +8 +GPU rows, PyTorch on CPU +/);
   expect(res.stdout).toMatch(/\nlenet +28×28 +8 +CPU, 1 thread +wasm \(simd, 1 thread\) +/);
   expect(res.stdout).toMatch(/CPU: \d+ × .* \(flags: /);
@@ -38,7 +61,8 @@ it(`runs LeNet's GPU row and a 1-thread CPU row${PYTHON ? " next to PyTorch" : "
   expect(gpuRow.examplesPerSec > 0 || typeof gpuRow.error === "string").toBe(true);
   if (PYTHON) {
     expect(report.gpuTorch.map((r: { precision: string }) => r.precision)).toEqual(["fp32", "default"]);
-    for (const r of [...report.gpuTorch, ...report.cpuTorch]) expect(r.examplesPerSec, JSON.stringify(r)).toBeGreaterThan(0);
+    for (const r of [...report.gpuTorch, ...report.cpuTorch])
+      expect(r.examplesPerSec, JSON.stringify(r)).toBeGreaterThan(0);
     expect(report.cpuTorch[0].threads).toBe(1);
   }
 });

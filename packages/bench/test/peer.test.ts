@@ -30,7 +30,16 @@ const withTorch = spawnSync(PYTHON, ["-c", "import torch"]).status === 0;
 const SKIPPED = `skipped: ${PYTHON} cannot import torch (apt-get install python3-torch)`;
 if (!withTorch) console.warn(`peer.test.ts: ${SKIPPED}`);
 
-const SPECS: ModelSpec[] = [lenetSpec, lenetBNSpec, alexnetSpec, vgg11Spec, ninSpec, googlenetSpec, resnet18Spec, densenetSpec];
+const SPECS: ModelSpec[] = [
+  lenetSpec,
+  lenetBNSpec,
+  alexnetSpec,
+  vgg11Spec,
+  ninSpec,
+  googlenetSpec,
+  resnet18Spec,
+  densenetSpec,
+];
 /** Each network at its recipe's input, and the three the book trains at 224 also at 96 (dense layers sized to the input). */
 const CASES = [
   ...SPECS.map((spec) => ({ spec, inputSize: spec.defaults.inputSize })),
@@ -43,7 +52,10 @@ function peer(...args: string[]): string {
   return res.stdout;
 }
 
-const lines = (...args: string[]) => peer(...args).trim().split("\n");
+const lines = (...args: string[]) =>
+  peer(...args)
+    .trim()
+    .split("\n");
 
 /** Our weights as name → shape; tfjs adds `_1` to a weight's name when another model in this process has it. */
 const unsuffixed = (name: string) => name.replace(/(\/[a-z_]+?)_\d+$/, "$1");
@@ -65,15 +77,27 @@ describe.skipIf(!withTorch)(`our PyTorch peer${withTorch ? "" : ` (${SKIPPED})`}
       counts.set(`${network}@96`, params);
     }
     const weights = new Map<string, Record<string, number[]>>();
-    for (const line of [...lines("weights", ...SPECS.map((s) => s.name)), ...lines("weights", "alexnet", "vgg11", "nin", "--input-size", "96")]) {
-      const { network, inputSize, weights: w } = JSON.parse(line) as { network: string; inputSize: number; weights: Record<string, number[]> };
+    for (const line of [
+      ...lines("weights", ...SPECS.map((s) => s.name)),
+      ...lines("weights", "alexnet", "vgg11", "nin", "--input-size", "96"),
+    ]) {
+      const {
+        network,
+        inputSize,
+        weights: w,
+      } = JSON.parse(line) as { network: string; inputSize: number; weights: Record<string, number[]> };
       weights.set(`${network}@${inputSize}`, w);
     }
     for (const { spec, inputSize } of CASES) {
       const model = spec.build({ inputShape: [inputSize, inputSize, 1] });
       try {
-        expect(counts.get(`${spec.name}@${inputSize}`), `${spec.name} at ${inputSize}`).toBe(summary(model).trainableParams);
-        expect(weights.get(`${spec.name}@${inputSize}`), `${spec.name} at ${inputSize}: weights by name and shape`).toEqual(ourWeights(model));
+        expect(counts.get(`${spec.name}@${inputSize}`), `${spec.name} at ${inputSize}`).toBe(
+          summary(model).trainableParams,
+        );
+        expect(
+          weights.get(`${spec.name}@${inputSize}`),
+          `${spec.name} at ${inputSize}: weights by name and shape`,
+        ).toEqual(ourWeights(model));
       } finally {
         model.dispose();
       }
@@ -85,11 +109,16 @@ describe.skipIf(!withTorch)(`our PyTorch peer${withTorch ? "" : ` (${SKIPPED})`}
   });
 
   it("trains with the book's recipes, the same numbers as our specs' defaults", () => {
-    const recipes = JSON.parse(peer("recipes")) as Record<string, { input_size: number; lr: number; batch_size: number; epochs: number }>;
+    const recipes = JSON.parse(peer("recipes")) as Record<
+      string,
+      { input_size: number; lr: number; batch_size: number; epochs: number }
+    >;
     expect(Object.keys(recipes).sort()).toEqual(SPECS.map((s) => s.name).sort());
     for (const spec of SPECS) {
       const r = recipes[spec.name]!;
-      expect({ inputSize: r.input_size, lr: r.lr, batchSize: r.batch_size, epochs: r.epochs }, spec.name).toEqual(spec.defaults);
+      expect({ inputSize: r.input_size, lr: r.lr, batchSize: r.batch_size, epochs: r.epochs }, spec.name).toEqual(
+        spec.defaults,
+      );
     }
   });
 
@@ -124,7 +153,10 @@ describe.skipIf(!withTorch)(`our PyTorch peer${withTorch ? "" : ` (${SKIPPED})`}
         // The weights one after another as float32 (weights.f32), their names and shapes in the JSON.
         const file = join(dir, `${spec.name}.json`);
         const data = join(dir, `${spec.name}.f32`);
-        writeFileSync(data, Buffer.concat(model.weights.map((w) => Buffer.from((w.read().dataSync() as Float32Array).buffer))));
+        writeFileSync(
+          data,
+          Buffer.concat(model.weights.map((w) => Buffer.from((w.read().dataSync() as Float32Array).buffer))),
+        );
         writeFileSync(
           file,
           JSON.stringify({

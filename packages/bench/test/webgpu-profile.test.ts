@@ -17,20 +17,47 @@ const TSX = join(PACKAGE_DIR, "node_modules", ".bin", "tsx");
 
 /** Whether Dawn finds an adapter here (asked in a child: a crashing driver takes only it down). */
 function adapterHere(): string | undefined {
-  const script = "const { create } = await import('webgpu'); const a = await create([]).requestAdapter(); console.log(a ? a.info.description || a.info.vendor || 'adapter' : '');";
-  const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
+  const script =
+    "const { create } = await import('webgpu'); const a = await create([]).requestAdapter(); console.log(a ? a.info.description || a.info.vendor || 'adapter' : '');";
+  const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: PACKAGE_DIR,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   return res.status === 0 && res.stdout.trim() ? res.stdout.trim() : undefined;
 }
 const adapter = adapterHere();
-if (!adapter) console.warn("webgpu profile tests skipped: Dawn finds no adapter here (on Linux, install a Vulkan driver: lavapipe from mesa-vulkan-drivers ≥ 25, see scripts/prepare-test-machine.sh)");
+if (!adapter)
+  console.warn(
+    "webgpu profile tests skipped: Dawn finds no adapter here (on Linux, install a Vulkan driver: lavapipe from mesa-vulkan-drivers ≥ 25, see scripts/prepare-test-machine.sh)",
+  );
 
 const tmp = { dir: mkdtempSync(join(tmpdir(), "convnets-gpu-profile-")) };
 afterAll(() => rmSync(tmp.dir, { recursive: true, force: true }));
 
 function profile(name: string, env: Record<string, string> = {}): { stdout: string; json: WebgpuProfile } {
   const json = join(tmp.dir, `${name}.json`);
-  const args = [join(PACKAGE_DIR, "src", "gpu.ts"), "--profile", "lenet", "--batch-size", "8", "--steps", "3", "--profile-steps", "1", "--calls", "3", "--json", json];
-  const res = spawnSync(TSX, args, { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 110_000, env: { ...process.env, ...env } });
+  const args = [
+    join(PACKAGE_DIR, "src", "gpu.ts"),
+    "--profile",
+    "lenet",
+    "--batch-size",
+    "8",
+    "--steps",
+    "3",
+    "--profile-steps",
+    "1",
+    "--calls",
+    "3",
+    "--json",
+    json,
+  ];
+  const res = spawnSync(TSX, args, {
+    cwd: PACKAGE_DIR,
+    encoding: "utf8",
+    timeout: 110_000,
+    env: { ...process.env, ...env },
+  });
   expect(res.status, res.stderr).toBe(0);
   return { stdout: res.stdout, json: JSON.parse(readFileSync(json, "utf8")) as WebgpuProfile };
 }
@@ -103,8 +130,26 @@ describe("kernelFlops", () => {
   });
 
   it("reads a matrix product's inner size off its input, transposed or not", () => {
-    expect(kernelFlops("BatchMatMul", [[1, 32, 400], [1, 400, 120]], [[1, 32, 120]])).toBe(2 * 32 * 120 * 400);
-    expect(kernelFlops("BatchMatMul", [[1, 400, 32], [1, 400, 120]], [[1, 32, 120]])).toBe(2 * 32 * 120 * 400);
+    expect(
+      kernelFlops(
+        "BatchMatMul",
+        [
+          [1, 32, 400],
+          [1, 400, 120],
+        ],
+        [[1, 32, 120]],
+      ),
+    ).toBe(2 * 32 * 120 * 400);
+    expect(
+      kernelFlops(
+        "BatchMatMul",
+        [
+          [1, 400, 32],
+          [1, 400, 120],
+        ],
+        [[1, 32, 120]],
+      ),
+    ).toBe(2 * 32 * 120 * 400);
     expect(kernelFlops("_FusedMatMul", [[4, 8, 16], [4, 16, 2], [2]], [[4, 8, 2]])).toBe(2 * 4 * 8 * 2 * 16);
     expect(kernelFlops("Add", [[2], [2]], [[2]])).toBeUndefined();
   });

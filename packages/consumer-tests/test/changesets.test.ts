@@ -36,7 +36,8 @@ const bump = (from: string, level: "patch" | "minor") => {
   const [major, minor, patch] = from.split(".").map(Number) as [number, number, number];
   return level === "patch" ? `${from} → ${major}.${minor}.${patch + 1}` : `${from} → ${major}.${minor + 1}.0`;
 };
-const version = (pkg: string) => JSON.parse(readFileSync(join(WORKSPACE, "packages", pkg, "package.json"), "utf8")).version;
+const version = (pkg: string) =>
+  JSON.parse(readFileSync(join(WORKSPACE, "packages", pkg, "package.json"), "utf8")).version;
 
 it("a change to @convnets/batchnorm bumps it and lenet, resnet, densenet (its dependents), nothing else", () => {
   const changed = versionsAfter('---\n"@convnets/batchnorm": minor\n---\n\nA change.\n');

@@ -27,15 +27,29 @@ const NETWORK_ENV =
 function run(cmd: string, args: string[], cwd: string): string {
   // A clean environment: no NODE_PATH or workspace bins that could reach back into the workspace.
   const network = Object.entries(process.env).filter(([key]) => NETWORK_ENV.test(key));
-  const env = { ...Object.fromEntries(network), PATH: process.env.PATH, HOME: process.env.HOME, FASHION_MNIST_DIR: process.env.FASHION_MNIST_DIR };
-  return execFileSync(cmd, args, { cwd, env: env as NodeJS.ProcessEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const env = {
+    ...Object.fromEntries(network),
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    FASHION_MNIST_DIR: process.env.FASHION_MNIST_DIR,
+  };
+  return execFileSync(cmd, args, {
+    cwd,
+    env: env as NodeJS.ProcessEnv,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 function project(name: string, packages: string[], extra: string[]): string {
   const dir = join(root, name);
   mkdirSync(dir);
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name, private: true, type: "module" }));
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...packages.map((p) => tarballs[p]!), ...extra], dir);
+  run(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--loglevel=error", ...packages.map((p) => tarballs[p]!), ...extra],
+    dir,
+  );
   return dir;
 }
 
@@ -57,7 +71,11 @@ beforeAll(() => {
   mkdirSync(dest);
   for (const pkg of ["model", "wasm", "webgpu", "core", "batchnorm", "resnet", "trainer"]) {
     const out = run("npx", ["-y", "pnpm@12.4.2", "pack", "--pack-destination", dest], join(WORKSPACE, "packages", pkg));
-    const file = out.trim().split("\n").find((l) => l.endsWith(".tgz"))!.trim();
+    const file = out
+      .trim()
+      .split("\n")
+      .find((l) => l.endsWith(".tgz"))!
+      .trim();
     tarballs[pkg] = existsSync(file) ? file : join(dest, file);
   }
 });
@@ -75,15 +93,19 @@ describe("installed alone with npm, outside the workspace", () => {
   });
 
   it("@convnets/resnet alone: brings the model contract and BatchNorm, no engine, no wasm binary", () => {
-    const dir = project("resnet-alone", ["resnet", "batchnorm", "model"], [
-      "@tensorflow/tfjs-core@4.22.0",
-      "@tensorflow/tfjs-layers@4.22.0",
-      "@tensorflow/tfjs-backend-cpu@4.22.0",
-    ]);
+    const dir = project(
+      "resnet-alone",
+      ["resnet", "batchnorm", "model"],
+      ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0", "@tensorflow/tfjs-backend-cpu@4.22.0"],
+    );
     assertSelfContained(dir);
     // What came with it: the network, its contract and its layer; tfjs's core and layers; the backend the user chose.
     expect(readdirSync(join(dir, "node_modules", "@convnets")).sort()).toEqual(["batchnorm", "model", "resnet"]);
-    expect(readdirSync(join(dir, "node_modules", "@tensorflow")).sort()).toEqual(["tfjs-backend-cpu", "tfjs-core", "tfjs-layers"]);
+    expect(readdirSync(join(dir, "node_modules", "@tensorflow")).sort()).toEqual([
+      "tfjs-backend-cpu",
+      "tfjs-core",
+      "tfjs-layers",
+    ]);
     const wasmFiles = run("find", ["node_modules", "-name", "*.wasm"], dir).trim();
     expect(wasmFiles).toBe("");
     writeFileSync(
@@ -102,7 +124,11 @@ console.log(JSON.stringify({ models: listModels(), params: summary(model).traina
   });
 
   it("@convnets/resnet: builds ResNet-18, predicts on a batch and saves it", () => {
-    const dir = project("uses-resnet", ["resnet", "batchnorm", "model", "core", "wasm", "webgpu"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    const dir = project(
+      "uses-resnet",
+      ["resnet", "batchnorm", "model", "core", "wasm", "webgpu"],
+      ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"],
+    );
     assertSelfContained(dir);
     writeFileSync(
       join(dir, "main.js"),
@@ -131,11 +157,11 @@ console.log(JSON.stringify({ engine: engine.description, shape: logits.shape, pa
   });
 
   it("@convnets/wasm alone: a user's own tfjs-layers model trains with model.fit on wasm, on 2 threads", () => {
-    const dir = project("uses-wasm", ["wasm"], [
-      "@tensorflow/tfjs-core@4.22.0",
-      "@tensorflow/tfjs-layers@4.22.0",
-      "@tensorflow/tfjs-backend-wasm@4.22.0",
-    ]);
+    const dir = project(
+      "uses-wasm",
+      ["wasm"],
+      ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0", "@tensorflow/tfjs-backend-wasm@4.22.0"],
+    );
     assertSelfContained(dir);
     expect(readdirSync(join(dir, "node_modules", "@convnets"))).toEqual(["wasm"]);
     // The README's example: a small CNN (conv, pooling, dense) that tfjs-backend-wasm alone cannot train.
@@ -170,19 +196,25 @@ console.log(JSON.stringify({ engine: engine.description, notes: engine.notes, lo
     expect(result.acc.at(-1)).toBe(1);
   });
 
-  it.skipIf(NO_WEBGPU !== undefined)("@convnets/webgpu alone: a user's own tfjs-layers model trains with model.fit on webgpu, in Node through Dawn", () => {
-    const dir = project("uses-webgpu", ["webgpu"], [
-      "@tensorflow/tfjs-core@4.22.0",
-      "@tensorflow/tfjs-layers@4.22.0",
-      "@tensorflow/tfjs-backend-webgpu@4.22.0",
-      "webgpu@0.6.2",
-    ]);
-    assertSelfContained(dir);
-    expect(readdirSync(join(dir, "node_modules", "@convnets"))).toEqual(["webgpu"]);
-    // The README's example: a small CNN (conv, pooling, dense); its filter gradient is our Conv2DBackpropFilter.
-    writeFileSync(
-      join(dir, "main.js"),
-      `import { create, globals } from "webgpu";
+  it.skipIf(NO_WEBGPU !== undefined)(
+    "@convnets/webgpu alone: a user's own tfjs-layers model trains with model.fit on webgpu, in Node through Dawn",
+    () => {
+      const dir = project(
+        "uses-webgpu",
+        ["webgpu"],
+        [
+          "@tensorflow/tfjs-core@4.22.0",
+          "@tensorflow/tfjs-layers@4.22.0",
+          "@tensorflow/tfjs-backend-webgpu@4.22.0",
+          "webgpu@0.6.2",
+        ],
+      );
+      assertSelfContained(dir);
+      expect(readdirSync(join(dir, "node_modules", "@convnets"))).toEqual(["webgpu"]);
+      // The README's example: a small CNN (conv, pooling, dense); its filter gradient is our Conv2DBackpropFilter.
+      writeFileSync(
+        join(dir, "main.js"),
+        `import { create, globals } from "webgpu";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { registerWebgpuTrainingKernels } from "@convnets/webgpu";
@@ -208,16 +240,21 @@ const ys = tf.oneHot(tf.tensor1d([...Array(32).fill(0), ...Array(32).fill(1)], "
 const history = await model.fit(xs, ys, { epochs: 8, batchSize: 16, shuffle: true, verbose: 0 });
 console.log(JSON.stringify({ backend: tf.getBackend(), kernels, loss: history.history.loss, acc: history.history.acc }));
 `,
-    );
-    const result = JSON.parse(run("node", ["main.js"], dir).trim().split("\n").at(-1)!);
-    expect(result.backend).toBe("webgpu");
-    expect(result.kernels).toContain("Conv2DBackpropFilter");
-    expect(result.loss.at(-1)).toBeLessThan(result.loss[0] / 2);
-    expect(result.acc.at(-1)).toBe(1);
-  });
+      );
+      const result = JSON.parse(run("node", ["main.js"], dir).trim().split("\n").at(-1)!);
+      expect(result.backend).toBe("webgpu");
+      expect(result.kernels).toContain("Conv2DBackpropFilter");
+      expect(result.loss.at(-1)).toBeLessThan(result.loss[0] / 2);
+      expect(result.acc.at(-1)).toBe(1);
+    },
+  );
 
   it("@convnets/trainer: trains the user's own tiny model for one epoch on the real data", () => {
-    const dir = project("uses-trainer", ["trainer", "core", "model", "wasm", "webgpu"], ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"]);
+    const dir = project(
+      "uses-trainer",
+      ["trainer", "core", "model", "wasm", "webgpu"],
+      ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0"],
+    );
     assertSelfContained(dir);
     writeFileSync(
       join(dir, "tiny.js"),
@@ -229,7 +266,11 @@ export default () => tfl.sequential({ layers: [
 ] });
 `,
     );
-    const out = run("npx", ["convnets", "train", "./tiny.js", "--epochs", "1", "--lr", "0.1", "--batch-size", "256", "--out", "run"], dir);
+    const out = run(
+      "npx",
+      ["convnets", "train", "./tiny.js", "--epochs", "1", "--lr", "0.1", "--batch-size", "256", "--out", "run"],
+      dir,
+    );
     const final = out.match(/loss (\d\.\d+), train acc (\d\.\d+), test acc (\d\.\d+)/);
     expect(final, out).not.toBeNull();
     expect(Number(final![3])).toBeGreaterThan(0.7);

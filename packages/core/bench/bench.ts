@@ -26,7 +26,9 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 // Memory is measured in fresh plain-node processes (this one runs under tsx, which adds its own):
 // a bare process, and one that imports the built core, sets up the engine and loads the data.
 const rssOf = (code: string) =>
-  Number(execFileSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", cwd: import.meta.dirname }));
+  Number(
+    execFileSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", cwd: import.meta.dirname }),
+  );
 const bareRss = rssOf("process.stdout.write(String(process.memoryUsage().rss))");
 const loadedRss = rssOf(
   'const c = await import("../dist/index.js"); await c.setupEngine("wasm"); globalThis.d = await c.loadFashionMnist(); process.stdout.write(String(process.memoryUsage().rss))',
@@ -95,7 +97,9 @@ for (const engine of values.engines.split(",") as EnginePreference[]) {
     logits.dispose();
   });
   rows.push([description, trainPerSec.toFixed(0), inferPerSec.toFixed(0), mb(process.memoryUsage().rss)]);
-  console.log(`${description}: train ${trainPerSec.toFixed(0)} examples/s, inference ${inferPerSec.toFixed(0)} examples/s`);
+  console.log(
+    `${description}: train ${trainPerSec.toFixed(0)} examples/s, inference ${inferPerSec.toFixed(0)} examples/s`,
+  );
   step.dispose();
   model.dispose();
 }

@@ -72,7 +72,9 @@ export function lossGradients(f: () => tf.Scalar, variables: readonly tf.Variabl
     () => engine.tidy("forward", f),
   );
   if (!(y instanceof tf.Tensor) || y.rank !== 0) {
-    throw new Error(`lossGradients: f must return a scalar tensor, got ${y instanceof tf.Tensor ? `rank ${y.rank}` : typeof y}`);
+    throw new Error(
+      `lossGradients: f must return a scalar tensor, got ${y instanceof tf.Tensor ? `rank ${y.rank}` : typeof y}`,
+    );
   }
   const tape = engine.state.activeTape ?? [];
   const path = nodesFromTo(tape, variables, y);
@@ -86,7 +88,8 @@ export function lossGradients(f: () => tf.Scalar, variables: readonly tf.Variabl
       grads.add(y, tf.onesLike(y));
       for (let i = path.length - 1; i >= 0; i--) {
         const node = path[i]!;
-        if (node.gradient == null) throw new Error(`Cannot compute gradient: no gradient registered for ${node.kernelName}.`);
+        if (node.gradient == null)
+          throw new Error(`Cannot compute gradient: no gradient registered for ${node.kernelName}.`);
         const dys = node.outputs.map((o) => grads.get(o));
         const thunks = node.gradient(dys);
         const merged: tf.Tensor[] = [];

@@ -16,11 +16,17 @@ export {
   parseIdx,
   readIdxStream,
 } from "./data/idx.js";
-export { FASHION_MNIST_CLASSES, FASHION_MNIST_FILES, type ImageSet, readImageSets, takeImages, toImageSet } from "./data/image-set.js";
-export { type Evaluation, type EvaluateOptions, evaluate } from "./evaluate.js";
+export {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_FILES,
+  type ImageSet,
+  readImageSets,
+  takeImages,
+  toImageSet,
+} from "./data/image-set.js";
+export { type EvaluateOptions, type Evaluation, evaluate } from "./evaluate.js";
 export { fuseConvolutionRelu, reluGradientFromOutput, skipInputGradient, TrainingCalls } from "./input-gradient.js";
 export * from "./model.js";
-export { type StepResult, TrainStep } from "./train-step.js";
 export {
   type BatchProgress,
   DIVERGENCE_FACTOR,
@@ -32,3 +38,4 @@ export {
   type TrainResult,
   train,
 } from "./train.js";
+export { type StepResult, TrainStep } from "./train-step.js";

@@ -15,7 +15,9 @@ export type CurvesSpec = Record<string, unknown> & { $schema: string };
  * One spec for both places that draw it: the trainer's `curves.svg` and the playground's live chart.
  */
 export function curvesSpec(history: EpochMetrics[], title: string): CurvesSpec {
-  const values = history.flatMap((m) => CURVE_SERIES.map((s) => ({ epoch: m.epoch, series: s.label, value: m[s.key] })));
+  const values = history.flatMap((m) =>
+    CURVE_SERIES.map((s) => ({ epoch: m.epoch, series: s.label, value: m[s.key] })),
+  );
   const lastEpoch = Math.max(1, ...history.map((m) => m.epoch));
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
@@ -50,4 +52,3 @@ export function curvesSpec(history: EpochMetrics[], title: string): CurvesSpec {
     },
   };
 }
-

@@ -60,7 +60,10 @@ function parsePreference(value: string, source: string): EnginePreference {
  * error that says how to install it. On wasm (`@convnets/wasm`), runs on `options.threads` threads (default:
  * `CONVNETS_THREADS`, else every core) and registers the kernels training needs that it lacks.
  */
-export async function setupEngine(preference?: EnginePreference | string, options: EngineOptions = {}): Promise<EngineInfo> {
+export async function setupEngine(
+  preference?: EnginePreference | string,
+  options: EngineOptions = {},
+): Promise<EngineInfo> {
   const wanted =
     preference !== undefined
       ? parsePreference(preference, "engine")
@@ -80,7 +83,12 @@ export async function setupEngine(preference?: EnginePreference | string, option
   if (wanted === "webgpu" || wanted === "auto") {
     const attempt = await tryWebgpu(wanted === "webgpu");
     if (attempt.ok) {
-      return { backend: "webgpu", description: attempt.description, gpu: attempt.adapter.description, addedKernels: attempt.addedKernels };
+      return {
+        backend: "webgpu",
+        description: attempt.description,
+        gpu: attempt.adapter.description,
+        addedKernels: attempt.addedKernels,
+      };
     }
     if (wanted === "webgpu") throw new Error(`engine "webgpu" is not available: ${attempt.reason}`);
     // No adapter at all (no GPU, no Vulkan driver) is the common case of a machine without a GPU: nothing to say.
@@ -136,7 +144,8 @@ async function tryTensorflow(): Promise<EngineInfo | undefined> {
   let gpuPackage = true;
   if (!hasNativeBinding("@tensorflow/tfjs-node-gpu") || !(await importOptional("@tensorflow/tfjs-node-gpu"))) {
     gpuPackage = false;
-    if (!hasNativeBinding("@tensorflow/tfjs-node") || !(await importOptional("@tensorflow/tfjs-node"))) return undefined;
+    if (!hasNativeBinding("@tensorflow/tfjs-node") || !(await importOptional("@tensorflow/tfjs-node")))
+      return undefined;
   }
   if (!tf.findBackend("tensorflow") && !tf.findBackendFactory("tensorflow")) return undefined;
   if (!(await tf.setBackend("tensorflow"))) return undefined;

@@ -12,5 +12,11 @@ export {
   loadFashionMnist,
 } from "./data/fashion-mnist.js";
 export { readIdx } from "./data/idx-file.js";
-export { ENGINE_PREFERENCES, type EngineInfo, type EngineOptions, type EnginePreference, setupEngine } from "./engine.js";
+export {
+  ENGINE_PREFERENCES,
+  type EngineInfo,
+  type EngineOptions,
+  type EnginePreference,
+  setupEngine,
+} from "./engine.js";
 export { loadModel, ModelFileError, saveModel } from "./io.js";

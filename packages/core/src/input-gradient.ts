@@ -1,6 +1,6 @@
+import { kernelNames } from "@convnets/model";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, layers } from "@tensorflow/tfjs-layers";
-import { kernelNames } from "@convnets/model";
 import { shareAcrossInputGradients } from "./backprop.js";
 
 /** What a tfjs-layers Conv2D holds, as this module reads it (the fields are not part of tfjs's typings). */
@@ -138,7 +138,8 @@ export function fuseConvolutionRelu(model: LayersModel, calls: TrainingCalls): s
       changed.push(layer.name);
     }
     // A ReLU layer (no cap) whose only input is a linear Conv2D that nothing else reads.
-    if (layer.getClassName() !== "ReLU" || (layer as unknown as { maxValue?: number | null }).maxValue != null) continue;
+    if (layer.getClassName() !== "ReLU" || (layer as unknown as { maxValue?: number | null }).maxValue != null)
+      continue;
     const sources = layer.inboundNodes.flatMap((node) => node.inboundLayers);
     const source = sources[0];
     if (layer.inboundNodes.length !== 1 || sources.length !== 1 || !source || !fusable(source, calls)) continue;
@@ -190,7 +191,8 @@ const RELU_GRAD = kernelNames.ReluGrad;
  * tensor), else tfjs's Step then Multiply. The same values either way.
  */
 function reluGradient(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
-  if (tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined) return tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor;
+  if (tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined)
+    return tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor;
   return tf.mul(dy, tf.step(y));
 }
 
@@ -218,7 +220,12 @@ function fusable(layer: layers.Layer, calls: TrainingCalls): boolean {
  * otherwise the layer's activation applied as its own op), differentiated by
  * registerFusedConv2DGradient. Inference calls go to the layer's own `call`.
  */
-function trainThroughFusedKernel(layer: layers.Layer, conv: Conv2DInternals, relu: boolean, calls: TrainingCalls): void {
+function trainThroughFusedKernel(
+  layer: layers.Layer,
+  conv: Conv2DInternals,
+  relu: boolean,
+  calls: TrainingCalls,
+): void {
   registerFusedConv2DGradient();
   calls.set(layer, (inputs) =>
     tf.tidy(() => {
@@ -226,7 +233,9 @@ function trainThroughFusedKernel(layer: layers.Layer, conv: Conv2DInternals, rel
       const operands: tf.NamedTensorMap = { x, filter: conv.kernel.read() };
       if (conv.bias) operands.bias = conv.bias.read();
       const attrs = { strides: conv.strides, pad: conv.padding, dataFormat: "NHWC", dilations: conv.dilationRate };
-      const y = tf.engine().runKernel<tf.Tensor4D>(tf.FusedConv2D, operands, { ...attrs, activation: relu ? "relu" : "linear" });
+      const y = tf
+        .engine()
+        .runKernel<tf.Tensor4D>(tf.FusedConv2D, operands, { ...attrs, activation: relu ? "relu" : "linear" });
       return relu ? y : conv.activation.apply(y);
     }),
   );
@@ -266,13 +275,17 @@ function registerFusedConv2DGradient(): void {
       return {
         x: () => tf.conv2dTranspose(g(), filter, x.shape, strides, pad as "same" | "valid", dimRoundingMode),
         filter: () =>
-          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g() }, {
-            strides,
-            pad,
-            dataFormat: "NHWC",
-            dimRoundingMode,
-            filterShape: filter.shape,
-          }),
+          tf.engine().runKernel(
+            tf.Conv2DBackpropFilter,
+            { x, dy: g() },
+            {
+              strides,
+              pad,
+              dataFormat: "NHWC",
+              dimRoundingMode,
+              filterShape: filter.shape,
+            },
+          ),
         bias: () => tf.sum(g(), [0, 1, 2]),
       };
     },

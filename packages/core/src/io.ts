@@ -20,7 +20,9 @@ export async function saveModel(model: LayersModel, dir: string): Promise<void> 
     await mkdir(tmp, { recursive: true });
     await model.save(
       tf.io.withSaveHandler(async (artifacts) => {
-        const weights = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
+        const weights = artifacts.weightData
+          ? tf.io.CompositeArrayBuffer.join(artifacts.weightData)
+          : new ArrayBuffer(0);
         await writeFile(join(tmp, WEIGHTS_BIN), new Uint8Array(weights));
         const manifest = {
           format: artifacts.format ?? "layers-model",
@@ -98,7 +100,12 @@ export async function loadModel(dir: string): Promise<LayersModel> {
           : `damaged: not valid JSON (${(err as Error).message})`,
     );
   }
-  if (typeof manifest !== "object" || manifest === null || !manifest.modelTopology || !Array.isArray(manifest.weightsManifest)) {
+  if (
+    typeof manifest !== "object" ||
+    manifest === null ||
+    !manifest.modelTopology ||
+    !Array.isArray(manifest.weightsManifest)
+  ) {
     throw new ModelFileError(jsonPath, "not a TensorFlow.js layers model (no modelTopology or weightsManifest)");
   }
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
@@ -112,7 +119,10 @@ export async function loadModel(dir: string): Promise<LayersModel> {
       try {
         buffers.push(await readFile(file));
       } catch (err) {
-        throw new ModelFileError(file, `cannot read the weights (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        throw new ModelFileError(
+          file,
+          `cannot read the weights (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        );
       }
     }
   }
@@ -123,7 +133,8 @@ export async function loadModel(dir: string): Promise<LayersModel> {
     offset += b.length;
   }
   const expected = weightBytes(weightSpecs);
-  const weightsName = files.length === 1 ? files[0]! : `${from}/{${files.map((f) => f.slice(from.length + 1)).join(",")}}`;
+  const weightsName =
+    files.length === 1 ? files[0]! : `${from}/{${files.map((f) => f.slice(from.length + 1)).join(",")}}`;
   if (expected !== undefined && expected !== weightData.length) {
     throw new ModelFileError(
       weightsName,

@@ -8,12 +8,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { initXavierUniform, type LayerRow, summary } from "@convnets/model";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, LayerVariable, Shape } from "@tensorflow/tfjs-layers";
 import { batches } from "./data/batches.js";
 import { type ImageSet, takeImages } from "./data/fashion-mnist.js";
 import { type EnginePreference, setupEngine } from "./engine.js";
-import { initXavierUniform, type LayerRow, summary } from "@convnets/model";
 import { loadModel, saveModel } from "./io.js";
 import type { Batch } from "./spec.js";
 import { TrainStep } from "./train-step.js";
@@ -206,7 +206,6 @@ export async function compareGradients(
   return { weights: tested.length, referenceWeights: reference.length, errors };
 }
 
-export { webgpuUnavailable } from "./webgpu.js";
 export {
   type Assertion,
   architectureChecks,
@@ -218,3 +217,4 @@ export {
   type TestApi,
   trainingChecks,
 } from "./testing/network-checks.js";
+export { webgpuUnavailable } from "./webgpu.js";

@@ -46,7 +46,9 @@ export class TrainStep {
     this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     this.numClasses = model.outputs[0]!.shape[1] as number;
     this.seed = options.seed ?? 0;
-    this.dropouts = model.layers.filter((layer) => layer.getClassName() === "Dropout") as unknown as { seed?: number }[];
+    this.dropouts = model.layers.filter((layer) => layer.getClassName() === "Dropout") as unknown as {
+      seed?: number;
+    }[];
     this.calls = TrainingCalls.forTraining(model);
   }
 

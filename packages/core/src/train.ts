@@ -1,9 +1,9 @@
+import { initXavierUniform } from "@convnets/model";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { batchCount, batches } from "./data/batches.js";
 import type { ImageSet } from "./data/image-set.js";
 import { evaluate } from "./evaluate.js";
-import { initXavierUniform } from "@convnets/model";
 import { nextTask } from "./next-task.js";
 import { TrainStep } from "./train-step.js";
 
@@ -104,7 +104,9 @@ export class DivergedError extends Error {
   ) {
     super(
       `training diverged: loss is ${loss} at epoch ${epoch}, batch ${batch}` +
-        (bound !== undefined && Number.isFinite(loss) ? `, above ${Number(bound.toPrecision(3))} (${factor} × max(first loss, ln classes))` : "") +
+        (bound !== undefined && Number.isFinite(loss)
+          ? `, above ${Number(bound.toPrecision(3))} (${factor} × max(first loss, ln classes))`
+          : "") +
         ` (lr ${lr}); try a smaller learning rate`,
     );
     this.name = "DivergedError";
@@ -118,7 +120,15 @@ export class DivergedError extends Error {
 function explainOutOfMemory(err: unknown, batchSize: number, inputSize: number): unknown {
   const message = err instanceof Error ? err.message : String(err);
   const wasm = tf.getBackend() === "wasm";
-  if (!wasm || !(err instanceof WebAssembly.RuntimeError || /out of memory|memory access out of bounds|Aborted\(|Cannot enlarge memory|Invalid typed array length|Array buffer allocation failed/i.test(message))) {
+  if (
+    !wasm ||
+    !(
+      err instanceof WebAssembly.RuntimeError ||
+      /out of memory|memory access out of bounds|Aborted\(|Cannot enlarge memory|Invalid typed array length|Array buffer allocation failed/i.test(
+        message,
+      )
+    )
+  ) {
     return err;
   }
   return new Error(
@@ -129,12 +139,14 @@ function explainOutOfMemory(err: unknown, batchSize: number, inputSize: number):
 
 function checkOptions(options: TrainOptions): void {
   const positiveInt = (name: string, v: number | undefined) => {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`${name} must be a positive integer, got ${v}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 1))
+      throw new Error(`${name} must be a positive integer, got ${v}`);
   };
   positiveInt("epochs", options.epochs);
   positiveInt("batchSize", options.batchSize);
   positiveInt("inputSize", options.inputSize);
-  if (!(options.lr > 0) || !Number.isFinite(options.lr)) throw new Error(`lr must be a positive number, got ${options.lr}`);
+  if (!(options.lr > 0) || !Number.isFinite(options.lr))
+    throw new Error(`lr must be a positive number, got ${options.lr}`);
   const initial = options.initialEpoch ?? 0;
   if (!Number.isInteger(initial) || initial < 0) throw new Error(`initialEpoch must be an integer ≥ 0, got ${initial}`);
 }
@@ -182,8 +194,10 @@ export async function train(model: LayersModel, data: TrainData, options: TrainO
         tf.dispose([xs, labels, loss, batchCorrect]);
         seconds += (performance.now() - start) / 1000;
         if (!Number.isFinite(lossValue)) throw new DivergedError(epoch, batch, lossValue!, lr);
-        if (factor !== false && bound === Number.POSITIVE_INFINITY) bound = divergenceBound(lossValue!, numClasses, factor);
-        if (factor !== false && lossValue! > bound) throw new DivergedError(epoch, batch, lossValue!, lr, bound, factor);
+        if (factor !== false && bound === Number.POSITIVE_INFINITY)
+          bound = divergenceBound(lossValue!, numClasses, factor);
+        if (factor !== false && lossValue! > bound)
+          throw new DivergedError(epoch, batch, lossValue!, lr, bound, factor);
         lossSum += lossValue! * size;
         correct += correctValue!;
         examples += size;

@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import * as tf from "@tensorflow/tfjs-core";
 import { registerWebgpuTrainingKernels } from "@convnets/webgpu";
+import * as tf from "@tensorflow/tfjs-core";
 
 /**
  * The webgpu engine: `@tensorflow/tfjs-backend-webgpu` on Dawn's Node binding (the `webgpu` package, an
@@ -105,7 +105,10 @@ function dawnFlags(): string[] {
 
 /** Dawn's OpenGL ES backend only offers a compatibility-mode adapter; tfjs asks without a feature level. */
 function adapterOptions(): Record<string, unknown> {
-  return { powerPreference: "high-performance", ...(process.env.CONVNETS_DAWN_BACKEND === "opengles" ? { featureLevel: "compatibility" } : {}) };
+  return {
+    powerPreference: "high-performance",
+    ...(process.env.CONVNETS_DAWN_BACKEND === "opengles" ? { featureLevel: "compatibility" } : {}),
+  };
 }
 
 function adapterInfo(info: GpuAdapter["info"], flags: string[]): AdapterInfo {
@@ -115,7 +118,9 @@ function adapterInfo(info: GpuAdapter["info"], flags: string[]): AdapterInfo {
     device: info.device ?? "",
     description: info.description ?? "",
     software:
-      info.isFallbackAdapter === true || info.architecture === "software" || SOFTWARE_ADAPTER.test(`${info.description} ${info.device}`),
+      info.isFallbackAdapter === true ||
+      info.architecture === "software" ||
+      SOFTWARE_ADAPTER.test(`${info.description} ${info.device}`),
     backend: backendOf(flags),
   };
 }
@@ -129,8 +134,16 @@ function passedOver(adapter: AdapterInfo): WebgpuAttempt {
 }
 
 function noAdapter(flags: string[]): WebgpuAttempt & { ok: false } {
-  const fix = process.platform === "linux" ? "install a Vulkan driver (mesa-vulkan-drivers, or the GPU vendor's)" : "is the GPU driver installed?";
-  return { ok: false, installed: true, noAdapter: true, reason: `Dawn found no GPU adapter (${backendOf(flags)}): ${fix}` };
+  const fix =
+    process.platform === "linux"
+      ? "install a Vulkan driver (mesa-vulkan-drivers, or the GPU vendor's)"
+      : "is the GPU driver installed?";
+  return {
+    ok: false,
+    installed: true,
+    noAdapter: true,
+    reason: `Dawn found no GPU adapter (${backendOf(flags)}): ${fix}`,
+  };
 }
 
 /**
@@ -148,7 +161,9 @@ export async function webgpuUnavailable(): Promise<string | undefined> {
  * Loads Dawn in a child Node process and asks it for its adapter: its start-up output goes nowhere (unless
  * `CONVNETS_DEBUG`), and a driver that crashes takes only the child down.
  */
-async function probeInChild(): Promise<{ ok: true; adapter: AdapterInfo | null } | { ok: false; installed: boolean; reason: string }> {
+async function probeInChild(): Promise<
+  { ok: true; adapter: AdapterInfo | null } | { ok: false; installed: boolean; reason: string }
+> {
   let entry: string;
   try {
     entry = createRequire(import.meta.url).resolve("webgpu");
@@ -163,9 +178,16 @@ async function probeInChild(): Promise<{ ok: true; adapter: AdapterInfo | null }
     "process.stdout.write(JSON.stringify(i ? { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: i.isFallbackAdapter } : null));",
     "process.exit(0);",
   ].join("\n");
-  const result = await new Promise<{ error: (Error & { signal?: string | null }) | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ["--input-type=module", "-e", script], { timeout: 60_000, encoding: "utf8" }, (error, stdout, stderr) =>
-      resolve({ error, stdout, stderr }),
+  const result = await new Promise<{
+    error: (Error & { signal?: string | null }) | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => {
+    execFile(
+      process.execPath,
+      ["--input-type=module", "-e", script],
+      { timeout: 60_000, encoding: "utf8" },
+      (error, stdout, stderr) => resolve({ error, stdout, stderr }),
     );
   });
   if (process.env.CONVNETS_DEBUG && result.stderr) process.stderr.write(result.stderr);
@@ -173,7 +195,11 @@ async function probeInChild(): Promise<{ ok: true; adapter: AdapterInfo | null }
     const why = result.error.signal
       ? `it died of ${result.error.signal}`
       : firstLine(result.stderr.split("\n").find((line) => /Error/.test(line)) ?? result.error.message);
-    return { ok: false, installed: true, reason: `Dawn (webgpu package) failed to load on ${process.platform}-${process.arch}: ${why}` };
+    return {
+      ok: false,
+      installed: true,
+      reason: `Dawn (webgpu package) failed to load on ${process.platform}-${process.arch}: ${why}`,
+    };
   }
   try {
     const info = JSON.parse(result.stdout) as GpuAdapter["info"] | null;
@@ -184,7 +210,9 @@ async function probeInChild(): Promise<{ ok: true; adapter: AdapterInfo | null }
 }
 
 /** Loads Dawn and finds its adapter, once per process (Dawn enumerates adapters, and warns, once). */
-async function findAdapter(): Promise<{ adapter: GpuAdapter | null; flags: string[] } | { installed: boolean; reason: string }> {
+async function findAdapter(): Promise<
+  { adapter: GpuAdapter | null; flags: string[] } | { installed: boolean; reason: string }
+> {
   if (!dawn) {
     let module: DawnModule;
     try {
@@ -194,7 +222,10 @@ async function findAdapter(): Promise<{ adapter: GpuAdapter | null; flags: strin
       const missing = e.code === "ERR_MODULE_NOT_FOUND" && /'webgpu'/.test(e.message);
       return missing
         ? { installed: false, reason: `the webgpu package is not installed: ${WEBGPU_INSTALL_HINT}` }
-        : { installed: true, reason: `Dawn (webgpu package) failed to load on ${process.platform}-${process.arch}: ${firstLine(e.message)}` };
+        : {
+            installed: true,
+            reason: `Dawn (webgpu package) failed to load on ${process.platform}-${process.arch}: ${firstLine(e.message)}`,
+          };
     }
     const flags = dawnFlags();
     let gpu: Gpu;
@@ -232,7 +263,11 @@ function exposeToTfjs(found: NonNullable<typeof dawn>): void {
     Object.defineProperty(existing, "gpu", { value: navigatorGpu, configurable: true, writable: true });
   } else {
     // Node ≥ 21 has a navigator of its own, read-only on globalThis; a defined property replaces it.
-    Object.defineProperty(globalThis, "navigator", { value: { gpu: navigatorGpu }, configurable: true, writable: true });
+    Object.defineProperty(globalThis, "navigator", {
+      value: { gpu: navigatorGpu },
+      configurable: true,
+      writable: true,
+    });
   }
 }
 
@@ -262,7 +297,11 @@ export async function tryWebgpu(allowSoftware: boolean): Promise<WebgpuAttempt> 
   try {
     await import("@tensorflow/tfjs-backend-webgpu");
   } catch (err) {
-    return { ok: false, installed: true, reason: `@tensorflow/tfjs-backend-webgpu failed to load: ${firstLine((err as Error).message)}` };
+    return {
+      ok: false,
+      installed: true,
+      reason: `@tensorflow/tfjs-backend-webgpu failed to load: ${firstLine((err as Error).message)}`,
+    };
   }
   if (!tf.findBackendFactory("webgpu") || !(await tf.setBackend("webgpu"))) {
     return { ok: false, installed: true, reason: `tfjs's webgpu backend did not start on ${description}` };

@@ -4,7 +4,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { lossGradients, setupEngine } from "../src/index.js";
 
 /** dy passed through unchanged: the gradient function hands back the very tensor it was given. */
-const passThrough = tf.customGrad((...inputs) => ({ value: tf.mul(inputs[0] as tf.Tensor, 1), gradFunc: (dy: tf.Tensor) => dy }));
+const passThrough = tf.customGrad((...inputs) => ({
+  value: tf.mul(inputs[0] as tf.Tensor, 1),
+  gradFunc: (dy: tf.Tensor) => dy,
+}));
 
 /**
  * A small network with the shapes a backward pass must get right: a residual Add (a tensor with two
@@ -13,7 +16,13 @@ const passThrough = tf.customGrad((...inputs) => ({ value: tf.mul(inputs[0] as t
  */
 function network(seed: number) {
   const v = (shape: number[], i: number) => tf.variable(tf.randomNormal(shape, 0, 0.3, "float32", seed + i));
-  const w = { c1: v([3, 3, 1, 4], 1), c2: v([3, 3, 4, 4], 2), c3: v([1, 1, 8, 6], 3), b: v([6], 4), d: v([6 * 4 * 4, 5], 5) };
+  const w = {
+    c1: v([3, 3, 1, 4], 1),
+    c2: v([3, 3, 4, 4], 2),
+    c3: v([1, 1, 8, 6], 3),
+    b: v([6], 4),
+    d: v([6 * 4 * 4, 5], 5),
+  };
   const [c1, c2, c3] = [w.c1, w.c2, w.c3] as tf.Tensor4D[];
   const x = tf.randomUniform([4, 8, 8, 1], -1, 1, "float32", seed) as tf.Tensor4D;
   const labels = tf.oneHot(tf.tensor1d([0, 3, 1, 4], "int32"), 5);
@@ -44,9 +53,13 @@ function probedChain(layers: number) {
       return dy;
     },
   }));
-  const kernels = Array.from({ length: layers }, (_, i) => tf.variable(tf.randomNormal([3, 3, 8, 8], 0, 0.2, "float32", i)) as tf.Variable<tf.Rank.R4>);
+  const kernels = Array.from(
+    { length: layers },
+    (_, i) => tf.variable(tf.randomNormal([3, 3, 8, 8], 0, 0.2, "float32", i)) as tf.Variable<tf.Rank.R4>,
+  );
   const x = tf.randomUniform([8, 16, 16, 8], -1, 1, "float32", 99) as tf.Tensor4D;
-  const loss = () => tf.mean(kernels.reduce((h, k) => probe(tf.relu(tf.conv2d(h, k, 1, "same"))) as tf.Tensor4D, x)) as tf.Scalar;
+  const loss = () =>
+    tf.mean(kernels.reduce((h, k) => probe(tf.relu(tf.conv2d(h, k, 1, "same"))) as tf.Tensor4D, x)) as tf.Scalar;
   /** The most buffers alive during the backward pass of `gradients`, above those alive before it. */
   const backwardPeak = (gradients: () => tf.Tensor[]) => {
     const before = tf.memory().numDataBuffers;
@@ -125,7 +138,9 @@ describe.each(["wasm", "cpu"])("lossGradients on %s", (backend) => {
 it("refuses a loss that is not a scalar, naming it", async () => {
   await tf.setBackend("cpu");
   const v = tf.variable(tf.ones([3]));
-  expect(() => lossGradients(() => tf.mul(v, 2) as unknown as tf.Scalar, [v])).toThrow(/must return a scalar tensor, got rank 1/);
+  expect(() => lossGradients(() => tf.mul(v, 2) as unknown as tf.Scalar, [v])).toThrow(
+    /must return a scalar tensor, got rank 1/,
+  );
   v.dispose();
 });
 

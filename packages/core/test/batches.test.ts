@@ -1,6 +1,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { batchCount, batches, type FashionMnist, loadFashionMnist, setupEngine, shuffledOrder, takeImages } from "../src/index.js";
+import {
+  batchCount,
+  batches,
+  type FashionMnist,
+  loadFashionMnist,
+  setupEngine,
+  shuffledOrder,
+  takeImages,
+} from "../src/index.js";
 import { REAL_DIR } from "./helpers.js";
 
 let data: FashionMnist;

@@ -24,7 +24,10 @@ it("bookWalk prints the book's shape walk: PyTorch class names, channels first, 
     ["Flatten", [27]],
     ["Linear", [4]],
   ]);
-  const kept = bookWalk(model, { keep: (l) => l.type !== "ReLU", rename: (l) => (l.name === "pool" ? "Sequential" : undefined) });
+  const kept = bookWalk(model, {
+    keep: (l) => l.type !== "ReLU",
+    rename: (l) => (l.name === "pool" ? "Sequential" : undefined),
+  });
   expect(kept.map(([name]) => name)).toEqual(["Conv2d", "Sequential", "Flatten", "Linear"]);
   model.dispose();
 });

@@ -40,11 +40,14 @@ describe("setupEngine", () => {
     expect(info.backend).toBe(tensorflowInstalled() ? "tensorflow" : "wasm");
   });
 
-  it.skipIf(tensorflowInstalled())("asking for tensorflow where it is not installed says how to install it", async () => {
-    await expect(setupEngine("tensorflow")).rejects.toThrow(
-      /engine "tensorflow" is not available: install @tensorflow\/tfjs-node-gpu@4\.22\.0 .* or @tensorflow\/tfjs-node@4\.22\.0/,
-    );
-  });
+  it.skipIf(tensorflowInstalled())(
+    "asking for tensorflow where it is not installed says how to install it",
+    async () => {
+      await expect(setupEngine("tensorflow")).rejects.toThrow(
+        /engine "tensorflow" is not available: install @tensorflow\/tfjs-node-gpu@4\.22\.0 .* or @tensorflow\/tfjs-node@4\.22\.0/,
+      );
+    },
+  );
 
   it("CONVNETS_BACKEND overrides auto; the argument overrides CONVNETS_BACKEND", async () => {
     process.env.CONVNETS_BACKEND = "cpu";
@@ -62,7 +65,9 @@ describe("setupEngine", () => {
       expect(lowered.threads).toBe(8);
       expect(lowered.notes).toEqual(["64 threads asked; the wasm engine runs at most 8: using 8"]);
       process.env.CONVNETS_THREADS = "abc";
-      await expect(setupEngine("wasm")).rejects.toThrow(/^CONVNETS_THREADS: "abc" is not a thread count; give a whole number from 1 to 8/);
+      await expect(setupEngine("wasm")).rejects.toThrow(
+        /^CONVNETS_THREADS: "abc" is not a thread count; give a whole number from 1 to 8/,
+      );
       await expect(setupEngine("wasm", { threads: "0" })).rejects.toThrow(/^threads: "0" is not a thread count/);
     } finally {
       if (savedThreads === undefined) delete process.env.CONVNETS_THREADS;
@@ -72,7 +77,9 @@ describe("setupEngine", () => {
 
   it("an unknown engine name is refused, naming where it came from", async () => {
     process.env.CONVNETS_BACKEND = "webgl";
-    await expect(setupEngine()).rejects.toThrow('CONVNETS_BACKEND: unknown engine "webgl"; use one of auto, tensorflow, webgpu, wasm, cpu');
+    await expect(setupEngine()).rejects.toThrow(
+      'CONVNETS_BACKEND: unknown engine "webgl"; use one of auto, tensorflow, webgpu, wasm, cpu',
+    );
     await expect(setupEngine("gpu")).rejects.toThrow('engine: unknown engine "gpu"');
   });
 });

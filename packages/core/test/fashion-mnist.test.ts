@@ -83,12 +83,16 @@ describe("where loadFashionMnist looks", () => {
     const incomplete = writeSet(tempDir(), { train: 3, test: 2 });
     rmSync(join(incomplete, "t10k-images-idx3-ubyte.gz"));
     process.env.FASHION_MNIST_DIR = incomplete;
-    await expect(loadFashionMnist(options)).rejects.toThrow(`${incomplete} (from FASHION_MNIST_DIR) lacks t10k-images-idx3-ubyte.gz`);
+    await expect(loadFashionMnist(options)).rejects.toThrow(
+      `${incomplete} (from FASHION_MNIST_DIR) lacks t10k-images-idx3-ubyte.gz`,
+    );
     const damaged = writeSet(tempDir(), { train: 3, test: 2 });
     writeFileSync(join(damaged, "train-labels-idx1-ubyte.gz"), "<html>not found</html>");
     process.env.FASHION_MNIST_DIR = damaged;
     await expect(loadFashionMnist(options)).rejects.toThrow(
-      new RegExp(`^${join(damaged, "train-labels-idx1-ubyte.gz")}: named .gz but is not gzip data.*\\(FASHION_MNIST_DIR=${damaged}\\)`),
+      new RegExp(
+        `^${join(damaged, "train-labels-idx1-ubyte.gz")}: named .gz but is not gzip data.*\\(FASHION_MNIST_DIR=${damaged}\\)`,
+      ),
     );
   });
 
@@ -123,7 +127,9 @@ describe("loadFashionMnist on bad directories", () => {
   it("an empty directory says it is empty and how to get the data", async () => {
     const dir = tempDir();
     await expect(loadFashionMnist({ dir })).rejects.toThrow(
-      new RegExp(`directory ${dir} is empty\\. Get Fashion-MNIST one of these ways: .apt-get install dataset-fashion-mnist`),
+      new RegExp(
+        `directory ${dir} is empty\\. Get Fashion-MNIST one of these ways: .apt-get install dataset-fashion-mnist`,
+      ),
     );
   });
 
@@ -156,12 +162,17 @@ describe("loadFashionMnist on bad directories", () => {
   it("a corrupt file inside an otherwise complete directory names that file", async () => {
     const dir = writeSet(tempDir(), { train: 3, test: 2 });
     writeFileSync(join(dir, "train-images-idx3-ubyte.gz"), "not gzip at all");
-    await expect(loadFashionMnist({ dir })).rejects.toThrow(`${join(dir, "train-images-idx3-ubyte.gz")}: named .gz but is not gzip`);
+    await expect(loadFashionMnist({ dir })).rejects.toThrow(
+      `${join(dir, "train-images-idx3-ubyte.gz")}: named .gz but is not gzip`,
+    );
   });
 });
 
 describe("readImageSets: the four files from any reader (the playground's URLs and picked files)", () => {
-  const idx = (dims: number[], fill = 0) => ({ dims, data: new Uint8Array(dims.reduce((a, b) => a * b, 1)).fill(fill) });
+  const idx = (dims: number[], fill = 0) => ({
+    dims,
+    data: new Uint8Array(dims.reduce((a, b) => a * b, 1)).fill(fill),
+  });
   const sizes: Record<string, number[]> = {
     "train-images-idx3-ubyte": [3, 2, 2],
     "train-labels-idx1-ubyte": [3],
@@ -182,7 +193,10 @@ describe("readImageSets: the four files from any reader (the playground's URLs a
   });
 
   it("names the reader's files when a pair does not match", async () => {
-    const read = async (name: string) => ({ name: `picked/${name}`, idx: idx(name === "t10k-labels-idx1-ubyte" ? [5] : sizes[name]!) });
+    const read = async (name: string) => ({
+      name: `picked/${name}`,
+      idx: idx(name === "t10k-labels-idx1-ubyte" ? [5] : sizes[name]!),
+    });
     await expect(readImageSets(read)).rejects.toThrow(
       "picked/t10k-images-idx3-ubyte has 2 images but picked/t10k-labels-idx1-ubyte has 5 labels",
     );

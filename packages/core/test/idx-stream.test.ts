@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readIdx } from "../src/index.js";
 import { IdxFormatError, readIdxStream } from "../src/browser.js";
+import { readIdx } from "../src/index.js";
 import { gz, idxBytes, REAL_DIR } from "./helpers.js";
 
 /** A stream of the bytes in small chunks, as a fetch body or a dropped File delivers them. */
@@ -38,7 +38,9 @@ describe("readIdxStream (the browser's reader: DecompressionStream, no node: mod
     bytes[0] = 0x50;
     const read = readIdxStream(streamOf(gz(bytes)), "magic.gz");
     await expect(read).rejects.toThrow(IdxFormatError);
-    await expect(readIdxStream(streamOf(gz(bytes)), "magic.gz")).rejects.toThrow("magic.gz: wrong magic number 0x50000803");
+    await expect(readIdxStream(streamOf(gz(bytes)), "magic.gz")).rejects.toThrow(
+      "magic.gz: wrong magic number 0x50000803",
+    );
   });
 
   it("refuses truncated data, saying how many bytes are missing", async () => {

@@ -58,12 +58,16 @@ describe("readIdx on bad files", () => {
 
   it("refuses a header whose counts disagree with the length (trailing data)", async () => {
     const bytes = Buffer.concat([idxBytes([4]), Buffer.from([1, 2])]);
-    await expect(readIdx(write("long", bytes))).rejects.toThrow(/header says 4 = 4 bytes of data but the file holds 6 \(trailing data\)/);
+    await expect(readIdx(write("long", bytes))).rejects.toThrow(
+      /header says 4 = 4 bytes of data but the file holds 6 \(trailing data\)/,
+    );
   });
 
   it("refuses a truncated header", async () => {
     const bytes = idxBytes([10, 28, 28]).subarray(0, 9);
-    await expect(readIdx(write("short-header", bytes))).rejects.toThrow(/truncated header: 3 dimensions need 16 bytes, file has 9/);
+    await expect(readIdx(write("short-header", bytes))).rejects.toThrow(
+      /truncated header: 3 dimensions need 16 bytes, file has 9/,
+    );
   });
 
   it("refuses a file named .gz that is not gzip", async () => {
@@ -74,7 +78,9 @@ describe("readIdx on bad files", () => {
   it("refuses truncated gzip data with a message, not a zlib stack", async () => {
     const full = gz(idxBytes([100, 28, 28]));
     const path = write("cut.gz", full.subarray(0, full.length >> 1));
-    await expect(readIdx(path)).rejects.toThrow(new RegExp(`^${path.replace(/[.]/g, "\\.")}: gzip data is corrupt or truncated`));
+    await expect(readIdx(path)).rejects.toThrow(
+      new RegExp(`^${path.replace(/[.]/g, "\\.")}: gzip data is corrupt or truncated`),
+    );
   });
 
   it("reports a missing file by name", async () => {

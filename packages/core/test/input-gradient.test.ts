@@ -78,7 +78,10 @@ async function backwardPass(model: tfl.LayersModel, x: tf.Tensor): Promise<{ kep
   }));
   const before = tf.memory().numDataBuffers;
   const info = await tf.profile(() => {
-    const { value, grads } = lossGradients(() => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar, variables(model));
+    const { value, grads } = lossGradients(
+      () => tf.sum(tf.square(probe(model.apply(x, { training: true }) as tf.Tensor) as tf.Tensor)) as tf.Scalar,
+      variables(model),
+    );
     tf.dispose([value, ...grads.filter((g) => g !== null)]);
   });
   return { kept: alive - before, kernels: info.kernels.map((k) => k.name) };
@@ -98,8 +101,14 @@ describe.each(["wasm", "cpu"])("skipInputGradient on %s", (backend) => {
   it.each(["sigmoid", "relu"] as const)("weight gradients equal those of the unchanged model (%s)", (activation) => {
     const [patched, plain] = pair(activation);
     const x = images();
-    const ours = tf.variableGrads(() => loss(patched, x), patched.trainableWeights.map((w) => w.read() as tf.Variable));
-    const theirs = tf.variableGrads(() => loss(plain, x), plain.trainableWeights.map((w) => w.read() as tf.Variable));
+    const ours = tf.variableGrads(
+      () => loss(patched, x),
+      patched.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    const theirs = tf.variableGrads(
+      () => loss(plain, x),
+      plain.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
     const names = patched.trainableWeights.map((w) => (w.read() as tf.Variable).name);
     const plainNames = plain.trainableWeights.map((w) => (w.read() as tf.Variable).name);
     expect(names.length).toBe(6);
@@ -147,8 +156,12 @@ describe.each(["wasm", "cpu"])("skipInputGradient on %s", (backend) => {
  */
 function reluNet(): tfl.LayersModel {
   const input = tfl.input({ shape: [9, 8, 2] });
-  const first = tfl.layers.conv2d({ name: "first", filters: 4, kernelSize: 3, activation: "relu", padding: "same" }).apply(input);
-  const second = tfl.layers.conv2d({ name: "second", filters: 5, kernelSize: 3, strides: 2, activation: "relu" }).apply(first);
+  const first = tfl.layers
+    .conv2d({ name: "first", filters: 4, kernelSize: 3, activation: "relu", padding: "same" })
+    .apply(input);
+  const second = tfl.layers
+    .conv2d({ name: "second", filters: 5, kernelSize: 3, strides: 2, activation: "relu" })
+    .apply(first);
   const third = tfl.layers.conv2d({ name: "third", filters: 6, kernelSize: 1 }).apply(second);
   const thirdRelu = tfl.layers.reLU({ name: "third_relu" }).apply(third);
   const fourth = tfl.layers.conv2d({ name: "fourth", filters: 3, kernelSize: 1 }).apply(thirdRelu);
@@ -226,7 +239,9 @@ describe.each(["wasm", "cpu"])("fuseConvolutionRelu on %s", (backend) => {
   it("inference still runs the layers' own path: outputs are bit-identical", () => {
     const [patched, plain] = reluPair();
     const x = reluImages();
-    expect(Array.from((patched.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((plain.predict(x) as tf.Tensor).dataSync()));
+    expect(Array.from((patched.predict(x) as tf.Tensor).dataSync())).toEqual(
+      Array.from((plain.predict(x) as tf.Tensor).dataSync()),
+    );
   });
 });
 
@@ -313,7 +328,9 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
     // output is then freed; the Dense's is not: tfjs's _FusedMatMul gradient keeps its own output.
     expect(ours.kept).toBe(theirs.kept - 1);
     expect(ours.kernels.filter((k) => k === "Relu")).toHaveLength(3); // c's own activation is tfjs's Relu
-    expect(ours.kernels.filter((k) => k === "Cast")).toHaveLength(theirs.kernels.filter((k) => k === "Cast").length - 2);
+    expect(ours.kernels.filter((k) => k === "Cast")).toHaveLength(
+      theirs.kernels.filter((k) => k === "Cast").length - 2,
+    );
   });
 
   it("differentiates them with one ReluGrad kernel each where the backend has it (wasm), else Step and Multiply", async () => {
@@ -327,7 +344,9 @@ describe.each(["wasm", "cpu"])("reluGradientFromOutput on %s", (backend) => {
   it("inference still runs the layers' own path: outputs are bit-identical", () => {
     const [patched, plain] = addReluPair();
     const x = addReluImages();
-    expect(Array.from((patched.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((plain.predict(x) as tf.Tensor).dataSync()));
+    expect(Array.from((patched.predict(x) as tf.Tensor).dataSync())).toEqual(
+      Array.from((plain.predict(x) as tf.Tensor).dataSync()),
+    );
   });
 });
 

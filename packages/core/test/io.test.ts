@@ -47,7 +47,9 @@ describe("saveModel / loadModel", () => {
 
   it("a directory that is not a saved model gets a clear error", async () => {
     const dir = tempDir();
-    await expect(loadModel(dir)).rejects.toThrow(`${join(dir, "model.json")} not found: ${dir} is not a saved TensorFlow.js model`);
+    await expect(loadModel(dir)).rejects.toThrow(
+      `${join(dir, "model.json")} not found: ${dir} is not a saved TensorFlow.js model`,
+    );
   });
 
   it("a truncated weights.bin or a garbage model.json is named, with what is wrong", async () => {
@@ -59,7 +61,9 @@ describe("saveModel / loadModel", () => {
     const error = await loadModel(dir).catch((e) => e);
     expect(error).toBeInstanceOf(ModelFileError);
     expect(error.file).toBe(weights);
-    expect(error.message).toBe(`${weights}: damaged: 94 bytes of weights, model.json describes ${full.length} (truncated)`);
+    expect(error.message).toBe(
+      `${weights}: damaged: 94 bytes of weights, model.json describes ${full.length} (truncated)`,
+    );
     writeFileSync(join(dir, "model.json"), "{ not json");
     const garbage = await loadModel(dir).catch((e) => e);
     expect(garbage).toBeInstanceOf(ModelFileError);

@@ -8,9 +8,9 @@ import {
   type FashionMnist,
   loadFashionMnist,
   setupEngine,
-  takeImages,
   type TrainData,
   TrainStep,
+  takeImages,
   train,
 } from "../src/index.js";
 import { firstImages } from "../src/testing.js";
@@ -106,7 +106,9 @@ describe("train (d2l train_ch6) on real Fashion-MNIST, wasm engine", () => {
   it("a NaN or infinite loss stops with an error naming the epoch and batch and suggesting a smaller lr", async () => {
     const error = await train(smallConvNet(), data, { epochs: 1, lr: 1e12, batchSize: 64 }).catch((e) => e);
     expect(error).toBeInstanceOf(DivergedError);
-    expect(error.message).toMatch(/^training diverged: loss is (NaN|Infinity) at epoch 1, batch \d+ \(lr 1000000000000\); try a smaller learning rate$/);
+    expect(error.message).toMatch(
+      /^training diverged: loss is (NaN|Infinity) at epoch 1, batch \d+ \(lr 1000000000000\); try a smaller learning rate$/,
+    );
   });
 
   it("a finite loss that explodes past 10 × max(first loss, ln 10) stops the run too, naming the bound", async () => {
@@ -161,9 +163,15 @@ describe("train (d2l train_ch6) on real Fashion-MNIST, wasm engine", () => {
 
   it("refuses impossible options before any work", async () => {
     const model = smallConvNet();
-    await expect(train(model, data, { epochs: 1, lr: -0.1, batchSize: 64 })).rejects.toThrow("lr must be a positive number, got -0.1");
-    await expect(train(model, data, { epochs: 1, lr: 0.1, batchSize: 0 })).rejects.toThrow("batchSize must be a positive integer, got 0");
-    await expect(train(model, data, { epochs: 0, lr: 0.1, batchSize: 8 })).rejects.toThrow("epochs must be a positive integer, got 0");
+    await expect(train(model, data, { epochs: 1, lr: -0.1, batchSize: 64 })).rejects.toThrow(
+      "lr must be a positive number, got -0.1",
+    );
+    await expect(train(model, data, { epochs: 1, lr: 0.1, batchSize: 0 })).rejects.toThrow(
+      "batchSize must be a positive integer, got 0",
+    );
+    await expect(train(model, data, { epochs: 0, lr: 0.1, batchSize: 8 })).rejects.toThrow(
+      "epochs must be a positive integer, got 0",
+    );
   });
 });
 
@@ -179,7 +187,9 @@ describe("TrainStep.gradients: the step without its update", () => {
     expect(Object.keys(grads)).toHaveLength(b.trainableWeights.length);
     expect(await loss.data()).toEqual(await ran.loss.data());
     expect(await correct.data()).toEqual(await ran.correct.data());
-    const updated = b.trainableWeights.map((w) => tf.sub(w.read(), tf.mul(0.1, grads[(w.read() as tf.Variable).name]!)));
+    const updated = b.trainableWeights.map((w) =>
+      tf.sub(w.read(), tf.mul(0.1, grads[(w.read() as tf.Variable).name]!)),
+    );
     const expected = await Promise.all(a.trainableWeights.map((w) => w.read().data()));
     for (const [i, u] of updated.entries()) expect(Array.from(await u.data())).toEqual(Array.from(expected[i]!));
     tf.dispose([ran.loss, ran.correct, loss, correct, ...Object.values(grads), ...updated, batch.xs, batch.labels]);

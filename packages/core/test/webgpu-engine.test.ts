@@ -18,7 +18,10 @@ const SRC = fileURLToPath(new URL("../src/index.ts", import.meta.url));
 function engineInChild(preference: string, env: Record<string, string | undefined>) {
   const dir = tempDir();
   const script = join(dir, "engine.mts");
-  writeFileSync(script, `import { setupEngine } from ${JSON.stringify(SRC)};\nconsole.log(JSON.stringify(await setupEngine(${JSON.stringify(preference)})));\n`);
+  writeFileSync(
+    script,
+    `import { setupEngine } from ${JSON.stringify(SRC)};\nconsole.log(JSON.stringify(await setupEngine(${JSON.stringify(preference)})));\n`,
+  );
   const stderrFile = join(dir, "stderr.txt");
   const stderrFd = openSync(stderrFile, "w");
   const child = spawnSync(process.execPath, ["--import", "tsx", script], {
@@ -37,8 +40,17 @@ function engineInChild(preference: string, env: Record<string, string | undefine
 describe("webgpu descriptions", () => {
   it("name the adapter, Dawn's backend, and software where it is one", () => {
     const llvmpipe = { vendor: "mesa", device: "llvmpipe-llvm-15", description: "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)" };
-    expect(webgpuDescription({ ...llvmpipe, architecture: "software", software: true, backend: "vulkan" })).toBe("webgpu (llvmpipe, vulkan, software)");
-    const m2 = { vendor: "apple", device: "", description: "Apple M2 Pro", architecture: "metal-3", software: false, backend: "metal" };
+    expect(webgpuDescription({ ...llvmpipe, architecture: "software", software: true, backend: "vulkan" })).toBe(
+      "webgpu (llvmpipe, vulkan, software)",
+    );
+    const m2 = {
+      vendor: "apple",
+      device: "",
+      description: "Apple M2 Pro",
+      architecture: "metal-3",
+      software: false,
+      backend: "metal",
+    };
     expect(webgpuDescription(m2)).toBe("webgpu (Apple M2 Pro, metal)");
     expect(adapterName({ vendor: "nvidia", device: "", description: "" })).toBe("nvidia");
   });

@@ -40,6 +40,8 @@ describe("the webgpu engine where it cannot start", () => {
   });
 
   it("asked for by name, a Dawn that fails to load is an error that says what failed", async () => {
-    await expect(setupEngine("webgpu")).rejects.toThrow(/^engine "webgpu" is not available: Dawn \(webgpu package\) failed to load on \w+-\w+: \S/);
+    await expect(setupEngine("webgpu")).rejects.toThrow(
+      /^engine "webgpu" is not available: Dawn \(webgpu package\) failed to load on \w+-\w+: \S/,
+    );
   });
 });

@@ -31,7 +31,8 @@ async function expectSameAsCpu(compute: () => tf.Tensor | tf.Tensor[]): Promise<
   const expected = await on("cpu", compute);
   const actual = await on("webgpu", compute);
   expect(actual).toHaveLength(expected.length);
-  for (const [i, e] of expected.entries()) expect(relativeError(actual[i]!, e), `output ${i}`).toBeLessThanOrEqual(TOLERANCE);
+  for (const [i, e] of expected.entries())
+    expect(relativeError(actual[i]!, e), `output ${i}`).toBeLessThanOrEqual(TOLERANCE);
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -47,24 +48,63 @@ const pad = (p: number): Pad => [
 
 /** Every (kernel, stride, padding) of the eight networks' convolutions, on small inputs. */
 const CONVOLUTIONS: { name: string; x: number[]; filter: number[]; stride: number; pad: Pad }[] = [
-  { name: "5×5 stride 1 same, one channel (LeNet conv1)", x: [3, 12, 10, 1], filter: [5, 5, 1, 6], stride: 1, pad: "same" },
+  {
+    name: "5×5 stride 1 same, one channel (LeNet conv1)",
+    x: [3, 12, 10, 1],
+    filter: [5, 5, 1, 6],
+    stride: 1,
+    pad: "same",
+  },
   { name: "5×5 stride 1 valid (LeNet conv2)", x: [3, 12, 10, 3], filter: [5, 5, 3, 5], stride: 1, pad: "valid" },
   { name: "11×11 stride 4 pad 1 (AlexNet conv1)", x: [2, 39, 35, 1], filter: [11, 11, 1, 4], stride: 4, pad: pad(1) },
-  { name: "7×7 stride 2 pad 3 (GoogLeNet, ResNet, DenseNet stems)", x: [3, 16, 13, 1], filter: [7, 7, 1, 6], stride: 2, pad: pad(3) },
+  {
+    name: "7×7 stride 2 pad 3 (GoogLeNet, ResNet, DenseNet stems)",
+    x: [3, 16, 13, 1],
+    filter: [7, 7, 1, 6],
+    stride: 2,
+    pad: pad(3),
+  },
   { name: "5×5 pad 2 (AlexNet, NiN, GoogLeNet)", x: [3, 10, 11, 4], filter: [5, 5, 4, 6], stride: 1, pad: pad(2) },
   { name: "3×3 pad 1 (VGG, ResNet, DenseNet)", x: [4, 9, 8, 5], filter: [3, 3, 5, 7], stride: 1, pad: pad(1) },
-  { name: "3×3 stride 2 pad 1 (ResNet downsampling)", x: [2, 8, 8, 16], filter: [3, 3, 16, 12], stride: 2, pad: pad(1) },
+  {
+    name: "3×3 stride 2 pad 1 (ResNet downsampling)",
+    x: [2, 8, 8, 16],
+    filter: [3, 3, 16, 12],
+    stride: 2,
+    pad: pad(1),
+  },
   { name: "1×1 stride 1 (NiN, GoogLeNet, DenseNet)", x: [4, 6, 5, 8], filter: [1, 1, 8, 3], stride: 1, pad: "valid" },
   { name: "1×1 stride 2 (ResNet shortcut)", x: [4, 7, 6, 5], filter: [1, 1, 5, 9], stride: 2, pad: "valid" },
 ];
 
 /** Max and average pools of the eight networks. */
 const POOLS: { name: string; kind: "max" | "avg"; x: number[]; size: number; stride: number; pad: Pad }[] = [
-  { name: "average 2×2 stride 2 (LeNet, DenseNet transitions)", kind: "avg", x: [3, 8, 6, 5], size: 2, stride: 2, pad: "valid" },
+  {
+    name: "average 2×2 stride 2 (LeNet, DenseNet transitions)",
+    kind: "avg",
+    x: [3, 8, 6, 5],
+    size: 2,
+    stride: 2,
+    pad: "valid",
+  },
   { name: "max 2×2 stride 2 (VGG)", kind: "max", x: [3, 8, 6, 5], size: 2, stride: 2, pad: "valid" },
   { name: "max 3×3 stride 2 (AlexNet, NiN)", kind: "max", x: [3, 9, 11, 4], size: 3, stride: 2, pad: "valid" },
-  { name: "max 3×3 stride 2 pad 1 (GoogLeNet, ResNet, DenseNet)", kind: "max", x: [2, 8, 9, 6], size: 3, stride: 2, pad: "same" },
-  { name: "max 3×3 stride 1 same (GoogLeNet's inception branch)", kind: "max", x: [2, 6, 7, 5], size: 3, stride: 1, pad: "same" },
+  {
+    name: "max 3×3 stride 2 pad 1 (GoogLeNet, ResNet, DenseNet)",
+    kind: "max",
+    x: [2, 8, 9, 6],
+    size: 3,
+    stride: 2,
+    pad: "same",
+  },
+  {
+    name: "max 3×3 stride 1 same (GoogLeNet's inception branch)",
+    kind: "max",
+    x: [2, 6, 7, 5],
+    size: 3,
+    stride: 1,
+    pad: "same",
+  },
 ];
 
 describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
@@ -74,12 +114,22 @@ describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
 
   describe.each(CONVOLUTIONS)("Conv2D $name", (c) => {
     // A loss that weights each output differently, so that dx and dW are not symmetric sums.
-    const weights = () => tensor([c.x[0]!, ...tf.backend_util.computeConv2DInfo(c.x as never, c.filter as never, c.stride, 1, c.pad as never).outShape.slice(1)], 3);
+    const weights = () =>
+      tensor(
+        [
+          c.x[0]!,
+          ...tf.backend_util
+            .computeConv2DInfo(c.x as never, c.filter as never, c.stride, 1, c.pad as never)
+            .outShape.slice(1),
+        ],
+        3,
+      );
     it("forward, dx (Conv2DBackpropInput) and dW (Conv2DBackpropFilter)", async () => {
       await expectSameAsCpu(() => {
         const x = tensor(c.x, 1);
         const w = tensor(c.filter, 2);
-        const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), weights()));
+        const loss = (a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), weights()));
         const [dx, dw] = tf.grads(loss)([x, w]);
         return [tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad), dx!, dw!];
       });
@@ -90,7 +140,14 @@ describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
         const w = tensor(c.filter, 5);
         const b = tensor([c.filter[3]!], 6);
         const fused = (a: tf.Tensor, f: tf.Tensor, bias: tf.Tensor) =>
-          tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, strides: c.stride, pad: c.pad, bias, activation: "relu" });
+          tf.fused.conv2d({
+            x: a as tf.Tensor4D,
+            filter: f as tf.Tensor4D,
+            strides: c.stride,
+            pad: c.pad,
+            bias,
+            activation: "relu",
+          });
         const [dx, dw, db] = tf.grads((a, f, bias) => tf.sum(tf.mul(fused(a!, f!, bias!), weights())))([x, w, b]);
         return [fused(x, w, b), dx!, dw!, db!];
       });
@@ -103,7 +160,9 @@ describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
         // Shifted: whole windows negative, as after a BatchNorm.
         const x = tf.sub(tensor(p.x, 10), 0.5) as tf.Tensor4D;
         const pool = (a: tf.Tensor) =>
-          p.kind === "max" ? tf.maxPool(a as tf.Tensor4D, p.size, p.stride, p.pad) : tf.avgPool(a as tf.Tensor4D, p.size, p.stride, p.pad);
+          p.kind === "max"
+            ? tf.maxPool(a as tf.Tensor4D, p.size, p.stride, p.pad)
+            : tf.avgPool(a as tf.Tensor4D, p.size, p.stride, p.pad);
         return [pool(x), tf.grad((a) => tf.sum(tf.square(pool(a))))(x)];
       });
     });
@@ -124,15 +183,18 @@ describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
     [4, 4096, 256],
     [32, 4096, 32],
     [4, 2048, 4096],
-  ])("MatMul with transposeB (a dense layer's input gradient) at m=%i, k=%i, n=%i, and gradients at that width", async (m, k, n) => {
-    await expectSameAsCpu(() => {
-      const dy = tensor([m, k], 22);
-      const w = tensor([n, k], 23);
-      const x = tensor([m, n], 24);
-      const [dx, dw] = tf.grads((a, b) => tf.sum(tf.square(tf.matMul(a!, b!, false, true))))([x, tensor([k, n], 25)]);
-      return [tf.matMul(dy, w, false, true), dx!, dw!];
-    });
-  });
+  ])(
+    "MatMul with transposeB (a dense layer's input gradient) at m=%i, k=%i, n=%i, and gradients at that width",
+    async (m, k, n) => {
+      await expectSameAsCpu(() => {
+        const dy = tensor([m, k], 22);
+        const w = tensor([n, k], 23);
+        const x = tensor([m, n], 24);
+        const [dx, dw] = tf.grads((a, b) => tf.sum(tf.square(tf.matMul(a!, b!, false, true))))([x, tensor([k, n], 25)]);
+        return [tf.matMul(dy, w, false, true), dx!, dw!];
+      });
+    },
+  );
 
   it("ReLU, sigmoid, add (residual), multiply (dropout mask) and their gradients", async () => {
     await expectSameAsCpu(() => {
@@ -149,7 +211,16 @@ describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
     await expectSameAsCpu(() => {
       const a = tensor([2, 6, 6, 3], 40);
       const b = tensor([2, 6, 6, 5], 41);
-      const f = (x: tf.Tensor, y: tf.Tensor) => tf.reshape(tf.pad(tf.concat([x, y], 3), [[0, 0], [1, 1], [1, 1], [0, 0]]), [2, -1]);
+      const f = (x: tf.Tensor, y: tf.Tensor) =>
+        tf.reshape(
+          tf.pad(tf.concat([x, y], 3), [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ]),
+          [2, -1],
+        );
       const [da, db] = tf.grads((x, y) => tf.sum(tf.square(f(x!, y!))))([a, b]);
       return [f(a, b), da!, db!];
     });
@@ -170,7 +241,13 @@ describe.skipIf(SKIP_WEBGPU)("webgpu kernels against the cpu backend", () => {
   it("softmax cross-entropy on logits, its gradient, and the argmax evaluation reads", async () => {
     await expectSameAsCpu(() => {
       const logits = tf.mul(tensor([32, 10], 60), 4);
-      const labels = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => (i * 7) % 10), "int32"), 10);
+      const labels = tf.oneHot(
+        tf.tensor1d(
+          Array.from({ length: 32 }, (_, i) => (i * 7) % 10),
+          "int32",
+        ),
+        10,
+      );
       const loss = (l: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, l) as tf.Scalar;
       return [loss(logits), tf.grad(loss)(logits), tf.cast(tf.argMax(logits, 1), "float32")];
     });

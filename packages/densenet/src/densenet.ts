@@ -12,8 +12,8 @@ import {
   resolveInputShape,
   resolveNumClasses,
 } from "@convnets/model";
-import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
+import * as tfl from "@tensorflow/tfjs-layers";
 
 /** BatchNorm → ReLU, the pre-activation every DenseNet convolution starts with. */
 function bnRelu(x: SymbolicTensor, name: string): SymbolicTensor {

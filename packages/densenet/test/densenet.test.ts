@@ -97,7 +97,9 @@ describe("densenet input size", () => {
   });
 
   it("refuses bad growthRate and blocks with the book's values as a hint", () => {
-    expect(() => densenet({ growthRate: 0 })).toThrow(/densenet: growthRate must be a positive integer \(d2l §8.7 uses 32\)/);
+    expect(() => densenet({ growthRate: 0 })).toThrow(
+      /densenet: growthRate must be a positive integer \(d2l §8.7 uses 32\)/,
+    );
     expect(() => densenet({ blocks: [] })).toThrow(/densenet: blocks must list/);
     expect(() => densenet({ blocks: [4, 0] })).toThrow(/\[4, 4, 4, 4\]/);
   });

@@ -9,8 +9,8 @@ import {
   resolveInputShape,
   resolveNumClasses,
 } from "@convnets/model";
-import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
+import * as tfl from "@tensorflow/tfjs-layers";
 
 /** Output channels of an Inception block's four branches, as d2l §8.4's `Inception(in, c1, c2, c3, c4)`. */
 export interface InceptionChannels {
@@ -114,12 +114,7 @@ function resolveStemKernelSize(options: GoogLeNetOptions | undefined): number {
  */
 export function googlenet(options?: GoogLeNetOptions): LayersModel {
   const stemKernelSize = resolveStemKernelSize(options);
-  const inputShape = resolveInputShape(
-    "googlenet",
-    options,
-    DEFAULT_INPUT_SIZE,
-    googlenetMinInputSize(stemKernelSize),
-  );
+  const inputShape = resolveInputShape("googlenet", options, DEFAULT_INPUT_SIZE, googlenetMinInputSize(stemKernelSize));
   const numClasses = resolveNumClasses("googlenet", options);
 
   const input = imageInput(inputShape);

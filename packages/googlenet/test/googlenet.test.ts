@@ -51,7 +51,8 @@ describe("inception()", () => {
       ].sort(),
     );
     // Conv2d(192,64,1) + Conv2d(192,96,1) + Conv2d(96,128,3) + Conv2d(192,16,1) + Conv2d(16,32,5) + Conv2d(192,32,1)
-    const expected = 192 * 64 + 64 + (192 * 96 + 96) + (96 * 128 * 9 + 128) + (192 * 16 + 16) + (16 * 32 * 25 + 32) + (192 * 32 + 32);
+    const expected =
+      192 * 64 + 64 + (192 * 96 + 96) + (96 * 128 * 9 + 128) + (192 * 16 + 16) + (16 * 32 * 25 + 32) + (192 * 32 + 32);
     expect(paramCount(model.trainableWeights)).toBe(expected);
     model.dispose();
   });

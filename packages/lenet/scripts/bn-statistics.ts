@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { ConvnetsBatchNorm } from "@convnets/batchnorm";
 import { batches, evaluate, type ImageSet, loadFashionMnist, loadModel, setupEngine } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
-import { type LayersModel, model as functionalModel, type SymbolicTensor } from "@tensorflow/tfjs-layers";
+import { model as functionalModel, type LayersModel, type SymbolicTensor } from "@tensorflow/tfjs-layers";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -18,7 +18,9 @@ const { positionals, values } = parseArgs({
 });
 const dir = positionals[0];
 if (!dir) {
-  console.error("usage: npx tsx scripts/bn-statistics.ts DIR [--backend wasm] (DIR: a model saved by reproduce.ts --save)");
+  console.error(
+    "usage: npx tsx scripts/bn-statistics.ts DIR [--backend wasm] (DIR: a model saved by reproduce.ts --save)",
+  );
   process.exit(2);
 }
 
@@ -29,7 +31,9 @@ const norms = model.layers.filter((l): l is ConvnetsBatchNorm => l instanceof Co
 if (norms.length === 0) throw new Error(`${dir}: the model has no ConvnetsBatchNorm layer; nothing to explain`);
 console.log(`${model.name} from ${dir} on ${engine.description}`);
 console.log(`test acc, moving statistics (inference): ${(await evaluate(model, data.test)).accuracy.toFixed(4)}`);
-console.log(`test acc, each batch of 256 its own statistics: ${batchStatisticsAccuracy(await loadModel(dir), data.test)}`);
+console.log(
+  `test acc, each batch of 256 its own statistics: ${batchStatisticsAccuracy(await loadModel(dir), data.test)}`,
+);
 
 // Exact per-feature mean and (biased) variance of each BatchNorm's input over the training set,
 // layer by layer, each later layer seeing the earlier ones already switched to exact statistics.

@@ -25,7 +25,9 @@ const { positionals, values } = parseArgs({
 });
 const name = positionals[0];
 if (name !== "lenet" && name !== "lenet-bn") {
-  console.error(`usage: npx tsx scripts/reproduce.ts lenet|lenet-bn [--epochs N] [--backend wasm]; got ${name ?? "nothing"}`);
+  console.error(
+    `usage: npx tsx scripts/reproduce.ts lenet|lenet-bn [--epochs N] [--backend wasm]; got ${name ?? "nothing"}`,
+  );
   process.exit(2);
 }
 const spec = SPECS[name];
@@ -66,5 +68,7 @@ if (values.save) {
 }
 const median = BOOK_MEDIAN_TEST_ACC[name];
 if (last.testAcc < median - 0.1) {
-  console.log(`warning: test acc ${last.testAcc.toFixed(3)} is far below the book's median ${median}: something is wrong`);
+  console.log(
+    `warning: test acc ${last.testAcc.toFixed(3)} is far below the book's median ${median}: something is wrong`,
+  );
 }

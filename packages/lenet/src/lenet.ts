@@ -24,7 +24,11 @@ function sigmoidAfter(x: SymbolicTensor, name: string, withBatchNorm: boolean): 
   return activation(normalised, `${name}_sigmoid`, "sigmoid");
 }
 
-function buildLenet(spec: ModelSpec<LenetOptions>, options: LenetOptions | undefined, withBatchNorm: boolean): LayersModel {
+function buildLenet(
+  spec: ModelSpec<LenetOptions>,
+  options: LenetOptions | undefined,
+  withBatchNorm: boolean,
+): LayersModel {
   const inputShape = resolveInputShape(spec.name, options, spec.defaults.inputSize, spec.minInputSize);
   const numClasses = resolveNumClasses(spec.name, options);
 

@@ -47,13 +47,16 @@ describe.each(LENETS.map((c) => [c.spec.name, c] as const))("%s", (name, c) => {
       // The weights are float32: tfjs draws them between ±limit rounded to float32, which may lie above limit.
       expect(maxAbs, layerName).toBeLessThanOrEqual(Math.fround(limit));
       expect(maxAbs, layerName).toBeGreaterThan(0.8 * limit);
-      expect(Array.from(bias!.dataSync()).every((v) => v === 0), layerName).toBe(true);
+      expect(
+        Array.from(bias!.dataSync()).every((v) => v === 0),
+        layerName,
+      ).toBe(true);
     }
     // the variance of U(-a, a) is a²/3; dense1 has enough weights to check it
     const kernel = model.getLayer("fc1").getWeights()[0]!;
     const values = Array.from(kernel.dataSync());
     const limit = Math.sqrt(6 / (kernel.shape[0]! + kernel.shape[1]!));
     const variance = values.reduce((s, v) => s + v * v, 0) / values.length;
-    expect(variance / (limit * limit / 3)).toBeCloseTo(1, 1);
+    expect(variance / ((limit * limit) / 3)).toBeCloseTo(1, 1);
   });
 });

@@ -4,9 +4,10 @@
  * shape walk, the book's initial weights and the custom kernel names. Only tfjs-core and tfjs-layers: no engine, no
  * data, no `node:` module, so a network package stays small and runs in a browser bundle.
  */
+
+export { initXavierUniform } from "./init.js";
 export * as kernelNames from "./kernel-names.js";
 export { CONVNETS_KERNEL_NAMES, type ConvnetsKernelName } from "./kernel-names.js";
-export { initXavierUniform } from "./init.js";
 export {
   activation,
   applyTo,
@@ -26,6 +27,7 @@ export {
   maxPool,
   XAVIER_INIT,
 } from "./layers.js";
+export { LAYER_NAME } from "./naming.js";
 export {
   createModel,
   editDistance,
@@ -35,7 +37,6 @@ export {
   registerModel,
   unregisterModel,
 } from "./registry.js";
-export { LAYER_NAME } from "./naming.js";
 export { resolveInputShape, resolveNumClasses } from "./shapes.js";
 export type { BuildOptions, ModelSpec, Recipe } from "./spec.js";
 export { formatSummary, type LayerRow, type ModelSummary, summary } from "./summary.js";

@@ -1,7 +1,8 @@
 // Layer helpers for functional-API networks written after the book's PyTorch code (d2l chapters 7 and 8). Every
 // network package builds with these; the names they give follow the rules in this package's README.
-import * as tfl from "@tensorflow/tfjs-layers";
+
 import type { SymbolicTensor } from "@tensorflow/tfjs-layers";
+import * as tfl from "@tensorflow/tfjs-layers";
 
 /**
  * Xavier-uniform kernels and zero biases, as built. The training loop re-draws both as the book's PyTorch networks
@@ -89,7 +90,12 @@ export function avgPool(x: SymbolicTensor, name: string, args: { poolSize: numbe
 }
 
 /** `nn.Linear(…, units)` with Xavier-uniform kernel, then `activation` fused in the same layer (default none). */
-export function dense(x: SymbolicTensor, name: string, units: number, activation: "linear" | "relu" = "linear"): SymbolicTensor {
+export function dense(
+  x: SymbolicTensor,
+  name: string,
+  units: number,
+  activation: "linear" | "relu" = "linear",
+): SymbolicTensor {
   return applyTo(tfl.layers.dense({ units, activation, ...XAVIER_INIT, name }), x);
 }
 

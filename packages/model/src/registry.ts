@@ -88,7 +88,7 @@ export function getModelSpec(name: string): ModelSpec {
     `Unknown model "${name}".${close.length ? ` Did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : ""} ` +
       (known.length
         ? `Registered: ${known.join(", ")}.`
-        : "None is registered: import a network package first (import \"@convnets/resnet\")."),
+        : 'None is registered: import a network package first (import "@convnets/resnet").'),
   );
 }
 

@@ -23,7 +23,10 @@ function net() {
 }
 
 const values = (model: tfl.LayersModel, layer: string) =>
-  model.getLayer(layer).getWeights().map((w) => Array.from(w.dataSync()));
+  model
+    .getLayer(layer)
+    .getWeights()
+    .map((w) => Array.from(w.dataSync()));
 const maxAbs = (v: number[]) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
 const meanSquare = (v: number[]) => v.reduce((s, x) => s + x * x, 0) / v.length;
 

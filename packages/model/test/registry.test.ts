@@ -60,7 +60,9 @@ describe("the registry", () => {
     expect(model.layers.map((l) => l.name)).toEqual(["input", "flatten", "logits"]);
     model.dispose();
     expect(findModelSpec("t-nett")).toBeUndefined();
-    expect(() => getModelSpec("t-nett")).toThrow(/^Unknown model "t-nett"\. Did you mean "t-net"\? Registered: .*t-net/);
+    expect(() => getModelSpec("t-nett")).toThrow(
+      /^Unknown model "t-nett"\. Did you mean "t-net"\? Registered: .*t-net/,
+    );
   });
 
   it("takes the same spec twice, refuses another network under a taken name, and refuses a bad name", () => {
@@ -74,7 +76,9 @@ describe("the registry", () => {
 
   it("is shared by every copy of the package (kept on globalThis)", () => {
     register(tiny("t-shared"));
-    const shared = (globalThis as Record<symbol, { specs: Map<string, ModelSpec> }>)[Symbol.for("@convnets/model registry")];
+    const shared = (globalThis as Record<symbol, { specs: Map<string, ModelSpec> }>)[
+      Symbol.for("@convnets/model registry")
+    ];
     expect(shared?.specs.get("t-shared")?.name).toBe("t-shared");
   });
 });

@@ -13,7 +13,14 @@ function bookLenet() {
   return tfl.sequential({
     name: "lenet",
     layers: [
-      tfl.layers.conv2d({ name: "conv1", inputShape: [28, 28, 1], filters: 6, kernelSize: 5, padding: "same", activation: "sigmoid" }),
+      tfl.layers.conv2d({
+        name: "conv1",
+        inputShape: [28, 28, 1],
+        filters: 6,
+        kernelSize: 5,
+        padding: "same",
+        activation: "sigmoid",
+      }),
       tfl.layers.averagePooling2d({ name: "pool1", poolSize: 2, strides: 2 }),
       tfl.layers.conv2d({ name: "conv2", filters: 16, kernelSize: 5, activation: "sigmoid" }),
       tfl.layers.averagePooling2d({ name: "pool2", poolSize: 2, strides: 2 }),
@@ -46,10 +53,7 @@ describe("summary", () => {
 
   it("splits trainable and non-trainable parameters (tfjs BatchNormalization keeps 2 of its 4 per channel trainable)", () => {
     const model = tfl.sequential({
-      layers: [
-        tfl.layers.dense({ inputShape: [4], units: 3 }),
-        tfl.layers.batchNormalization({}),
-      ],
+      layers: [tfl.layers.dense({ inputShape: [4], units: 3 }), tfl.layers.batchNormalization({})],
     });
     const s = summary(model);
     expect(s.totalParams).toBe(15 + 12);

@@ -70,7 +70,10 @@ try {
   writeFileSync(join(dir, "inputs.f32"), inputs);
   writeFileSync(join(dir, "labels.i32"), labels);
   const file = join(dir, "ours.json");
-  writeFileSync(file, JSON.stringify({ start, end: dump(), losses, engine: engine.description, inputSize, batchSize, lr }));
+  writeFileSync(
+    file,
+    JSON.stringify({ start, end: dump(), losses, engine: engine.description, inputSize, batchSize, lr }),
+  );
   const py = spawnSync(values.python, [join(import.meta.dirname, "steps_vs_pytorch.py"), file, values.peer], {
     stdio: "inherit",
   });

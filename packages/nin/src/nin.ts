@@ -77,7 +77,6 @@ export function ninFeatureSize(inputSize: number): number {
   return SPATIAL_WINDOWS.reduce(windowOutputSize, inputSize);
 }
 
-
 /**
  * Network in Network (Lin, Chen & Yan, 2014) as d2l §8.3 builds it: four {@link ninBlock}s
  * (96 channels 11×11/4, 256 5×5, 384 3×3, then `numClasses` 3×3) with 3×3/2 max-pools between

@@ -14,8 +14,14 @@ import { epochRows, fillForm, launchChromium, servePage, waitForEnd } from "../t
 
 const network = process.argv[2] ?? "lenet";
 const rounds = Number(process.argv[3] ?? 1);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(", ");
-const trainer = join(dirname(createRequire(import.meta.url).resolve("@convnets/trainer/package.json")), "bin/convnets.js");
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ");
+const trainer = join(
+  dirname(createRequire(import.meta.url).resolve("@convnets/trainer/package.json")),
+  "bin/convnets.js",
+);
 
 async function inChromium(): Promise<{ rate: number; engine: string }> {
   const { server, url } = await servePage();
@@ -52,7 +58,9 @@ for (let round = 1; round <= rounds; round++) {
   const cli = inNode();
   chromium.push(page.rate);
   node.push(cli.rate);
-  console.log(`round ${round} (load ${before}): Chromium ${page.rate.toFixed(0)} examples/sec on ${page.engine}; Node ${cli.rate.toFixed(0)} on ${cli.engine}`);
+  console.log(
+    `round ${round} (load ${before}): Chromium ${page.rate.toFixed(0)} examples/sec on ${page.engine}; Node ${cli.rate.toFixed(0)} on ${cli.engine}`,
+  );
 }
 const best = (rates: number[]) => Math.max(...rates);
 console.log(

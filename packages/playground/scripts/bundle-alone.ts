@@ -57,7 +57,9 @@ function recordNodeModules(found: string[]): Plugin {
       const bare = source.replace(/^node:/, "").split("/")[0]!;
       if (!source.startsWith("node:") && !NODE_BUILTINS.has(bare)) return null;
       if (importer && browserField(importer)[source] === false) return null;
-      found.push(`${(importer ?? "?").replace(/.*node_modules\//, "").replace(/.*\/packages\//, "packages/")} → ${source}`);
+      found.push(
+        `${(importer ?? "?").replace(/.*node_modules\//, "").replace(/.*\/packages\//, "packages/")} → ${source}`,
+      );
       return null;
     },
   };
@@ -67,9 +69,11 @@ function recordNodeModules(found: string[]): Plugin {
 export async function bundleAlone(pkg: string, network: boolean, page?: string): Promise<BundleReport> {
   const dir = join(ROOT, "node_modules/.bundle-alone", pkg.replace("@convnets/", ""));
   mkdirSync(dir, { recursive: true });
-  const use = page ?? (network
-    ? `import "${pkg}";\nimport { createModel, listModels } from "@convnets/model";\nconst model = createModel(listModels()[0]);\ndocument.body.textContent = \`\${model.name}: \${model.countParams()} parameters\`;`
-    : `import { batchNorm } from "${pkg}";\nimport { sequential } from "@tensorflow/tfjs-layers";\nconst model = sequential({ layers: [batchNorm({ inputShape: [4] })] });\ndocument.body.textContent = String(model.countParams());`);
+  const use =
+    page ??
+    (network
+      ? `import "${pkg}";\nimport { createModel, listModels } from "@convnets/model";\nconst model = createModel(listModels()[0]);\ndocument.body.textContent = \`\${model.name}: \${model.countParams()} parameters\`;`
+      : `import { batchNorm } from "${pkg}";\nimport { sequential } from "@tensorflow/tfjs-layers";\nconst model = sequential({ layers: [batchNorm({ inputShape: [4] })] });\ndocument.body.textContent = String(model.countParams());`);
   writeFileSync(
     join(dir, "main.js"),
     `import "@tensorflow/tfjs-backend-webgl";\nimport "@tensorflow/tfjs-layers";\n${use}\n`,

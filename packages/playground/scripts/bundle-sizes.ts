@@ -27,7 +27,8 @@ export function sizeSection(r: BundleReport): string {
 async function main(): Promise<void> {
   for (const { pkg, network } of NETWORK_PACKAGES) {
     const report = await bundleAlone(pkg, network);
-    if (report.nodeModules.length > 0) throw new Error(`${pkg} pulls Node modules into a page: ${report.nodeModules.join(", ")}`);
+    if (report.nodeModules.length > 0)
+      throw new Error(`${pkg} pulls Node modules into a page: ${report.nodeModules.join(", ")}`);
     const path = readmeOf(pkg);
     const readme = readFileSync(path, "utf8");
     const section = sizeSection(report);
@@ -37,7 +38,9 @@ async function main(): Promise<void> {
         ? readme.slice(0, start) + section + readme.slice(readme.indexOf(END) + END.length)
         : `${readme.trimEnd()}\n\n## In a browser\n\n${section}\n`;
     writeFileSync(path, next);
-    console.log(`${pkg}: ${kB(report.bytes)} kB minified, ${kB(report.gzipBytes)} kB gzip, convnets ${kB(report.convnetsBytes)} kB`);
+    console.log(
+      `${pkg}: ${kB(report.bytes)} kB minified, ${kB(report.gzipBytes)} kB gzip, convnets ${kB(report.convnetsBytes)} kB`,
+    );
   }
 }
 

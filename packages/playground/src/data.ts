@@ -45,7 +45,9 @@ export function readChosenFiles(files: readonly File[]): Promise<PageData> {
   const missing = names.filter((n) => !files.some((f) => f.name === n || f.name === `${n}.gz`));
   if (missing.length > 0) {
     return Promise.reject(
-      new Error(`the chosen files lack ${missing.join(", ")} (each as .gz or raw); choose all four Fashion-MNIST files`),
+      new Error(
+        `the chosen files lack ${missing.join(", ")} (each as .gz or raw); choose all four Fashion-MNIST files`,
+      ),
     );
   }
   return readFour((name) => {

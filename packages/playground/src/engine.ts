@@ -2,10 +2,10 @@ import { setupWasm } from "@convnets/wasm";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgl";
 import "@tensorflow/tfjs-backend-webgpu";
-import * as tf from "@tensorflow/tfjs-core";
 import plainWasm from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.wasm?url";
 import simdWasm from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-simd.wasm?url";
 import threadedSimdWasm from "@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm?url";
+import * as tf from "@tensorflow/tfjs-core";
 
 export const PAGE_ENGINES = ["wasm", "webgl", "webgpu"] as const;
 export type PageEngine = (typeof PAGE_ENGINES)[number];
@@ -39,7 +39,9 @@ export async function startEngine(name: PageEngine): Promise<StartedEngine> {
     return { name, description: [engine.description, ...notes].join("; ") };
   }
   if (name === "webgpu" && !("gpu" in navigator)) {
-    throw new Error("webgpu: this browser has no navigator.gpu (WebGPU is off or unsupported here); pick webgl or wasm");
+    throw new Error(
+      "webgpu: this browser has no navigator.gpu (WebGPU is off or unsupported here); pick webgl or wasm",
+    );
   }
   let started = false;
   try {

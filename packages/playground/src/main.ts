@@ -67,7 +67,8 @@ function setBusy(busy: boolean): void {
   state.busy = busy;
   ui.train.disabled = busy;
   ui.stop.disabled = !busy;
-  const resumable = !busy && state.model !== undefined && state.recipe !== undefined && state.engine?.name === ui.engine.value;
+  const resumable =
+    !busy && state.model !== undefined && state.recipe !== undefined && state.engine?.name === ui.engine.value;
   ui.continue.disabled = !resumable;
   ui.save.disabled = busy || state.model === undefined;
   ui.runFiles.disabled = busy;
@@ -75,7 +76,8 @@ function setBusy(busy: boolean): void {
 
 function fillRecipe(spec: ModelSpec): void {
   const { defaults } = spec;
-  for (const key of ["epochs", "lr", "batchSize", "inputSize"] as const) $<HTMLInputElement>(key).value = String(defaults[key]);
+  for (const key of ["epochs", "lr", "batchSize", "inputSize"] as const)
+    $<HTMLInputElement>(key).value = String(defaults[key]);
   $<HTMLInputElement>("inputSize").min = String(spec.minInputSize);
   ui.paper.textContent = `${spec.title} — ${spec.paper}. Seed recipe: ${defaults.epochs} epochs, lr ${defaults.lr}, batch ${defaults.batchSize}, ${defaults.inputSize}×${defaults.inputSize}.`;
 }
@@ -86,12 +88,15 @@ function readRecipe(spec: ModelSpec): PageRecipe {
   const whole = (key: (typeof RECIPE_FIELDS)[number], min: number, max = Number.POSITIVE_INFINITY) => {
     const v = value(key);
     if (!Number.isInteger(v) || v < min || v > max) {
-      throw new Error(`${key}: "${$<HTMLInputElement>(key).value}" must be a whole number from ${min}${Number.isFinite(max) ? ` to ${max}` : ""}`);
+      throw new Error(
+        `${key}: "${$<HTMLInputElement>(key).value}" must be a whole number from ${min}${Number.isFinite(max) ? ` to ${max}` : ""}`,
+      );
     }
     return v;
   };
   const lr = value("lr");
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`lr: "${$<HTMLInputElement>("lr").value}" must be a positive number`);
+  if (!(lr > 0) || !Number.isFinite(lr))
+    throw new Error(`lr: "${$<HTMLInputElement>("lr").value}" must be a positive number`);
   return {
     epochs: whole("epochs", 1),
     lr,
@@ -128,7 +133,14 @@ async function ensureData(): Promise<PageData> {
 function addEpochRow(m: EpochMetrics, tensors: number): void {
   ui.table.hidden = false;
   const row = ui.table.tBodies[0]!.insertRow();
-  const cells = [m.epoch, m.loss.toFixed(3), m.trainAcc.toFixed(3), m.testAcc.toFixed(3), m.examplesPerSec.toFixed(0), tensors];
+  const cells = [
+    m.epoch,
+    m.loss.toFixed(3),
+    m.trainAcc.toFixed(3),
+    m.testAcc.toFixed(3),
+    m.examplesPerSec.toFixed(0),
+    tensors,
+  ];
   for (const c of cells) row.insertCell().textContent = String(c);
 }
 

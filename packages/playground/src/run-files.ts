@@ -1,5 +1,5 @@
-import { loadLayersModel, type LayersModel } from "@tensorflow/tfjs-layers";
 import * as tf from "@tensorflow/tfjs-core";
+import { type LayersModel, loadLayersModel } from "@tensorflow/tfjs-layers";
 
 /**
  * Loads a model from the files of a run directory written by `convnets train` (its `model.json` and
@@ -10,7 +10,9 @@ export async function loadRunModel(files: readonly File[]): Promise<{ model: Lay
   const weights = files.filter((f) => f.name.endsWith(".bin"));
   if (!json || weights.length === 0) {
     const got = files.map((f) => f.name).join(", ") || "nothing";
-    throw new Error(`got ${got}: drop a run's model.json and its weights.bin together (from <run>/model/ of convnets train)`);
+    throw new Error(
+      `got ${got}: drop a run's model.json and its weights.bin together (from <run>/model/ of convnets train)`,
+    );
   }
   try {
     return { model: await loadLayersModel(tf.io.browserFiles([json, ...weights])), name: json.name };

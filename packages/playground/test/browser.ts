@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type ConsoleMessage, type Page } from "playwright-core";
+import { type Browser, type ConsoleMessage, chromium, type Page } from "playwright-core";
 import { type PreviewServer, preview } from "vite";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -12,7 +12,9 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (pnpm test does, as root: scripts/prepare-test-machine.sh), or set CHROMIUM_PATH to a Chromium binary`);
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: apt-get install -y chromium (pnpm test does, as root: scripts/prepare-test-machine.sh), or set CHROMIUM_PATH to a Chromium binary`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -29,8 +31,13 @@ export async function launchChromium(): Promise<Browser> {
 
 /** `vite preview` of the built page (the test task depends on the build), with its data route. */
 export async function servePage(): Promise<{ server: PreviewServer; url: string }> {
-  if (!existsSync(`${ROOT}/dist/index.html`)) throw new Error(`${ROOT}dist is not built: run pnpm --filter @convnets/playground build`);
-  const server = await preview({ root: ROOT, logLevel: "warn", preview: { host: "127.0.0.1", port: 4400 + Math.floor(Math.random() * 500) } });
+  if (!existsSync(`${ROOT}/dist/index.html`))
+    throw new Error(`${ROOT}dist is not built: run pnpm --filter @convnets/playground build`);
+  const server = await preview({
+    root: ROOT,
+    logLevel: "warn",
+    preview: { host: "127.0.0.1", port: 4400 + Math.floor(Math.random() * 500) },
+  });
   const url = server.resolvedUrls?.local[0];
   if (!url) throw new Error("vite preview did not report its URL");
   return { server, url };
@@ -90,9 +97,9 @@ export interface EpochRow {
 
 /** The page's table of epochs. */
 export async function epochRows(page: Page): Promise<EpochRow[]> {
-  const rows = await page.locator("#epochs-table tbody tr").evaluateAll((trs) =>
-    trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => Number(td.textContent))),
-  );
+  const rows = await page
+    .locator("#epochs-table tbody tr")
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => Number(td.textContent))));
   return rows.map(([epoch, loss, trainAcc, testAcc, examplesPerSec, tensors]) => ({
     epoch: epoch!,
     loss: loss!,

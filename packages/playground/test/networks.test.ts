@@ -45,9 +45,16 @@ describe("the page's networks", () => {
     it("imports every installed network package of the project, a ninth one included, and nothing else", () => {
       mkdirSync(join(project, "node_modules", "@convnets"), { recursive: true });
       // The trainer's ninth-network fixture (keyword convnets-network), and core (depends on @convnets/model, but is no network).
-      symlinkSync(join(PACKAGES, "trainer", "test", "fixtures", "toynet"), join(project, "node_modules", "@convnets", "toynet"), "dir");
+      symlinkSync(
+        join(PACKAGES, "trainer", "test", "fixtures", "toynet"),
+        join(project, "node_modules", "@convnets", "toynet"),
+        "dir",
+      );
       symlinkSync(join(PACKAGES, "core"), join(project, "node_modules", "@convnets", "core"), "dir");
-      const plugin = convnetsNetworks(project) as unknown as { resolveId(id: string): string; load(id: string): string };
+      const plugin = convnetsNetworks(project) as unknown as {
+        resolveId(id: string): string;
+        load(id: string): string;
+      };
       expect(plugin.load(plugin.resolveId("virtual:convnets-networks"))).toBe('import "@convnets/toynet";');
       const page = convnetsNetworks(dirname(fileURLToPath(import.meta.url)) + "/..") as unknown as typeof plugin;
       expect(page.load(page.resolveId("virtual:convnets-networks")).split("\n")).toEqual(

@@ -66,10 +66,14 @@ describe("the playground in Chromium", () => {
   it("keeps working when stopped and continued: the epochs after leave as many tensors as before", async () => {
     await fillForm(page, { ...QUICK, engine: "wasm", epochs: 3, trainCount: 12000 });
     await page.click("#train");
-    await page.waitForFunction(() => document.getElementById("status")!.textContent!.startsWith("epoch 2/3"), undefined, {
-      timeout: 120_000,
-      polling: 50,
-    });
+    await page.waitForFunction(
+      () => document.getElementById("status")!.textContent!.startsWith("epoch 2/3"),
+      undefined,
+      {
+        timeout: 120_000,
+        polling: 50,
+      },
+    );
     await page.click("#stop");
     expect(await waitForEnd(page)).toMatch(/^stopped \(1 of 3 epochs done/);
     expect(await page.locator("#continue").isEnabled()).toBe(true);
@@ -90,7 +94,9 @@ describe("the playground in Chromium", () => {
     // tfjs's threaded build runs half the cores the browser reports: 1 on this 2-core machine unless told 4.
     const threaded = await browser.newPage();
     const threadedErrors = collectErrors(threaded);
-    await threaded.addInitScript({ content: 'Object.defineProperty(Navigator.prototype, "hardwareConcurrency", { get: () => 4 });' });
+    await threaded.addInitScript({
+      content: 'Object.defineProperty(Navigator.prototype, "hardwareConcurrency", { get: () => 4 });',
+    });
     await threaded.goto(url);
     await fillForm(threaded, { ...QUICK, engine: "wasm" });
     await threaded.click("#train");
@@ -127,15 +133,40 @@ describe("the playground in Chromium", () => {
 
   it("opens a run of `convnets train` and gives Node's test accuracy ±0.005", async () => {
     const runDir = mkdtempSync(join(tmpdir(), "convnets-playground-run-"));
-    const trainer = join(dirname(createRequire(import.meta.url).resolve("@convnets/trainer/package.json")), "bin/convnets.js");
-    execFileSync(process.execPath, [trainer, "train", "lenet-bn", "--epochs", "1", "--limit", "4000", "--batch-size", "64", "--threads", "1", "--out", runDir], {
-      stdio: "pipe",
-    });
+    const trainer = join(
+      dirname(createRequire(import.meta.url).resolve("@convnets/trainer/package.json")),
+      "bin/convnets.js",
+    );
+    execFileSync(
+      process.execPath,
+      [
+        trainer,
+        "train",
+        "lenet-bn",
+        "--epochs",
+        "1",
+        "--limit",
+        "4000",
+        "--batch-size",
+        "64",
+        "--threads",
+        "1",
+        "--out",
+        runDir,
+      ],
+      {
+        stdio: "pipe",
+      },
+    );
     const history = JSON.parse(readFileSync(join(runDir, "history.json"), "utf8")) as { testAcc: number }[];
     const nodeAcc = history.at(-1)!.testAcc;
     await fillForm(page, { engine: "wasm", testCount: 4000 });
     await page.setInputFiles("#run-files", [join(runDir, "model/model.json"), join(runDir, "model/weights.bin")]);
-    await page.waitForFunction(() => /test acc/.test(document.getElementById("run-result")!.textContent ?? "") || !document.getElementById("error")!.hidden);
+    await page.waitForFunction(
+      () =>
+        /test acc/.test(document.getElementById("run-result")!.textContent ?? "") ||
+        !document.getElementById("error")!.hidden,
+    );
     expect(await page.locator("#error").textContent()).toBe("");
     const shown = await page.locator("#run-result").textContent();
     const pageAcc = Number(/test acc (\d\.\d+)/.exec(shown ?? "")?.[1]);
@@ -153,13 +184,24 @@ describe("the playground in Chromium", () => {
     const wrongMagic = Buffer.alloc(16);
     wrongMagic.write("PK\u0003\u0004", 0, "latin1");
     const cases = [
-      [file("train-images-idx3-ubyte.gz", images.subarray(0, images.length >> 1)), "train-images-idx3-ubyte.gz: gzip data is corrupt or truncated"],
-      [file("train-images-idx3-ubyte.gz", gzipSync(wrongMagic)), "train-images-idx3-ubyte.gz: wrong magic number 0x504b0304"],
-      [file("train-images-idx3-ubyte.gz", Buffer.from("<html>Not found</html>")), "train-images-idx3-ubyte.gz: named .gz but is not gzip data"],
+      [
+        file("train-images-idx3-ubyte.gz", images.subarray(0, images.length >> 1)),
+        "train-images-idx3-ubyte.gz: gzip data is corrupt or truncated",
+      ],
+      [
+        file("train-images-idx3-ubyte.gz", gzipSync(wrongMagic)),
+        "train-images-idx3-ubyte.gz: wrong magic number 0x504b0304",
+      ],
+      [
+        file("train-images-idx3-ubyte.gz", Buffer.from("<html>Not found</html>")),
+        "train-images-idx3-ubyte.gz: named .gz but is not gzip data",
+      ],
     ] as const;
     for (const [bad, message] of cases) {
       await page.setInputFiles("#data-files", [bad, ...labels]);
-      await page.waitForFunction((m) => document.getElementById("error")!.textContent!.includes(m), message, { timeout: 60_000 });
+      await page.waitForFunction((m) => document.getElementById("error")!.textContent!.includes(m), message, {
+        timeout: 60_000,
+      });
     }
     await page.setInputFiles("#data-files", []);
     await fillForm(page, { ...QUICK, engine: "wasm" });

@@ -11,8 +11,8 @@ import {
   resolveInputShape,
   resolveNumClasses,
 } from "@convnets/model";
-import * as tfl from "@tensorflow/tfjs-layers";
 import type { LayersModel, SymbolicTensor } from "@tensorflow/tfjs-layers";
+import * as tfl from "@tensorflow/tfjs-layers";
 
 export interface ResidualArgs {
   /** Output channels of both 3×3 convolutions (d2l's `num_channels`). */
@@ -46,7 +46,9 @@ export function residual(x: SymbolicTensor, args: ResidualArgs, name: string): S
   y = relu(applyTo(batchNorm({ name: `${name}_bn1` }), y), `${name}_relu1`);
   y = conv(y, `${name}_conv2`, { filters, kernelSize: 3, pad: 1, relu: false });
   y = applyTo(batchNorm({ name: `${name}_bn2` }), y);
-  const shortcut = useProjection ? conv(x, `${name}_shortcut_conv`, { filters, kernelSize: 1, strides, relu: false }) : x;
+  const shortcut = useProjection
+    ? conv(x, `${name}_shortcut_conv`, { filters, kernelSize: 1, strides, relu: false })
+    : x;
   return relu(applyTo(tfl.layers.add({ name: `${name}_add` }), [y, shortcut]), `${name}_relu2`);
 }
 
@@ -76,11 +78,7 @@ export function resnetBlock(x: SymbolicTensor, args: ResNetBlockArgs, name: stri
   let y = x;
   for (let i = 0; i < numResiduals; i++) {
     const downsample = i === 0 && !firstBlock;
-    y = residual(
-      y,
-      { filters, strides: downsample ? 2 : 1, useProjection: downsample },
-      `${name}_block${i + 1}`,
-    );
+    y = residual(y, { filters, strides: downsample ? 2 : 1, useProjection: downsample }, `${name}_block${i + 1}`);
   }
   return y;
 }

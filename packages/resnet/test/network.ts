@@ -2,7 +2,13 @@ import type { NetworkCase } from "@convnets/core/testing";
 import { type ResNetOptions, resnet18, resnet18Spec } from "../src/index.js";
 
 /** The output of the stem and of each stage: the rows of the book's table. */
-const STAGES = ["stem_pool", "stage1_block2_relu2", "stage2_block2_relu2", "stage3_block2_relu2", "stage4_block2_relu2"];
+const STAGES = [
+  "stem_pool",
+  "stage1_block2_relu2",
+  "stage2_block2_relu2",
+  "stage3_block2_relu2",
+  "stage4_block2_relu2",
+];
 const table = (sides: number[]): [string, number[]][] =>
   STAGES.map((layer, i) => [layer, [sides[i]!, sides[i]!, [64, 64, 128, 256, 512][i]!]]);
 

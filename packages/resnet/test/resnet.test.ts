@@ -44,10 +44,22 @@ describe("residual() and resnetBlock()", () => {
     const model = tfl.model({ inputs: x, outputs: y });
     const names = model.layers.map((l) => l.name).filter((n) => n.startsWith("blk"));
     expect(names.sort()).toEqual(
-      ["blk_add", "blk_bn1", "blk_bn2", "blk_conv1", "blk_conv1_pad", "blk_conv2", "blk_shortcut_conv", "blk_relu1", "blk_relu2"].sort(),
+      [
+        "blk_add",
+        "blk_bn1",
+        "blk_bn2",
+        "blk_conv1",
+        "blk_conv1_pad",
+        "blk_conv2",
+        "blk_shortcut_conv",
+        "blk_relu1",
+        "blk_relu2",
+      ].sort(),
     );
     // conv1 9·64·128+128, bn1 256, conv2 9·128²+128, bn2 256, conv3 64·128+128
-    expect(paramCount(model.trainableWeights)).toBe(9 * 64 * 128 + 128 + 256 + 9 * 128 * 128 + 128 + 256 + 64 * 128 + 128);
+    expect(paramCount(model.trainableWeights)).toBe(
+      9 * 64 * 128 + 128 + 256 + 9 * 128 * 128 + 128 + 256 + 64 * 128 + 128,
+    );
     model.dispose();
   });
 
@@ -61,7 +73,9 @@ describe("residual() and resnetBlock()", () => {
     const x = tfl.input({ shape: [12, 12, 64] });
     expect(resnetBlock(x, { filters: 64, numResiduals: 2, firstBlock: true }, "s2").shape).toEqual([null, 12, 12, 64]);
     expect(resnetBlock(x, { filters: 128, numResiduals: 2 }, "s3").shape).toEqual([null, 6, 6, 128]);
-    expect(() => resnetBlock(x, { filters: 64, numResiduals: 0 }, "s4")).toThrow(/numResiduals must be a positive integer/);
+    expect(() => resnetBlock(x, { filters: 64, numResiduals: 0 }, "s4")).toThrow(
+      /numResiduals must be a positive integer/,
+    );
   });
 
   it("refuses an empty or fractional stage table", () => {
@@ -81,7 +95,13 @@ describe("resnet computes what the book's PyTorch layers compute", () => {
   // not at stride 2 on even inputs, so every stride-2 layer must match the numeric form.
   it("pads the stem conv, stem pool and the stride-2 residual conv symmetrically", () => {
     const model = resnet18({ inputShape: [16, 16, 1] });
-    const names = ["stem_relu", "stem_pool", "stage1_block2_relu2", "stage2_block1_conv1", "stage2_block1_shortcut_conv"];
+    const names = [
+      "stem_relu",
+      "stem_pool",
+      "stage1_block2_relu2",
+      "stage2_block1_conv1",
+      "stage2_block1_shortcut_conv",
+    ];
     const probe = tfl.model({
       inputs: model.inputs,
       outputs: names.map((n) => model.getLayer(n).output as tfl.SymbolicTensor),

@@ -16,9 +16,21 @@ const COMMANDS: Record<string, { run: Command; help: string; about: string }> = 
   summary: { run: summaryCommand, help: SUMMARY_HELP, about: "a network's layers, output shapes and parameters" },
   train: { run: trainCommand, help: TRAIN_HELP, about: "train on Fashion-MNIST into a run directory (resumable)" },
   eval: { run: evalCommand, help: EVAL_HELP, about: "test accuracy, per-class accuracy, confusion matrix of a run" },
-  predict: { run: predictCommand, help: PREDICT_HELP, about: "test images with true and predicted labels (PNG/SVG + text)" },
-  sweep: { run: sweepCommand, help: SWEEP_HELP, about: "many runs from a spec: here one after another, or on a Redis queue" },
-  worker: { run: workerCommand, help: WORKER_HELP, about: "train the runs of a queued sweep (on any number of machines)" },
+  predict: {
+    run: predictCommand,
+    help: PREDICT_HELP,
+    about: "test images with true and predicted labels (PNG/SVG + text)",
+  },
+  sweep: {
+    run: sweepCommand,
+    help: SWEEP_HELP,
+    about: "many runs from a spec: here one after another, or on a Redis queue",
+  },
+  worker: {
+    run: workerCommand,
+    help: WORKER_HELP,
+    about: "train the runs of a queued sweep (on any number of machines)",
+  },
   bench: { run: benchCommand, help: BENCH_HELP, about: "training and inference examples/sec and peak memory" },
 };
 
@@ -59,7 +71,9 @@ export async function main(argv: string[], ctx: CliContext = defaultContext()): 
     }
     const command = COMMANDS[name];
     if (!command) {
-      throw new UsageError(`unknown command "${name}"; the commands are ${Object.keys(COMMANDS).join(", ")} (convnets help)`);
+      throw new UsageError(
+        `unknown command "${name}"; the commands are ${Object.keys(COMMANDS).join(", ")} (convnets help)`,
+      );
     }
     return await command.run(rest, ctx);
   } catch (err) {

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import {
   ENGINE_PREFERENCES,
   type EngineInfo,
@@ -7,12 +8,11 @@ import {
   setupEngine,
   takeImages,
 } from "@convnets/core";
-import { resolve } from "node:path";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { type OutputStream, println, UsageError } from "./context.js";
+import { FileProblem } from "./file-errors.js";
 import { intOption } from "./options.js";
 import { findSource } from "./registry.js";
-import { FileProblem } from "./file-errors.js";
 import { loadRunModel, type RunRecord, readRun, writeFileAtomic } from "./run-dir.js";
 
 /** Checks `--backend` before any work (setupEngine would only fail after imports). */
@@ -25,11 +25,17 @@ export function checkBackend(value: string | undefined): string | undefined {
 }
 
 /** The help line of `--threads`, the same in every command that starts an engine. */
-export const THREADS_HELP = "  --threads N       wasm engine threads, 1 to 8 (default: CONVNETS_THREADS, else every core)";
+export const THREADS_HELP =
+  "  --threads N       wasm engine threads, 1 to 8 (default: CONVNETS_THREADS, else every core)";
 
 /** Checks `--threads` before any work: a whole number ≥ 1 (more than 8 is lowered with a note when the engine starts). */
 export function threadsOption(value: unknown): number | undefined {
-  return intOption("threads", value, 1, "1 to 8 threads for the wasm engine, 1 = single-threaded; leave it out for every core");
+  return intOption(
+    "threads",
+    value,
+    1,
+    "1 to 8 threads for the wasm engine, 1 = single-threaded; leave it out for every core",
+  );
 }
 
 /**
@@ -131,13 +137,17 @@ export async function saveResult(
   elsewhere: string,
   content: string | Uint8Array | object,
 ): Promise<boolean> {
-  const data = typeof content === "string" || content instanceof Uint8Array ? content : `${JSON.stringify(content, null, 2)}\n`;
+  const data =
+    typeof content === "string" || content instanceof Uint8Array ? content : `${JSON.stringify(content, null, 2)}\n`;
   try {
     await writeFileAtomic(path, data);
     return true;
   } catch (err) {
     if (!(err instanceof FileProblem) || !err.unwritable) throw err;
-    println(ctx.stderr, `note: not saved: ${err.message.replace(/; [^;]*$/, "")}; the results above are complete (${elsewhere})`);
+    println(
+      ctx.stderr,
+      `note: not saved: ${err.message.replace(/; [^;]*$/, "")}; the results above are complete (${elsewhere})`,
+    );
     return false;
   }
 }

@@ -73,7 +73,13 @@ export function predictionsPng(predictions: Prediction[]): Buffer {
     const right = p.trueLabel === p.predictedLabel;
     const imageX = tileX + Math.floor((tileWidth - p.width * zoom) / 2);
     const imageY = tileY + pad + border;
-    rect(imageX - border, imageY - border, p.width * zoom + 2 * border, p.height * zoom + 2 * border, right ? RIGHT : WRONG);
+    rect(
+      imageX - border,
+      imageY - border,
+      p.width * zoom + 2 * border,
+      p.height * zoom + 2 * border,
+      right ? RIGHT : WRONG,
+    );
     for (let y = 0; y < p.height; y++) {
       for (let x = 0; x < p.width; x++) {
         const v = p.pixels[y * p.width + x]!;
@@ -82,7 +88,8 @@ export function predictionsPng(predictions: Prediction[]): Buffer {
     }
     const lineHeight = (GLYPH_HEIGHT + 3) * textScale;
     const textY = imageY + p.height * zoom + border + pad;
-    const centred = (label: string) => tileX + Math.max(0, Math.floor((tileWidth - label.length * CHAR_ADVANCE * textScale) / 2));
+    const centred = (label: string) =>
+      tileX + Math.max(0, Math.floor((tileWidth - label.length * CHAR_ADVANCE * textScale) / 2));
     text(p.trueLabel, centred(p.trueLabel), textY, INK);
     text(p.predictedLabel, centred(p.predictedLabel), textY + lineHeight, right ? RIGHT : WRONG);
   });

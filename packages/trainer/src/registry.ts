@@ -58,7 +58,9 @@ export interface RegistryProblem {
  * imported), then reads the registry, in the book's order: every network registered in this process, each with the
  * package export it came from where a package exports it. Packages that fail to import are returned as problems.
  */
-export async function registeredModels(cwd: string): Promise<{ models: RegisteredModel[]; problems: RegistryProblem[] }> {
+export async function registeredModels(
+  cwd: string,
+): Promise<{ models: RegisteredModel[]; problems: RegistryProblem[] }> {
   const exported = new Map<ModelSpec, { specifier: string; export: string }>();
   const problems: RegistryProblem[] = [];
   for (const specifier of installedNetworkPackages(cwd)) {
@@ -118,7 +120,13 @@ export function isModelSpec(value: unknown): value is ModelSpec {
 
 function isLayersModel(value: unknown): value is LayersModel {
   const v = value as Partial<LayersModel> | undefined;
-  return typeof v === "object" && v !== null && Array.isArray(v.layers) && Array.isArray(v.inputs) && typeof v.apply === "function";
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    Array.isArray(v.layers) &&
+    Array.isArray(v.inputs) &&
+    typeof v.apply === "function"
+  );
 }
 
 /** Resolves a package from the user's project first, then from the trainer's own install. */
@@ -195,7 +203,9 @@ export async function findModel(arg: string, cwd: string): Promise<FoundModel> {
   const close = names.filter((c) => editDistance(name, c) <= Math.max(1, Math.floor(c.length / 3)));
   throw new UsageError(
     `unknown model "${arg}".${close.length ? ` Did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : ""} ` +
-      (names.length ? `Known models: ${names.join(", ")} (see convnets list). ` : "No network package is installed here. ") +
+      (names.length
+        ? `Known models: ${names.join(", ")} (see convnets list). `
+        : "No network package is installed here. ") +
       problems.map((p) => `${p.package} is installed but cannot be loaded: ${p.problem}. `).join("") +
       `Networks come in packages (npm install @convnets/resnet); ` +
       `to train your own network, give the path of a module that exports a ModelSpec: convnets train ./my-model.js`,
@@ -238,7 +248,9 @@ async function findInModule(arg: string, cwd: string): Promise<FoundModel> {
   const [file, wanted] = splitExport(arg);
   const path = resolve(cwd, file);
   if (!existsSync(path)) {
-    throw new UsageError(`model module ${file} not found (looked for ${path}); give the path of a .js file that exports a ModelSpec`);
+    throw new UsageError(
+      `model module ${file} not found (looked for ${path}); give the path of a .js file that exports a ModelSpec`,
+    );
   }
   let module: Record<string, unknown>;
   try {
@@ -277,16 +289,22 @@ async function findInModule(arg: string, cwd: string): Promise<FoundModel> {
 export async function findSource(source: ModelSource, cwd: string): Promise<FoundModel> {
   if (source.kind === "registry") {
     const match = (await registeredModels(cwd)).models.find((m) => m.name === source.name);
-    if (!match) throw new UsageError(`this run's model ${source.name} is registered by nothing installed here; import or install the package that registers it`);
+    if (!match)
+      throw new UsageError(
+        `this run's model ${source.name} is registered by nothing installed here; import or install the package that registers it`,
+      );
     return { name: match.name, spec: match.spec, source };
   }
   if (source.kind === "package") {
     const module = await importPackage(source.specifier, cwd);
     if (!module) {
-      throw new UsageError(`this run's model comes from ${source.specifier}, which is not installed here. Add it: npm install ${source.specifier}`);
+      throw new UsageError(
+        `this run's model comes from ${source.specifier}, which is not installed here. Add it: npm install ${source.specifier}`,
+      );
     }
     const spec = module[source.export];
-    if (!isModelSpec(spec)) throw new UsageError(`${source.specifier} no longer exports the ModelSpec ${source.export}`);
+    if (!isModelSpec(spec))
+      throw new UsageError(`${source.specifier} no longer exports the ModelSpec ${source.export}`);
     return { name: spec.name, spec, source };
   }
   if (!existsSync(source.path)) throw new UsageError(`this run's model module ${source.path} no longer exists`);
@@ -302,12 +320,16 @@ export function specOf(found: FoundModel): ModelSpec {
   const builder = found.builder!;
   const probe = builder();
   if (!isLayersModel(probe)) {
-    throw new UsageError(`${found.name}: the exported function must return a tf.LayersModel, it returned ${typeof probe}`);
+    throw new UsageError(
+      `${found.name}: the exported function must return a tf.LayersModel, it returned ${typeof probe}`,
+    );
   }
   const [, height, width] = probe.inputs[0]!.shape;
   probe.dispose();
   if (typeof height !== "number" || height !== width) {
-    throw new UsageError(`${found.name}: the model's input must be square images [size, size, 1], got [${probe.inputs[0]!.shape.slice(1).join(", ")}]`);
+    throw new UsageError(
+      `${found.name}: the model's input must be square images [size, size, 1], got [${probe.inputs[0]!.shape.slice(1).join(", ")}]`,
+    );
   }
   return {
     name: found.name,

@@ -156,7 +156,9 @@ export async function readRun(dir: string): Promise<RunRecord> {
   const path = join(dir, RUN_FILES.run);
   if (!existsSync(dir)) throw new UsageError(`run directory ${dir} does not exist`);
   if (!existsSync(path)) {
-    throw new UsageError(`${dir} is not a convnets run (no ${RUN_FILES.run}); give a directory made by convnets train, e.g. runs/lenet-20250101-120000`);
+    throw new UsageError(
+      `${dir} is not a convnets run (no ${RUN_FILES.run}); give a directory made by convnets train, e.g. runs/lenet-20250101-120000`,
+    );
   }
   const record = await readRunJson(path, RUN_FIX);
   if (!isObject(record)) throw new DamagedRunError(path, `not a run record. ${RUN_FIX}`);
@@ -165,11 +167,17 @@ export async function readRun(dir: string): Promise<RunRecord> {
   const recipe = record.recipe as Record<string, unknown> | undefined;
   const missing = [
     !isObject(model) || typeof model.name !== "string" || !isObject(model.source) ? "model" : "",
-    !isObject(recipe) || !["epochs", "lr", "batchSize", "inputSize"].every((k) => typeof recipe[k] === "number") ? "recipe" : "",
+    !isObject(recipe) || !["epochs", "lr", "batchSize", "inputSize"].every((k) => typeof recipe[k] === "number")
+      ? "recipe"
+      : "",
     typeof record.seed !== "number" ? "seed" : "",
     !Array.isArray(record.sessions) ? "sessions" : "",
   ].filter(Boolean);
-  if (missing.length > 0) throw new DamagedRunError(path, `its ${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} missing or wrong. ${RUN_FIX}`);
+  if (missing.length > 0)
+    throw new DamagedRunError(
+      path,
+      `its ${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} missing or wrong. ${RUN_FIX}`,
+    );
   return record as unknown as RunRecord;
 }
 
@@ -270,7 +278,9 @@ export async function loadCheckpointModel(dir: string, checkpoint: CheckpointRec
  * model falls back to the newest intact checkpoint, with `note` saying so.
  * The model's package (or module) must be imported first, for its custom layers.
  */
-export async function loadRunModel(dir: string): Promise<{ model: LayersModel; from: string; epoch?: number; note?: string }> {
+export async function loadRunModel(
+  dir: string,
+): Promise<{ model: LayersModel; from: string; epoch?: number; note?: string }> {
   const final = join(dir, RUN_FILES.model);
   let damaged: DamagedRunError | undefined;
   if (existsSync(join(final, "model.json")) || existsSync(`${final}.old`)) {
@@ -282,21 +292,33 @@ export async function loadRunModel(dir: string): Promise<{ model: LayersModel; f
     }
   }
   const checkpoint = await readCheckpoint(dir).catch((err) => {
-    if (damaged) throw new DamagedRunError(damaged.file, `${damaged.message.replace(`${damaged.file} is damaged: `, "")}; and ${(err as Error).message}`);
+    if (damaged)
+      throw new DamagedRunError(
+        damaged.file,
+        `${damaged.message.replace(`${damaged.file} is damaged: `, "")}; and ${(err as Error).message}`,
+      );
     throw err;
   });
   if (!checkpoint) {
     if (damaged) throw damaged;
-    throw new UsageError(`${dir} has no trained model yet (no ${RUN_FILES.model}/ and no checkpoint): it stopped before its first epoch ended. Resume it: convnets train --resume ${dir}`);
+    throw new UsageError(
+      `${dir} has no trained model yet (no ${RUN_FILES.model}/ and no checkpoint): it stopped before its first epoch ended. Resume it: convnets train --resume ${dir}`,
+    );
   }
   let model: LayersModel;
   try {
     model = await loadCheckpointModel(dir, checkpoint);
   } catch (err) {
-    if (damaged && err instanceof DamagedRunError) throw new DamagedRunError(damaged.file, `${damaged.message.replace(`${damaged.file} is damaged: `, "")}; and ${err.message}`);
+    if (damaged && err instanceof DamagedRunError)
+      throw new DamagedRunError(
+        damaged.file,
+        `${damaged.message.replace(`${damaged.file} is damaged: `, "")}; and ${err.message}`,
+      );
     throw err;
   }
-  const note = damaged ? `note: ${damaged.message}; evaluating the last intact checkpoint (after epoch ${checkpoint.epoch}) instead` : undefined;
+  const note = damaged
+    ? `note: ${damaged.message}; evaluating the last intact checkpoint (after epoch ${checkpoint.epoch}) instead`
+    : undefined;
   return { model, from: checkpoint.path, epoch: checkpoint.epoch, note };
 }
 

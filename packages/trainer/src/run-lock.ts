@@ -134,7 +134,8 @@ async function removeStale(path: string, stale: LockHolder | "unreadable"): Prom
 /** Refuses at once a directory whose lock a live process holds (the claim, later, is what decides a race). */
 export async function refuseIfHeld(dir: string): Promise<void> {
   const holder = await readHolder(join(dir, LOCK_FILE)).catch(() => undefined);
-  if (holder && holder !== "unreadable" && holderAlive(holder)) throw new RunDirBusyError(dir, holder, holder.host === hostname());
+  if (holder && holder !== "unreadable" && holderAlive(holder))
+    throw new RunDirBusyError(dir, holder, holder.host === hostname());
 }
 
 /** Takes `run.lock` in `dir` (created exclusively); a stale one is taken over with a note. */

@@ -18,12 +18,17 @@ export function checkSpec(spec: ModelSpec, where: string): void {
     throw new UsageError(`${where}: the ModelSpec's ${field} is ${describe(value)}; it must be ${want}`);
   };
   if (typeof spec.name !== "string" || !/^[\w.-]+$/.test(spec.name)) {
-    fail("name", spec.name, "a name of letters, digits, dots, dashes or underscores, e.g. small-cnn (it names the run directory)");
+    fail(
+      "name",
+      spec.name,
+      "a name of letters, digits, dots, dashes or underscores, e.g. small-cnn (it names the run directory)",
+    );
   }
   for (const [field, kind, hint] of RECIPE_FIELDS) {
     const value = spec.defaults[field];
     const ok = kind === "int" ? Number.isInteger(value) && value >= 1 : Number.isFinite(value) && value > 0;
-    if (!ok) fail(`defaults.${field}`, value, `${kind === "int" ? "a whole number ≥ 1" : "a positive number"} (${hint})`);
+    if (!ok)
+      fail(`defaults.${field}`, value, `${kind === "int" ? "a whole number ≥ 1" : "a positive number"} (${hint})`);
   }
   const min = spec.minInputSize as unknown;
   if (min !== undefined && !(Number.isInteger(min) && (min as number) >= 1)) {
@@ -43,13 +48,21 @@ function describe(value: unknown): string {
 /** Whether a value is a tf.LayersModel (duck-typed: it may come from another copy of tfjs-layers). */
 export function isLayersModel(value: unknown): value is LayersModel {
   const v = value as Partial<LayersModel> | undefined;
-  return typeof v === "object" && v !== null && Array.isArray(v.layers) && Array.isArray(v.inputs) && typeof v.apply === "function";
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    Array.isArray(v.layers) &&
+    Array.isArray(v.inputs) &&
+    typeof v.apply === "function"
+  );
 }
 
 /** Checks what `build()` returned: a tf.LayersModel taking `[size, size, 1]` images. */
 export function checkBuilt(value: unknown, name: string, inputSize: number): LayersModel {
   if (!isLayersModel(value)) {
-    throw new UsageError(`${name}: build() returned ${describe(value)}; it must return a tf.LayersModel (e.g. tf.sequential({...}))`);
+    throw new UsageError(
+      `${name}: build() returned ${describe(value)}; it must return a tf.LayersModel (e.g. tf.sequential({...}))`,
+    );
   }
   const shape = value.inputs[0]?.shape ?? [];
   if (shape.length !== 4 || shape[1] !== inputSize || shape[2] !== inputSize || shape[3] !== 1) {

@@ -37,9 +37,9 @@ import {
   type RunStatus,
   readCheckpoint,
   readRun,
+  type Session,
   saveCheckpoint,
   saveFinalModel,
-  type Session,
   writeFileAtomic,
   writeJsonAtomic,
 } from "./run-dir.js";
@@ -176,7 +176,9 @@ async function planResume(options: TrainRunOptions, io: Io, dir: string): Promis
     for (const note of claim.notes) println(io.stderr, note);
     const run = await readRun(dir);
     if (options.model && options.model.toLowerCase() !== run.model.name && !options.model.includes("/")) {
-      throw new UsageError(`--resume ${displayPath(dir, io.cwd)}: that run trains ${run.model.name}, not ${options.model}`);
+      throw new UsageError(
+        `--resume ${displayPath(dir, io.cwd)}: that run trains ${run.model.name}, not ${options.model}`,
+      );
     }
     // Changing the recipe midway would make the history differ from an uninterrupted run's.
     const kept: [string, number | undefined, number | undefined][] = [
@@ -202,7 +204,17 @@ async function planResume(options: TrainRunOptions, io: Io, dir: string): Promis
     }
     const found = await findSource(run.model.source, io.cwd);
     if (found.spec) checkSpec(found.spec, whereFrom(found));
-    return { found, recipe: { ...run.recipe, epochs }, seed: run.seed, limit: run.limit, dir, defaultDir: false, run, checkpoint, claim };
+    return {
+      found,
+      recipe: { ...run.recipe, epochs },
+      seed: run.seed,
+      limit: run.limit,
+      dir,
+      defaultDir: false,
+      run,
+      checkpoint,
+      claim,
+    };
   } catch (err) {
     await claim.release();
     throw err;
@@ -280,7 +292,12 @@ interface SessionState {
  * after writing run.json as interrupted, removing half-written files and the lock (the checkpoint is whole: it
  * is written atomically).
  */
-function watchSignals(controller: AbortController, state: () => SessionState | undefined, io: Io, progress: () => Progress | undefined) {
+function watchSignals(
+  controller: AbortController,
+  state: () => SessionState | undefined,
+  io: Io,
+  progress: () => Progress | undefined,
+) {
   let first: StopSignal | undefined;
   const onSignal = (signal: StopSignal) => {
     if (first) {
@@ -290,7 +307,10 @@ function watchSignals(controller: AbortController, state: () => SessionState | u
     first = signal;
     progress()?.clearBar();
     const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
-    println(io.stderr, `${signal === "SIGINT" ? "" : `${signal}: `}stopping after this batch (${again} to quit at once)…`);
+    println(
+      io.stderr,
+      `${signal === "SIGINT" ? "" : `${signal}: `}stopping after this batch (${again} to quit at once)…`,
+    );
     controller.abort(signal);
   };
   const handlers = SIGNALS.map((signal) => [signal, () => onSignal(signal)] as const);
@@ -371,11 +391,15 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainOutcome> 
       if (!plan.run) for (const note of plan.claim.notes) println(io.stderr, note);
       const data = await loadData({ limit: plan.limit, dataDir: options.dataDir });
       const session = { plan, spec, recipe, engine, data, model, controller, claim: plan.claim, io, options };
-      return await runSession(session, (s) => {
-        state = s;
-      }, (p) => {
-        progress = p;
-      });
+      return await runSession(
+        session,
+        (s) => {
+          state = s;
+        },
+        (p) => {
+          progress = p;
+        },
+      );
     } finally {
       model.dispose();
     }
@@ -389,7 +413,8 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainOutcome> 
 
 async function makePlan(options: TrainRunOptions, io: Io): Promise<Plan> {
   if (options.resume) {
-    if (options.out) throw new UsageError("--out cannot be used with --resume: a resumed run stays in its own directory");
+    if (options.out)
+      throw new UsageError("--out cannot be used with --resume: a resumed run stays in its own directory");
     return planResume(options, io, resolve(io.cwd, options.resume));
   }
   if (options.resumeExisting && options.out) {
@@ -404,12 +429,22 @@ function alreadyComplete(plan: Plan, io: Io): TrainOutcome | undefined {
   const done = plan.checkpoint?.epoch ?? 0;
   if (plan.run?.status !== "complete" || plan.recipe.epochs !== done) return undefined;
   const shownDir = displayPath(plan.dir, io.cwd);
-  println(io.stdout, `${shownDir} is already complete (${done} epochs); to train it longer: convnets train --resume ${shownDir} --epochs ${done + 5}`);
+  println(
+    io.stdout,
+    `${shownDir} is already complete (${done} epochs); to train it longer: convnets train --resume ${shownDir} --epochs ${done + 5}`,
+  );
   const engine = plan.run.sessions.at(-1)?.engine ?? "?";
   const [metrics, speed] = d2lLines(plan.checkpoint!.history, engine);
   println(io.stdout, metrics);
   println(io.stdout, speed);
-  return { status: "complete", dir: plan.dir, epochs: done, history: plan.checkpoint!.history, engine, exitCode: EXIT.ok };
+  return {
+    status: "complete",
+    dir: plan.dir,
+    epochs: done,
+    history: plan.checkpoint!.history,
+    engine,
+    exitCode: EXIT.ok,
+  };
 }
 
 /** The recipe with the spec's defaults filled in (a builder function's are known only now). */
@@ -430,10 +465,15 @@ async function prepareModel(plan: Plan, spec: ModelSpec, recipe: Recipe): Promis
   if (plan.checkpoint) return loadCheckpointModel(plan.dir, plan.checkpoint);
   let built: unknown;
   try {
-    built = spec.build({ inputShape: [recipe.inputSize, recipe.inputSize, 1], numClasses: FASHION_MNIST_CLASSES.length });
+    built = spec.build({
+      inputShape: [recipe.inputSize, recipe.inputSize, 1],
+      numClasses: FASHION_MNIST_CLASSES.length,
+    });
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`${spec.name} cannot be built for ${recipe.inputSize}×${recipe.inputSize} input: ${(err as Error).message}`);
+    throw new UsageError(
+      `${spec.name} cannot be built for ${recipe.inputSize}×${recipe.inputSize} input: ${(err as Error).message}`,
+    );
   }
   const model = checkBuilt(built, spec.name, recipe.inputSize);
   try {
@@ -488,7 +528,13 @@ async function runSession(
   if (controller.signal.aborted) {
     // Stopped before the first batch: nothing was written (a new run's directory goes with the claim).
     println(io.stderr, "stopped before training started; nothing was written");
-    return outcome(state, "interrupted", signalExitCode(signalOf(controller.signal.reason)), engine, "Stopped before training started.");
+    return outcome(
+      state,
+      "interrupted",
+      signalExitCode(signalOf(controller.signal.reason)),
+      engine,
+      "Stopped before training started.",
+    );
   }
   try {
     await startRecord(args, params, estimate, state);
@@ -514,24 +560,47 @@ async function runSession(
   return outcome(state, "complete", EXIT.ok, engine);
 }
 
-function outcome(state: SessionState, status: TrainOutcome["status"], exitCode: number, engine: EngineInfo, message?: string): TrainOutcome {
-  return { status, dir: state.dir, epochs: state.checkpointed, history: state.history, message, engine: engine.description, exitCode };
+function outcome(
+  state: SessionState,
+  status: TrainOutcome["status"],
+  exitCode: number,
+  engine: EngineInfo,
+  message?: string,
+): TrainOutcome {
+  return {
+    status,
+    dir: state.dir,
+    epochs: state.checkpointed,
+    history: state.history,
+    message,
+    engine: engine.description,
+    exitCode,
+  };
 }
 
 /** The plan, before any work: the network, the engine, the data and the recipe. */
-function printBanner({ spec, engine, data, recipe, plan, io }: SessionArgs, params: ModelSummary, state: SessionState): void {
+function printBanner(
+  { spec, engine, data, recipe, plan, io }: SessionArgs,
+  params: ModelSummary,
+  state: SessionState,
+): void {
   const out = io.stdout;
   println(
     out,
-    `${spec.name} (${spec.title}): ${formatInt(params.trainableParams)} trainable parameters` + (bookCitation(spec) ? `, ${bookCitation(spec)}` : ""),
+    `${spec.name} (${spec.title}): ${formatInt(params.trainableParams)} trainable parameters` +
+      (bookCitation(spec) ? `, ${bookCitation(spec)}` : ""),
   );
   println(out, `engine: ${engine.description}`);
-  println(out, `data: ${formatInt(data.train.count)} training and ${formatInt(data.test.count)} test images from ${data.dir}`);
+  println(
+    out,
+    `data: ${formatInt(data.train.count)} training and ${formatInt(data.test.count)} test images from ${data.dir}`,
+  );
   println(
     out,
     `recipe: ${recipe.epochs} epoch${recipe.epochs === 1 ? "" : "s"}, lr ${recipe.lr}, batch size ${recipe.batchSize}, input ${recipe.inputSize}×${recipe.inputSize}, seed ${plan.seed}`,
   );
-  if (state.checkpointed > 0) println(out, `resuming ${state.shownDir} after epoch ${state.checkpointed} of ${recipe.epochs}`);
+  if (state.checkpointed > 0)
+    println(out, `resuming ${state.shownDir} after epoch ${state.checkpointed} of ${recipe.epochs}`);
 }
 
 /** Times a few batches and says how long the run will take. */
@@ -548,7 +617,12 @@ async function printEstimate({ model, data, recipe, plan, io }: SessionArgs, don
 }
 
 /** run.json with this session added (a new run's record is made here), written before the first batch. */
-async function startRecord({ plan, spec, recipe, engine, data }: SessionArgs, params: ModelSummary, estimate: Estimate, state: SessionState) {
+async function startRecord(
+  { plan, spec, recipe, engine, data }: SessionArgs,
+  params: ModelSummary,
+  estimate: Estimate,
+  state: SessionState,
+) {
   const session: Session = {
     started: new Date().toISOString(),
     engine: engine.description,
@@ -585,7 +659,11 @@ async function startRecord({ plan, spec, recipe, engine, data }: SessionArgs, pa
 }
 
 /** The epochs, each ending with a checkpoint and the run's files. */
-function trainEpochs({ model, data, recipe, plan, controller, options }: SessionArgs, state: SessionState, progress: Progress) {
+function trainEpochs(
+  { model, data, recipe, plan, controller, options }: SessionArgs,
+  state: SessionState,
+  progress: Progress,
+) {
   return train(model, data, {
     ...recipe,
     seed: plan.seed,
@@ -621,7 +699,12 @@ async function endSession(state: SessionState, status: RunStatus, message?: stri
   await writeRunFiles(state.dir, run, state.history, state.io.cwd);
 }
 
-async function stopped(state: SessionState, reason: unknown, recipe: Recipe, engine: EngineInfo): Promise<TrainOutcome> {
+async function stopped(
+  state: SessionState,
+  reason: unknown,
+  recipe: Recipe,
+  engine: EngineInfo,
+): Promise<TrainOutcome> {
   const signal = signalOf(reason);
   const done = state.checkpointed;
   const message = `Stopped by ${signal ?? "the user"} after epoch ${done}.`;
@@ -639,7 +722,11 @@ async function stopped(state: SessionState, reason: unknown, recipe: Recipe, eng
   return outcome(state, "interrupted", signalExitCode(signal), engine, message);
 }
 
-async function diverged({ spec, plan, engine }: SessionArgs, state: SessionState, err: DivergedError): Promise<TrainOutcome> {
+async function diverged(
+  { spec, plan, engine }: SessionArgs,
+  state: SessionState,
+  err: DivergedError,
+): Promise<TrainOutcome> {
   const { lr, why } = suggestLr(err.lr, spec.defaults.lr);
   const numClasses = FASHION_MNIST_CLASSES.length;
   const how =
@@ -664,8 +751,10 @@ async function diverged({ spec, plan, engine }: SessionArgs, state: SessionState
 async function fail(state: SessionState, err: unknown, engine: EngineInfo, doing?: string): Promise<TrainOutcome> {
   const error = err as Error;
   let message = doing ? `${doing}: ${error.message}` : error.message;
-  if (state.checkpointed > 0) message += `. The checkpoint of epoch ${state.checkpointed} is kept: convnets train --resume ${state.shownDir}`;
-  if (error instanceof FileProblem && error.unwritable && state.checkpointed === 0) message += `. Then start the run again`;
+  if (state.checkpointed > 0)
+    message += `. The checkpoint of epoch ${state.checkpointed} is kept: convnets train --resume ${state.shownDir}`;
+  if (error instanceof FileProblem && error.unwritable && state.checkpointed === 0)
+    message += `. Then start the run again`;
   try {
     await endSession(state, "failed", message);
   } catch (writeErr) {

@@ -22,13 +22,19 @@ describe("bad input is refused before any work", () => {
   };
 
   it("a negative or zero learning rate", async () => {
-    await refused(["train", "lenet", "--lr", "-0.1"], "--lr -0.1: must be a positive number (the SGD learning rate, e.g. 0.9 for lenet)");
+    await refused(
+      ["train", "lenet", "--lr", "-0.1"],
+      "--lr -0.1: must be a positive number (the SGD learning rate, e.g. 0.9 for lenet)",
+    );
     await refused(["train", "lenet", "--lr=0"], "--lr 0: must be a positive number");
     await refused(["train", "lenet", "--lr", "fast"], "--lr fast: must be a positive number");
   });
 
   it("a zero batch size, epochs or limit", async () => {
-    await refused(["train", "lenet", "--batch-size", "0"], "--batch-size 0: must be a whole number ≥ 1 (examples per SGD step, e.g. 256)");
+    await refused(
+      ["train", "lenet", "--batch-size", "0"],
+      "--batch-size 0: must be a whole number ≥ 1 (examples per SGD step, e.g. 256)",
+    );
     await refused(["train", "lenet", "--epochs", "0"], "--epochs 0: must be a whole number ≥ 1");
     await refused(["train", "lenet", "--epochs", "2.5"], "--epochs 2.5: must be a whole number ≥ 1");
     await refused(["train", "lenet", "--limit", "-5"], "--limit -5: must be a whole number ≥ 1");
@@ -44,17 +50,28 @@ describe("bad input is refused before any work", () => {
 
   it("an unknown model, with the known ones and a suggestion", async () => {
     const res = await refused(["train", "resnet81"], 'unknown model "resnet81". Did you mean "resnet18"');
-    expect(res.stderr).toContain("Known models: lenet, alexnet, vgg11, vgg13, vgg16, vgg19, nin, googlenet, lenet-bn, resnet18, resnet34, densenet");
+    expect(res.stderr).toContain(
+      "Known models: lenet, alexnet, vgg11, vgg13, vgg16, vgg19, nin, googlenet, lenet-bn, resnet18, resnet34, densenet",
+    );
   });
 
   it("an unknown engine, option or command", async () => {
-    await refused(["train", "lenet", "--backend", "gpu"], "--backend gpu: unknown engine; use one of auto, tensorflow, webgpu, wasm, cpu");
+    await refused(
+      ["train", "lenet", "--backend", "gpu"],
+      "--backend gpu: unknown engine; use one of auto, tensorflow, webgpu, wasm, cpu",
+    );
     await refused(["train", "lenet", "--learning-rate", "0.1"], /train: Unknown option '--learning-rate'.*--lr/);
-    await refused(["trian", "lenet"], 'unknown command "trian"; the commands are list, summary, train, eval, predict, sweep, worker, bench');
+    await refused(
+      ["trian", "lenet"],
+      'unknown command "trian"; the commands are list, summary, train, eval, predict, sweep, worker, bench',
+    );
   });
 
   it("a thread count that is not a whole number ≥ 1, on every command that takes one", async () => {
-    await refused(["train", "lenet", "--threads", "0"], "--threads 0: must be a whole number ≥ 1 (1 to 8 threads for the wasm engine");
+    await refused(
+      ["train", "lenet", "--threads", "0"],
+      "--threads 0: must be a whole number ≥ 1 (1 to 8 threads for the wasm engine",
+    );
     await refused(["train", "lenet", "--threads", "abc"], "--threads abc: must be a whole number ≥ 1");
     await refused(["summary", "lenet", "--threads", "1.5"], "--threads 1.5: must be a whole number ≥ 1");
     await refused(["bench", "lenet", "--threads", "1,x"], "--threads x: must be a whole number ≥ 1");
@@ -81,7 +98,10 @@ describe("bad input is refused before any work", () => {
   it("an existing, non-empty --out", async () => {
     mkdirSync(join(tmp.dir, "taken"));
     writeFileSync(join(tmp.dir, "taken", "notes.txt"), "mine");
-    await refused(["train", "lenet", "--out", "taken"], "already exists and is not empty; convnets never overwrites a run");
+    await refused(
+      ["train", "lenet", "--out", "taken"],
+      "already exists and is not empty; convnets never overwrites a run",
+    );
   });
 
   it("impossible values for the other commands", async () => {
@@ -96,9 +116,20 @@ describe("help", () => {
   it("lists the commands, and each command's options", async () => {
     const res = await cli([], { cwd: "/" });
     expect(res.code).toBe(0);
-    for (const c of ["list", "summary", "train", "eval", "predict", "bench"]) expect(res.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+    for (const c of ["list", "summary", "train", "eval", "predict", "bench"])
+      expect(res.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     const train = await cli(["train", "--help"], { cwd: "/" });
-    for (const o of ["--epochs", "--lr", "--batch-size", "--input-size", "--limit", "--seed", "--backend", "--out", "--resume"]) {
+    for (const o of [
+      "--epochs",
+      "--lr",
+      "--batch-size",
+      "--input-size",
+      "--limit",
+      "--seed",
+      "--backend",
+      "--out",
+      "--resume",
+    ]) {
       expect(train.stdout).toContain(o);
     }
     const version = await cli(["--version"], { cwd: "/" });

@@ -9,7 +9,16 @@ import { expect, it } from "vitest";
 import { bookCitation, bookSection } from "../src/book.js";
 
 it("names each network's section of d2l.ai (2nd edition: chapters 7 and 8)", () => {
-  const sections = [lenetSpec, lenetBNSpec, alexnetSpec, vgg11Spec, ninSpec, googlenetSpec, resnet18Spec, densenetSpec].map(bookSection);
+  const sections = [
+    lenetSpec,
+    lenetBNSpec,
+    alexnetSpec,
+    vgg11Spec,
+    ninSpec,
+    googlenetSpec,
+    resnet18Spec,
+    densenetSpec,
+  ].map(bookSection);
   expect(sections).toEqual(["7.6", "8.5", "8.1", "8.2", "8.3", "8.4", "8.6", "8.7"]);
   expect(bookCitation(resnet18Spec)).toBe("d2l §8.6");
 });

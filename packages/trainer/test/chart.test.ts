@@ -11,7 +11,9 @@ const history: EpochMetrics[] = [
 
 /** The line of one series: Vega labels each line mark with its data. */
 function seriesPath(svg: string, label: string): string {
-  const match = new RegExp(`<path aria-label="[^"]*series: ${label}"[^>]*\\sd="([^"]+)"[^>]*stroke="([^"]+)"`).exec(svg);
+  const match = new RegExp(`<path aria-label="[^"]*series: ${label}"[^>]*\\sd="([^"]+)"[^>]*stroke="([^"]+)"`).exec(
+    svg,
+  );
   if (!match) throw new Error(`no line for ${label}`);
   return match[1]!;
 }

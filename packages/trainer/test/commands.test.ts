@@ -12,7 +12,9 @@ describe("convnets list", () => {
     expect(res.stdout).toMatch(/^lenet +LeNet-5 +28×28 +0\.9 +256 +10 +12 +§7\.6 +@convnets\/lenet$/m);
     expect(res.stdout).toMatch(/^lenet-bn +.+ +28×28 +1 +256 +10 +16 +§8\.5 +@convnets\/lenet$/m);
     // The engine train would start, as train names it.
-    expect(res.stdout).toMatch(/^engine: (tensorflow|webgpu|wasm|cpu) \(.+\) +\(choose with --backend or CONVNETS_BACKEND: /m);
+    expect(res.stdout).toMatch(
+      /^engine: (tensorflow|webgpu|wasm|cpu) \(.+\) +\(choose with --backend or CONVNETS_BACKEND: /m,
+    );
     const json = await cli(["list", "--json"], { cwd: "/" });
     const models = JSON.parse(json.stdout) as { name: string; installed: boolean; defaults?: object }[];
     expect(models.find((m) => m.name === "lenet")).toMatchObject({
@@ -77,7 +79,9 @@ describe("convnets bench", () => {
   afterAll(() => tmp.remove());
 
   it("measures training and inference examples/sec and peak memory, as a table and as JSON", async () => {
-    const res = await cli(["bench", "lenet", "--batch-size", "32", "--batches", "2", "--out", "bench.json"], { cwd: tmp.dir });
+    const res = await cli(["bench", "lenet", "--batch-size", "32", "--batches", "2", "--out", "bench.json"], {
+      cwd: tmp.dir,
+    });
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^model +engine +input +batch +train ex\/s +infer ex\/s +train peak +infer peak$/m);
     expect(res.stdout).toMatch(/^lenet +\S+.* +28×28 +32 +[\d,]+ +[\d,]+ +[\d.]+ [kM]?B +[\d.]+ [kM]?B$/m);

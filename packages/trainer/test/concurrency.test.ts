@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { claimNewRunDir, claimRunDir, LOCK_FILE, RunDirBusyError } from "../src/run-lock.js";
 import type { RunRecord } from "../src/run-dir.js";
+import { claimNewRunDir, claimRunDir, LOCK_FILE, RunDirBusyError } from "../src/run-lock.js";
 import { cli, convnetsProcess, tempDir } from "./helpers.js";
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T;
@@ -24,7 +24,9 @@ describe("one run directory, one writer: N processes at once", () => {
     const cwd = join(tmp.dir, "default");
     mkdirSync(cwd);
     const seeds = Array.from({ length: N }, (_, i) => i + 1);
-    const runs = await Promise.all(seeds.map((seed) => convnetsProcess(["train", "lenet", ...QUICK, "--seed", String(seed)], { cwd })));
+    const runs = await Promise.all(
+      seeds.map((seed) => convnetsProcess(["train", "lenet", ...QUICK, "--seed", String(seed)], { cwd })),
+    );
     for (const run of runs) {
       expect(run.stderr).toBe("");
       expect(run.code).toBe(0);
@@ -47,7 +49,9 @@ describe("one run directory, one writer: N processes at once", () => {
     const cwd = join(tmp.dir, "out");
     mkdirSync(cwd);
     const runs = await Promise.all(
-      Array.from({ length: N }, (_, i) => convnetsProcess(["train", "lenet", ...QUICK, "--seed", String(i + 1), "--out", "same"], { cwd })),
+      Array.from({ length: N }, (_, i) =>
+        convnetsProcess(["train", "lenet", ...QUICK, "--seed", String(i + 1), "--out", "same"], { cwd }),
+      ),
     );
     const winners = runs.filter((r) => r.code === 0);
     expect(winners).toHaveLength(1);
@@ -56,7 +60,9 @@ describe("one run directory, one writer: N processes at once", () => {
       expect(loser.code).toBe(2);
       // Refused at the claim (before data or timing), or, when the winner was already done, as an existing run.
       expect(loser.stderr).toMatch(
-        new RegExp(`${join(cwd, "same")} (is being written by process ${winner.pid} on ${hostname()}|already exists and is not empty)`),
+        new RegExp(
+          `${join(cwd, "same")} (is being written by process ${winner.pid} on ${hostname()}|already exists and is not empty)`,
+        ),
       );
       expect(loser.stdout).not.toContain("estimated time");
     }
@@ -64,7 +70,16 @@ describe("one run directory, one writer: N processes at once", () => {
     expect(record.status).toBe("complete");
     expect(winner.stdout).toContain(`seed ${record.seed}`);
     expect(readdirSync(join(cwd, "same")).sort()).toEqual(
-      ["checkpoint.json", "checkpoints", "curves.svg", "history.csv", "history.json", "model", "report.md", "run.json"].sort(),
+      [
+        "checkpoint.json",
+        "checkpoints",
+        "curves.svg",
+        "history.csv",
+        "history.json",
+        "model",
+        "report.md",
+        "run.json",
+      ].sort(),
     );
   });
 
@@ -73,7 +88,9 @@ describe("one run directory, one writer: N processes at once", () => {
     mkdirSync(cwd);
     const first = await cli(["train", "lenet", ...QUICK, "--out", "r"], { cwd });
     expect(first.code).toBe(0);
-    const both = await Promise.all([0, 1].map(() => convnetsProcess(["train", "--resume", "r", "--epochs", "2"], { cwd })));
+    const both = await Promise.all(
+      [0, 1].map(() => convnetsProcess(["train", "--resume", "r", "--epochs", "2"], { cwd })),
+    );
     const codes = both.map((r) => r.code).sort();
     const refused = both.find((r) => r.code === 2);
     if (refused && codes[0] === 0) {
@@ -105,7 +122,9 @@ describe("the claim", () => {
     );
     const res = await cli(["train", "lenet", ...QUICK, "--out", "stale"], { cwd });
     expect(res.code).toBe(0);
-    expect(res.stderr).toContain(`note: took over ${join(cwd, "stale", LOCK_FILE)} from process ${pid}, which is no longer running`);
+    expect(res.stderr).toContain(
+      `note: took over ${join(cwd, "stale", LOCK_FILE)} from process ${pid}, which is no longer running`,
+    );
     expect(existsSync(join(cwd, "stale", LOCK_FILE))).toBe(false);
   });
 
@@ -121,7 +140,10 @@ describe("the claim", () => {
 
     const foreign = join(tmp.dir, "foreign");
     mkdirSync(foreign);
-    writeFileSync(join(foreign, LOCK_FILE), JSON.stringify({ pid: 1, host: "another-host", since: "2026-01-01T00:00:00.000Z", token: "x" }));
+    writeFileSync(
+      join(foreign, LOCK_FILE),
+      JSON.stringify({ pid: 1, host: "another-host", since: "2026-01-01T00:00:00.000Z", token: "x" }),
+    );
     const busy = await claimRunDir(foreign, { mode: "new" }).catch((e) => e);
     expect(busy.message).toContain(`process 1 on another-host`);
     expect(busy.message).toContain(`If that process is no longer running, delete ${join(foreign, LOCK_FILE)}`);

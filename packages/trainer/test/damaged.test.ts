@@ -45,21 +45,31 @@ describe("damaged files of a run directory are named, exit 2", () => {
     const res = await cli(["eval", dir], { cwd: tmp.dir });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain(`${join(dir, "model", "model.json")} is damaged`);
-    expect(res.stderr).toContain(`and ${join(dir, "checkpoints", "epoch-2", "weights.bin")} is damaged: 1000 bytes of weights`);
+    expect(res.stderr).toContain(
+      `and ${join(dir, "checkpoints", "epoch-2", "weights.bin")} is damaged: 1000 bytes of weights`,
+    );
   });
 
   it("garbage in run.json: eval, predict and --resume name it", async () => {
     const dir = copy();
     writeFileSync(join(dir, "run.json"), '{"format": 1, "model": ');
-    for (const argv of [["eval", dir], ["predict", dir], ["train", "--resume", dir]]) {
+    for (const argv of [
+      ["eval", dir],
+      ["predict", dir],
+      ["train", "--resume", dir],
+    ]) {
       const res = await cli(argv, { cwd: tmp.dir });
       expect(res.code).toBe(2);
-      expect(res.stderr).toMatch(new RegExp(`^convnets: ${join(dir, "run.json")} is damaged: not valid JSON \\(.+\\)\\. It cannot be rebuilt`));
+      expect(res.stderr).toMatch(
+        new RegExp(`^convnets: ${join(dir, "run.json")} is damaged: not valid JSON \\(.+\\)\\. It cannot be rebuilt`),
+      );
     }
     writeFileSync(join(dir, "run.json"), JSON.stringify({ format: 1, model: { name: "lenet" } }));
     const partial = await cli(["eval", dir], { cwd: tmp.dir });
     expect(partial.code).toBe(2);
-    expect(partial.stderr).toContain(`${join(dir, "run.json")} is damaged: its model, recipe, seed, sessions are missing or wrong`);
+    expect(partial.stderr).toContain(
+      `${join(dir, "run.json")} is damaged: its model, recipe, seed, sessions are missing or wrong`,
+    );
   });
 
   it("garbage in checkpoint.json, or a history that does not match its epoch: --resume names it and changes nothing", async () => {
@@ -76,7 +86,9 @@ describe("damaged files of a run directory are named, exit 2", () => {
     writeFileSync(join(dir, "checkpoint.json"), JSON.stringify({ ...record, history: record.history.slice(0, 1) }));
     const short = await cli(["train", "--resume", dir, "--epochs", "3"], { cwd: tmp.dir });
     expect(short.code).toBe(2);
-    expect(short.stderr).toContain(`${join(dir, "checkpoint.json")} is damaged: its history does not hold the metrics of epochs 1 to 2`);
+    expect(short.stderr).toContain(
+      `${join(dir, "checkpoint.json")} is damaged: its history does not hold the metrics of epochs 1 to 2`,
+    );
   });
 
   it("a truncated checkpoint: --resume names the file", async () => {
@@ -86,7 +98,9 @@ describe("damaged files of a run directory are named, exit 2", () => {
     truncate(join(dir, "checkpoints", "epoch-2", "weights.bin"), 94);
     const res = await cli(["train", "--resume", dir, "--epochs", "3"], { cwd: tmp.dir });
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`${join(dir, "checkpoints", "epoch-2", "weights.bin")} is damaged: 94 bytes of weights`);
+    expect(res.stderr).toContain(
+      `${join(dir, "checkpoints", "epoch-2", "weights.bin")} is damaged: 94 bytes of weights`,
+    );
   });
 });
 
@@ -106,11 +120,16 @@ describe("an explicitly named data directory is never passed over", () => {
     process.env.FASHION_MNIST_DIR = data;
     const res = await cli(["train", "lenet", "--limit", "256", "--epochs", "1", "--out", "x"], { cwd: tmp.dir });
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`Fashion-MNIST directory ${data} (from FASHION_MNIST_DIR) lacks t10k-labels-idx1-ubyte.gz`);
+    expect(res.stderr).toContain(
+      `Fashion-MNIST directory ${data} (from FASHION_MNIST_DIR) lacks t10k-labels-idx1-ubyte.gz`,
+    );
     expect(existsSync(join(tmp.dir, "x"))).toBe(false);
 
     truncate(join(data, "train-labels-idx1-ubyte.gz"), 20);
-    writeFileSync(join(data, "t10k-labels-idx1-ubyte.gz"), readFileSync("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"));
+    writeFileSync(
+      join(data, "t10k-labels-idx1-ubyte.gz"),
+      readFileSync("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"),
+    );
     const damaged = await cli(["train", "lenet", "--limit", "256", "--epochs", "1", "--out", "x"], { cwd: tmp.dir });
     expect(damaged.code).toBe(2);
     expect(damaged.stderr).toContain(`${join(data, "train-labels-idx1-ubyte.gz")}: gzip data is corrupt or truncated`);
@@ -132,14 +151,20 @@ describe("a user's module is checked before anything is written", () => {
   };
 
   it("a recipe default that is NaN or negative names the field, before the engine starts", async () => {
-    const nan = await refused("nanLr", `${module}: the ModelSpec's defaults.lr is NaN; it must be a positive number (the SGD learning rate, e.g. 0.1)`);
+    const nan = await refused(
+      "nanLr",
+      `${module}: the ModelSpec's defaults.lr is NaN; it must be a positive number (the SGD learning rate, e.g. 0.1)`,
+    );
     expect(nan.stdout).not.toContain("engine:");
     await refused("negativeBatch", "the ModelSpec's defaults.batchSize is -32; it must be a whole number ≥ 1");
   });
 
   it("build() returning null, or a model for other input, names what it returned", async () => {
     await refused("buildsNull", "bad-spec: build() returned null; it must return a tf.LayersModel");
-    await refused("wrongInput", "bad-spec: build() returned a model whose input is [32, 32, 3]; it was asked for [28, 28, 1]");
+    await refused(
+      "wrongInput",
+      "bad-spec: build() returned a model whose input is [32, 32, 3]; it was asked for [28, 28, 1]",
+    );
   });
 });
 
@@ -148,7 +173,9 @@ describe("divergence", () => {
   afterAll(() => tmp.remove());
 
   it("lenet-bn at lr 1e30: a huge but finite loss stops the run as diverged, suggesting the recipe's lr", async () => {
-    const res = await cli(["train", "lenet-bn", "--limit", "512", "--epochs", "2", "--lr", "1e30", "--out", "bn"], { cwd: tmp.dir });
+    const res = await cli(["train", "lenet-bn", "--limit", "512", "--epochs", "2", "--lr", "1e30", "--out", "bn"], {
+      cwd: tmp.dir,
+    });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(
       /The loss became [\d.e+]+ at epoch 1, batch \d+ \(more than 10 × max\(first loss, ln 10\) = [\d.]+\): the run diverged with lr 1e\+30\. Try again with a smaller learning rate, e\.g\. --lr 1 \(the network's recipe\)/,

@@ -32,7 +32,10 @@ describe("a full disk", () => {
 
   it(`names the path and what to do, leaves no .tmp, the last good checkpoint and a run.json that says failed (${mounted ? "tmpfs" : "simulated"})`, async () => {
     const run = join(disk, "run");
-    const res = await convnetsProcess(["train", "lenet", "--limit", "256", "--epochs", "3", "--out", run], { cwd: tmp.dir, env: fault });
+    const res = await convnetsProcess(["train", "lenet", "--limit", "256", "--epochs", "3", "--out", run], {
+      cwd: tmp.dir,
+      env: fault,
+    });
     expect(res.code).toBe(1);
     const problem = `cannot write ${join(run, "checkpoints", "epoch-2")}: the disk is full (ENOSPC); free some space on that disk`;
     expect(res.stderr).toContain(`convnets: ${problem}`);
@@ -78,7 +81,9 @@ describe("eval and predict on a read-only run", () => {
     const evaluated = await cli(["eval", run, "--limit", "256"], { cwd: tmp.dir });
     expect(evaluated.code).toBe(0);
     expect(evaluated.stdout).toMatch(/test acc \d\.\d{3} \(/);
-    expect(evaluated.stderr).toContain(`note: not saved: cannot write ${join(run, "eval.json")}: ${reason}; the results above are complete (--out FILE writes it elsewhere)`);
+    expect(evaluated.stderr).toContain(
+      `note: not saved: cannot write ${join(run, "eval.json")}: ${reason}; the results above are complete (--out FILE writes it elsewhere)`,
+    );
     expect(existsSync(join(run, "eval.json"))).toBe(false);
 
     const elsewhere = await cli(["eval", run, "--limit", "256", "--out", "eval.json"], { cwd: tmp.dir });

@@ -14,7 +14,11 @@ interface Exit {
 }
 
 /** Runs the real command in a child process; `onStdout` may signal it. */
-function convnets(args: string[], cwd: string, onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Exit> {
+function convnets(
+  args: string[],
+  cwd: string,
+  onStdout?: (all: string, kill: (s: NodeJS.Signals) => void) => void,
+): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

@@ -21,8 +21,12 @@ function newest(dir: string): number {
 export default function setup(): void {
   const cli = join(packageDir, "dist", "cli.js");
   if (existsSync(cli) && statSync(cli).mtimeMs >= newest(join(packageDir, "src"))) return;
-  execFileSync(process.execPath, [join(packageDir, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-    cwd: packageDir,
-    stdio: "inherit",
-  });
+  execFileSync(
+    process.execPath,
+    [join(packageDir, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
+    {
+      cwd: packageDir,
+      stdio: "inherit",
+    },
+  );
 }

@@ -58,12 +58,15 @@ export function tempDir(prefix = "convnets-trainer-"): { dir: string; remove: ()
 /** Checks that an XML document is well formed: every tag closed, in order, attributes quoted. */
 export function assertWellFormedXml(xml: string): void {
   const stack: string[] = [];
-  const tag = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+  const tag =
+    /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
   let last = 0;
   for (let m = tag.exec(xml); m; m = tag.exec(xml)) {
     const between = xml.slice(last, m.index);
-    if (between.includes("<")) throw new Error(`malformed markup near: ${between.slice(between.indexOf("<"), between.indexOf("<") + 60)}`);
-    if (/&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);)/i.test(between)) throw new Error(`bad entity in text: ${between.slice(0, 60)}`);
+    if (between.includes("<"))
+      throw new Error(`malformed markup near: ${between.slice(between.indexOf("<"), between.indexOf("<") + 60)}`);
+    if (/&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);)/i.test(between))
+      throw new Error(`bad entity in text: ${between.slice(0, 60)}`);
     last = tag.lastIndex;
     const [, closing, name, , selfClosing] = m;
     if (!name) continue; // comment or processing instruction

@@ -1,10 +1,17 @@
 import type { EpochMetrics } from "@convnets/core";
 import { describe, expect, it } from "vitest";
-import { collapsed } from "../src/train-run.js";
 import { formatDuration } from "../src/format.js";
 import { d2lLines, historyCsv, overallExamplesPerSec } from "../src/history.js";
+import { collapsed } from "../src/train-run.js";
 
-const epoch = (n: number, loss: number, trainAcc: number, testAcc: number, examplesPerSec = 1000, seconds = 60): EpochMetrics => ({
+const epoch = (
+  n: number,
+  loss: number,
+  trainAcc: number,
+  testAcc: number,
+  examplesPerSec = 1000,
+  seconds = 60,
+): EpochMetrics => ({
   epoch: n,
   loss,
   trainAcc,

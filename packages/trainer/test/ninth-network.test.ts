@@ -50,5 +50,4 @@ describe("a ninth network: one package that registers its spec", () => {
     const evaluated = await cli(["eval", out, "--limit", "64"], { cwd: project.dir });
     expect(evaluated.code).toBe(0);
   });
-
 });

@@ -39,7 +39,20 @@ export class TestRedis {
     const binary = process.env.REDIS_SERVER ?? "redis-server";
     const child = spawn(
       binary,
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+      [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        this.dir,
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     this.process = child;
@@ -54,7 +67,9 @@ export class TestRedis {
         }
       };
       child.stdout.on("data", onData);
-      child.on("error", (err) => reject(new Error(`cannot start ${binary} (apt-get install redis-server): ${err.message}`)));
+      child.on("error", (err) =>
+        reject(new Error(`cannot start ${binary} (apt-get install redis-server): ${err.message}`)),
+      );
       child.on("exit", (code) => reject(new Error(`${binary} exited with ${code} before it was ready:\n${log}`)));
     });
   }

@@ -1,7 +1,7 @@
 import { setupEngine } from "@convnets/core";
+import { LAYER_NAME } from "@convnets/model";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../src/context.js";
-import { LAYER_NAME } from "@convnets/model";
 import { findModel, isModelSpec, looksLikePath, registeredModels, specOf } from "../src/registry.js";
 import { EXAMPLE_MODEL, FUNCTION_MODEL, PACKAGE_DIR } from "./helpers.js";
 
@@ -11,7 +11,9 @@ describe("finding models", () => {
     expect(error).toBeInstanceOf(UsageError);
     expect(error.message).toContain('unknown model "lenett"');
     expect(error.message).toContain('Did you mean "lenet"');
-    expect(error.message).toContain("lenet, alexnet, vgg11, vgg13, vgg16, vgg19, nin, googlenet, lenet-bn, resnet18, resnet34, densenet");
+    expect(error.message).toContain(
+      "lenet, alexnet, vgg11, vgg13, vgg16, vgg19, nin, googlenet, lenet-bn, resnet18, resnet34, densenet",
+    );
     expect(error.message).toContain("convnets train ./my-model.js");
   });
 
@@ -69,8 +71,14 @@ describe("every registered network (timm's habit: a test over list_models())", (
       const side = spec.minInputSize;
       const model = spec.build({ inputShape: [side, side, 1], numClasses: 3 });
       expect(model.outputs[0]!.shape, name).toEqual([null, 3]);
-      expect(model.inputLayers.map((l) => l.name), name).toEqual(["input"]);
-      expect(model.outputLayers.map((l) => l.name), name).toEqual(["logits"]);
+      expect(
+        model.inputLayers.map((l) => l.name),
+        name,
+      ).toEqual(["input"]);
+      expect(
+        model.outputLayers.map((l) => l.name),
+        name,
+      ).toEqual(["logits"]);
       for (const layer of model.layers) expect(layer.name, name).toMatch(LAYER_NAME);
       model.dispose();
       if (side > 1) expect(() => spec.build({ inputShape: [side - 1, side - 1, 1] }), name).toThrow(/too small/);

@@ -13,21 +13,24 @@ const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) 
  */
 async function trainAndSignal(cwd: string, out: string, signal: NodeJS.Signals, twice = false) {
   let sent = 0;
-  return convnetsProcess(["train", "lenet", "--limit", "1024", "--batch-size", twice ? "512" : "64", "--epochs", "3", "--out", out], {
-    cwd,
-    onStdout: (all, kill) => {
-      if (sent === 0 && all.includes("epoch 1/3")) {
-        sent = 1;
-        kill(signal);
-      }
+  return convnetsProcess(
+    ["train", "lenet", "--limit", "1024", "--batch-size", twice ? "512" : "64", "--epochs", "3", "--out", out],
+    {
+      cwd,
+      onStdout: (all, kill) => {
+        if (sent === 0 && all.includes("epoch 1/3")) {
+          sent = 1;
+          kill(signal);
+        }
+      },
+      onStderr: (all, kill) => {
+        if (twice && sent === 1 && all.includes("stopping after this batch")) {
+          sent = 2;
+          kill(signal);
+        }
+      },
     },
-    onStderr: (all, kill) => {
-      if (twice && sent === 1 && all.includes("stopping after this batch")) {
-        sent = 2;
-        kill(signal);
-      }
-    },
-  });
+  );
 }
 
 describe("SIGTERM and SIGHUP, as schedulers, docker stop and closed terminals send them", () => {
@@ -50,7 +53,9 @@ describe("SIGTERM and SIGHUP, as schedulers, docker stop and closed terminals se
   it("a second SIGHUP quits at once (exit 129) and still leaves a valid run that --resume finishes", async () => {
     const res = await trainAndSignal(tmp.dir, "hup", "SIGHUP", true);
     expect(res.code).toBe(129);
-    expect(res.stderr).toMatch(/stopped at once: \d epochs? done and checkpointed in hup\. Continue with: convnets train --resume hup/);
+    expect(res.stderr).toMatch(
+      /stopped at once: \d epochs? done and checkpointed in hup\. Continue with: convnets train --resume hup/,
+    );
     const dir = join(tmp.dir, "hup");
     const record = readJson<RunRecord>(join(dir, "run.json"));
     expect(record.status).toBe("interrupted");

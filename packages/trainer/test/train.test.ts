@@ -5,14 +5,15 @@ import "@convnets/lenet";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckpointRecord, RunRecord } from "../src/run-dir.js";
-import { assertWellFormedXml, cli, tempDir, type CliRun, withoutSoftwareAdapterNote } from "./helpers.js";
+import { assertWellFormedXml, type CliRun, cli, tempDir, withoutSoftwareAdapterNote } from "./helpers.js";
 
 const D2L_METRICS = /^loss \d+\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}$/m;
 const D2L_SPEED = /^\d+\.\d examples\/sec on \S+.*$/m;
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, "utf8")) as T;
 /** The numbers a resumed run must reproduce (speed and time differ from run to run). */
-const learning = (h: EpochMetrics[]) => h.map(({ epoch, loss, trainAcc, testAcc }) => ({ epoch, loss, trainAcc, testAcc }));
+const learning = (h: EpochMetrics[]) =>
+  h.map(({ epoch, loss, trainAcc, testAcc }) => ({ epoch, loss, trainAcc, testAcc }));
 
 describe("convnets train lenet (512 images, 2 epochs)", () => {
   const tmp = tempDir();
@@ -85,7 +86,9 @@ describe("convnets train lenet (512 images, 2 epochs)", () => {
     const { accuracy } = await evaluate(model, takeImages(data.test, 512), { batchSize: 256 });
     const history = readJson<EpochMetrics[]>(join(run, "history.json"));
     expect(accuracy).toBe(history[1]!.testAcc);
-    const manifest = readJson<{ format: string; weightsManifest: { paths: string[] }[] }>(join(run, "model", "model.json"));
+    const manifest = readJson<{ format: string; weightsManifest: { paths: string[] }[] }>(
+      join(run, "model", "model.json"),
+    );
     expect(manifest.format).toBe("layers-model");
     expect(manifest.weightsManifest[0]!.paths).toEqual(["weights.bin"]);
     model.dispose();
@@ -93,7 +96,9 @@ describe("convnets train lenet (512 images, 2 epochs)", () => {
 
   it("never overwrites a run: the same --out is refused and nothing is touched", async () => {
     const before = statSync(join(run, "history.json")).mtimeMs;
-    const again = await cli(["train", "lenet", "--limit", "512", "--epochs", "1", "--out", "runs/base"], { cwd: tmp.dir });
+    const again = await cli(["train", "lenet", "--limit", "512", "--epochs", "1", "--out", "runs/base"], {
+      cwd: tmp.dir,
+    });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("already exists and is not empty; convnets never overwrites a run");
     expect(again.stderr).toContain("convnets train --resume");
@@ -237,7 +242,9 @@ describe("a diverging run", () => {
       cwd: tmp.dir,
     });
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/The loss became (NaN|Infinity|-Infinity|[\d.e+]+) at epoch 1, batch \d+( \(more than .+\))?: the run diverged with lr 1e\+38/);
+    expect(res.stderr).toMatch(
+      /The loss became (NaN|Infinity|-Infinity|[\d.e+]+) at epoch 1, batch \d+( \(more than .+\))?: the run diverged with lr 1e\+38/,
+    );
     expect(res.stderr).toContain("Try again with a smaller learning rate, e.g. --lr 0.9 (the network's recipe)");
     const record = readJson<RunRecord>(join(tmp.dir, "nan", "run.json"));
     expect(record.status).toBe("diverged");

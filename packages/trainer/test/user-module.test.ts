@@ -52,10 +52,15 @@ describe("training your own network", () => {
     });
     expect(smaller.code).toBe(2);
     expect(smaller.stderr).toContain("--input-size 16: tiny-function needs images of at least 28×28");
-    const ignored = await cli(["train", join(PACKAGE_DIR, "test", "fixtures", "fixed-input.js"), "--input-size", "32"], {
-      cwd: tmp.dir,
-    });
+    const ignored = await cli(
+      ["train", join(PACKAGE_DIR, "test", "fixtures", "fixed-input.js"), "--input-size", "32"],
+      {
+        cwd: tmp.dir,
+      },
+    );
     expect(ignored.code).toBe(2);
-    expect(ignored.stderr).toContain("fixed-input: the function built a model for 28×28 input although 32×32 was asked");
+    expect(ignored.stderr).toContain(
+      "fixed-input: the function built a model for 28×28 input although 32×32 was asked",
+    );
   });
 });

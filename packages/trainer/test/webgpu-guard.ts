@@ -11,7 +11,9 @@ export async function withoutSyncReads<T>(body: () => Promise<T>): Promise<T> {
   const saved = names.map((name) => proto[name]);
   for (const name of names) {
     proto[name] = function (this: tf.Tensor) {
-      throw new Error(`synchronous read ${name}() of a ${this.shape.join("×") || "scalar"} ${this.dtype} tensor: a GPU engine in Node cannot; use await tensor.data()`);
+      throw new Error(
+        `synchronous read ${name}() of a ${this.shape.join("×") || "scalar"} ${this.dtype} tensor: a GPU engine in Node cannot; use await tensor.data()`,
+      );
     };
   }
   try {

@@ -7,7 +7,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { alexnetSpec } from "@convnets/alexnet";
-import { type FashionMnist, initXavierUniform, loadFashionMnist, type ModelSpec, setupEngine, TrainStep, takeImages } from "@convnets/core";
+import {
+  type FashionMnist,
+  initXavierUniform,
+  loadFashionMnist,
+  type ModelSpec,
+  setupEngine,
+  TrainStep,
+  takeImages,
+} from "@convnets/core";
 import { firstImages, webgpuUnavailable } from "@convnets/core/testing";
 import { densenetSpec } from "@convnets/densenet";
 import { googlenetSpec } from "@convnets/googlenet";
@@ -52,7 +60,12 @@ const NETWORKS: { spec: ModelSpec; images: number; lrScale: number }[] = [
 ];
 
 /** The losses of the first `STEPS` training steps (the loop's TrainStep) from `weights`, on `engine`. */
-async function firstLosses(row: (typeof NETWORKS)[number], engine: "wasm" | "webgpu", weights: Float32Array[] | undefined, mnist: FashionMnist) {
+async function firstLosses(
+  row: (typeof NETWORKS)[number],
+  engine: "wasm" | "webgpu",
+  weights: Float32Array[] | undefined,
+  mnist: FashionMnist,
+) {
   const { spec, images } = row;
   const info = await setupEngine(engine);
   expect(info.backend).toBe(engine);
@@ -90,7 +103,10 @@ describe.skipIf(SKIP_WEBGPU)("the webgpu engine", () => {
       const webgpu = await withoutSyncReads(() => firstLosses(row, "webgpu", wasm.start, mnist));
       expect(webgpu.losses).toHaveLength(STEPS);
       for (let i = 0; i < STEPS; i++) {
-        expect(Math.abs(webgpu.losses[i]! - wasm.losses[i]!), `step ${i + 1}: webgpu ${webgpu.losses[i]} vs wasm ${wasm.losses[i]}`).toBeLessThanOrEqual(1e-4);
+        expect(
+          Math.abs(webgpu.losses[i]! - wasm.losses[i]!),
+          `step ${i + 1}: webgpu ${webgpu.losses[i]} vs wasm ${wasm.losses[i]}`,
+        ).toBeLessThanOrEqual(1e-4);
       }
       // The steps learn something: not a model that ignores its updates.
       expect(wasm.losses[STEPS - 1]).not.toBe(wasm.losses[0]);
@@ -106,7 +122,9 @@ describe.skipIf(SKIP_WEBGPU)("the webgpu engine", () => {
 
     it("train lenet --limit 512 --epochs 1 completes and writes its run directory", async () => {
       const res = await withoutSyncReads(() =>
-        cli(["train", "lenet", "--backend", "webgpu", "--limit", "512", "--epochs", "1", "--out", run], { cwd: tmp.dir }),
+        cli(["train", "lenet", "--backend", "webgpu", "--limit", "512", "--epochs", "1", "--out", run], {
+          cwd: tmp.dir,
+        }),
       );
       expect(res.stderr).not.toMatch(/synchronous read|Error/);
       expect(res.code).toBe(0);
@@ -119,19 +137,39 @@ describe.skipIf(SKIP_WEBGPU)("the webgpu engine", () => {
     });
 
     it("eval and predict the run on webgpu", async () => {
-      const evaluated = await withoutSyncReads(() => cli(["eval", run, "--backend", "webgpu", "--limit", "256"], { cwd: tmp.dir }));
+      const evaluated = await withoutSyncReads(() =>
+        cli(["eval", run, "--backend", "webgpu", "--limit", "256"], { cwd: tmp.dir }),
+      );
       expect(evaluated.stderr).toBe("");
       expect(evaluated.code).toBe(0);
       expect(evaluated.stdout).toMatch(/on webgpu \(/);
-      expect(evaluated.stdout).toMatch(/^test acc 0\.\d+ \(256 of 256 test images\)$|^test acc 0\.\d+ \(\d+ of 256 test images\)$/m);
-      const predicted = await withoutSyncReads(() => cli(["predict", run, "--backend", "webgpu", "--count", "8"], { cwd: tmp.dir }));
+      expect(evaluated.stdout).toMatch(
+        /^test acc 0\.\d+ \(256 of 256 test images\)$|^test acc 0\.\d+ \(\d+ of 256 test images\)$/m,
+      );
+      const predicted = await withoutSyncReads(() =>
+        cli(["predict", run, "--backend", "webgpu", "--count", "8"], { cwd: tmp.dir }),
+      );
       expect(predicted.code).toBe(0);
       expect(predicted.stdout).toMatch(/on webgpu \(/);
     });
 
     it("bench lenet on webgpu", async () => {
       const res = await withoutSyncReads(() =>
-        cli(["bench", "lenet", "--backend", "webgpu", "--batch-size", "64", "--batches", "1", "--out", join(tmp.dir, "bench.json")], { cwd: tmp.dir }),
+        cli(
+          [
+            "bench",
+            "lenet",
+            "--backend",
+            "webgpu",
+            "--batch-size",
+            "64",
+            "--batches",
+            "1",
+            "--out",
+            join(tmp.dir, "bench.json"),
+          ],
+          { cwd: tmp.dir },
+        ),
       );
       expect(res.code).toBe(0);
       expect(res.stdout).toMatch(/lenet +webgpu \(/);

@@ -24,37 +24,13 @@ function table(...blocks: VggBlockSpec[]): VggArch {
 }
 
 /** VGG-11 (configuration A of the paper), d2l §8.2's `conv_arch`. */
-export const VGG11_ARCH: VggArch = table(
-  [1, 64],
-  [1, 128],
-  [2, 256],
-  [2, 512],
-  [2, 512],
-);
+export const VGG11_ARCH: VggArch = table([1, 64], [1, 128], [2, 256], [2, 512], [2, 512]);
 /** VGG-13 (configuration B). */
-export const VGG13_ARCH: VggArch = table(
-  [2, 64],
-  [2, 128],
-  [2, 256],
-  [2, 512],
-  [2, 512],
-);
+export const VGG13_ARCH: VggArch = table([2, 64], [2, 128], [2, 256], [2, 512], [2, 512]);
 /** VGG-16 (configuration D). */
-export const VGG16_ARCH: VggArch = table(
-  [2, 64],
-  [2, 128],
-  [3, 256],
-  [3, 512],
-  [3, 512],
-);
+export const VGG16_ARCH: VggArch = table([2, 64], [2, 128], [3, 256], [3, 512], [3, 512]);
 /** VGG-19 (configuration E). */
-export const VGG19_ARCH: VggArch = table(
-  [2, 64],
-  [2, 128],
-  [4, 256],
-  [4, 512],
-  [4, 512],
-);
+export const VGG19_ARCH: VggArch = table([2, 64], [2, 128], [4, 256], [4, 512], [4, 512]);
 
 export interface VggOptions extends BuildOptions {
   /**
@@ -146,7 +122,12 @@ const PAPER = "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-
 const RECIPE = { inputSize: DEFAULT_INPUT_SIZE, lr: 0.05, batchSize: 128, epochs: 10 } as const;
 
 /** A VGG table's spec: d2l §8.2's recipe, built with the book's `widthDivisor: 4` unless told otherwise. */
-function vggSpec(name: string, depth: number, convArch: VggArch, build: (options?: VggOptions) => LayersModel): ModelSpec<VggOptions> {
+function vggSpec(
+  name: string,
+  depth: number,
+  convArch: VggArch,
+  build: (options?: VggOptions) => LayersModel,
+): ModelSpec<VggOptions> {
   return {
     name,
     title: `VGG-${depth} (channels ÷ 4)`,
@@ -176,10 +157,7 @@ function validateArch(modelName: string, convArch: VggArch): void {
     Array.isArray(convArch) &&
     convArch.length > 0 &&
     convArch.every(
-      (block) =>
-        Array.isArray(block) &&
-        block.length === 2 &&
-        block.every((v) => Number.isInteger(v) && v > 0),
+      (block) => Array.isArray(block) && block.length === 2 && block.every((v) => Number.isInteger(v) && v > 0),
     );
   if (!ok) {
     throw new Error(

@@ -12,8 +12,8 @@ import {
   vgg13,
   vgg16,
   vgg19,
-  vggFeatureSize,
   vgg19Spec,
+  vggFeatureSize,
 } from "../src/index.js";
 import { VGG11 } from "./network.js";
 
@@ -41,7 +41,10 @@ describe("vggBlock", () => {
       const conv = m.getLayer("block3_conv2").getConfig();
       expect([conv.kernelSize, conv.strides, conv.padding]).toEqual([[3, 3], [1, 1], "same"]);
       const pool = m.getLayer("block3_pool").getConfig();
-      expect([pool.poolSize, pool.strides]).toEqual([[2, 2], [2, 2]]);
+      expect([pool.poolSize, pool.strides]).toEqual([
+        [2, 2],
+        [2, 2],
+      ]);
     } finally {
       m.dispose();
     }
@@ -70,18 +73,21 @@ describe("the 13/16/19 tables", () => {
     ["vgg13", vgg13, VGG13_ARCH, 133_047_848, 10],
     ["vgg16", vgg16, VGG16_ARCH, 138_357_544, 13],
     ["vgg19", vgg19, VGG19_ARCH, 143_667_240, 16],
-  ] as const)("%s matches torchvision's parameter count and its convolution count", (name, build, arch, params, convs) => {
-    const m = build({ inputShape: [224, 224, 3], numClasses: 1000 });
-    try {
-      expect(m.name).toBe(name);
-      expect(paramCount(m.trainableWeights)).toBe(params);
-      expect(m.layers.filter((l) => l.getClassName() === "Conv2D")).toHaveLength(convs);
-      expect(arch.reduce((n, [numConvs]) => n + numConvs, 0)).toBe(convs);
-      expect(m.getLayer("block5_pool").outputShape).toEqual([null, 7, 7, 512]);
-    } finally {
-      m.dispose();
-    }
-  });
+  ] as const)(
+    "%s matches torchvision's parameter count and its convolution count",
+    (name, build, arch, params, convs) => {
+      const m = build({ inputShape: [224, 224, 3], numClasses: 1000 });
+      try {
+        expect(m.name).toBe(name);
+        expect(paramCount(m.trainableWeights)).toBe(params);
+        expect(m.layers.filter((l) => l.getClassName() === "Conv2D")).toHaveLength(convs);
+        expect(arch.reduce((n, [numConvs]) => n + numConvs, 0)).toBe(convs);
+        expect(m.getLayer("block5_pool").outputShape).toEqual([null, 7, 7, 512]);
+      } finally {
+        m.dispose();
+      }
+    },
+  );
 
   it("VGG11_ARCH is the book's conv_arch and the tables are frozen", () => {
     expect(VGG11_ARCH).toEqual([

@@ -13,8 +13,8 @@ import { parseArgs } from "node:util";
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-layers";
-import { batchNormLimits } from "../src/kernels/batch_norm.js";
 import { parseThreads, setupWasm } from "../src/index.js";
+import { batchNormLimits } from "../src/kernels/batch_norm.js";
 import { wasmSimd } from "../src/kernels/wasm_simd.js";
 
 const { values } = parseArgs({
@@ -32,7 +32,13 @@ batchNormLimits.blockBytes = Number(values["block-bytes"]);
 // @convnets/batchnorm is not a dependency of this package (it is the other way round): its source, loaded by path.
 const batchnormSource = "../../batchnorm/src/batchnorm.ts";
 const { batchNormTraining, batchNormKernels } = (await import(batchnormSource)) as {
-  batchNormTraining: (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axes: number[], epsilon: number) => { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
+  batchNormTraining: (
+    x: tf.Tensor,
+    gamma: tf.Tensor,
+    beta: tf.Tensor,
+    axes: number[],
+    epsilon: number,
+  ) => { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
   batchNormKernels: { enabled: boolean };
 };
 
@@ -112,7 +118,9 @@ for (const shape of shapes) {
     const outputs = [fwd.out[0]!, ...fb.out];
     if (!reference) reference = outputs;
     const error = Math.max(...outputs.map((o, i) => relativeError(o, reference![i]!)));
-    cells.push(`${fwd.ms.toFixed(2).padStart(6)} / ${fb.ms.toFixed(2).padStart(6)}${error > 1e-4 ? ` (WRONG: ${error.toExponential(1)})` : ""}`);
+    cells.push(
+      `${fwd.ms.toFixed(2).padStart(6)} / ${fb.ms.toFixed(2).padStart(6)}${error > 1e-4 ? ` (WRONG: ${error.toExponential(1)})` : ""}`,
+    );
   }
   batchNormKernels.enabled = true;
   wasmSimd.enabled = true;

@@ -13,9 +13,9 @@ import { parseArgs } from "node:util";
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { parseThreads, setupWasm } from "../src/index.js";
 import { makeConv2DBackpropFilter } from "../src/kernels/conv2d_backprop_filter.js";
 import { makeConv2DBackpropInput } from "../src/kernels/conv2d_backprop_input.js";
-import { parseThreads, setupWasm } from "../src/index.js";
 import { release, runKernel, type WasmBackend } from "../src/kernels/wasm.js";
 import { wasmSimd } from "../src/kernels/wasm_simd.js";
 
@@ -47,7 +47,9 @@ const ours = (name: string) => builtin(name) as tf.KernelFunc;
 
 // Timings on a loaded machine are inflated: say how loaded it was.
 const load = () => `load average ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores`;
-console.log(`engine: ${engine}; median of ${runs} calls; tfjs ${tf.version_core}; node ${process.version}; ${load()}\n`);
+console.log(
+  `engine: ${engine}; median of ${runs} calls; tfjs ${tf.version_core}; node ${process.version}; ${load()}\n`,
+);
 
 type Info = tf.TensorInfo;
 type Conv = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
@@ -81,7 +83,10 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
 
 async function onCpu(kernel: string, inputs: Record<string, Info>, attrs: tf.NamedAttrMap): Promise<Float32Array> {
   const copies = Object.fromEntries(
-    Object.entries(inputs).map(([name, t]) => [name, { data: backend.readSync(t.dataId), shape: t.shape, dtype: t.dtype }]),
+    Object.entries(inputs).map(([name, t]) => [
+      name,
+      { data: backend.readSync(t.dataId), shape: t.shape, dtype: t.dtype },
+    ]),
   );
   await tf.setBackend("cpu");
   const result = tf.tidy(() => {
@@ -115,7 +120,13 @@ async function compare(
 
 function convInfo(x: Info, attrs: tf.NamedAttrMap): Conv {
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  return tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad);
+  return tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad,
+  );
 }
 
 /** Plain JavaScript loops over the wasm heap (what the project started with). */
@@ -194,7 +205,13 @@ const filterByIm2col: tf.KernelFunc = ({ inputs, attrs }) => {
 const inputByZeroInsertion: tf.KernelFunc = ({ inputs, attrs }) => {
   const { dy, filter } = inputs as { dy: Info; filter: Info };
   const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  const c = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad);
+  const c = tf.backend_util.computeConv2DInfo(
+    a.inputShape,
+    filter.shape as [number, number, number, number],
+    a.strides,
+    1,
+    a.pad,
+  );
   const [n, oh, ow, co] = dy.shape as [number, number, number, number];
   const { strideHeight: sh, strideWidth: sw } = c;
   const h = (oh - 1) * sh + 1;
@@ -205,7 +222,8 @@ const inputByZeroInsertion: tf.KernelFunc = ({ inputs, attrs }) => {
   dst.fill(0);
   for (let b = 0, from = 0; b < n; b++) {
     for (let i = 0; i < oh; i++) {
-      for (let j = 0, to = (b * h + i * sh) * w * co; j < ow; j++, from += co, to += sw * co) dst.set(src.subarray(from, from + co), to);
+      for (let j = 0, to = (b * h + i * sh) * w * co; j < ow; j++, from += co, to += sw * co)
+        dst.set(src.subarray(from, from + co), to);
     }
   }
   const reversed = runKernel(backend, "Reverse", { x: filter }, { dims: [0, 1] });
@@ -218,7 +236,12 @@ const inputByZeroInsertion: tf.KernelFunc = ({ inputs, attrs }) => {
     [left, c.inWidth + c.filterWidth - 1 - w - left],
     [0, 0],
   ];
-  const dx = runKernel(backend, "Conv2D", { x: spread, filter: turned }, { strides: 1, dilations: 1, pad, dataFormat: "NHWC" });
+  const dx = runKernel(
+    backend,
+    "Conv2D",
+    { x: spread, filter: turned },
+    { strides: 1, dilations: 1, pad, dataFormat: "NHWC" },
+  );
   release(backend, reversed, turned, spread);
   return dx;
 };
@@ -234,17 +257,50 @@ const pad = (p: number) => [
 type Shape4 = [number, number, number, number];
 const convCases: { title: string; x: Shape4; filter: Shape4; stride: number; pad: "same" | "valid" | number[][] }[] = [
   { title: "LeNet conv1 256×28×28×1 → 6, 5×5 same", x: [256, 28, 28, 1], filter: [5, 5, 1, 6], stride: 1, pad: "same" },
-  { title: "LeNet conv2 256×14×14×6 → 16, 5×5 valid", x: [256, 14, 14, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid" },
+  {
+    title: "LeNet conv2 256×14×14×6 → 16, 5×5 valid",
+    x: [256, 14, 14, 6],
+    filter: [5, 5, 6, 16],
+    stride: 1,
+    pad: "valid",
+  },
   { title: "ResNet 32×24×24×64 → 64, 3×3 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 64], stride: 1, pad: pad(1) },
-  { title: "ResNet 32×24×24×64 → 128, 3×3 s2 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 128], stride: 2, pad: pad(1) },
+  {
+    title: "ResNet 32×24×24×64 → 128, 3×3 s2 pad 1",
+    x: [32, 24, 24, 64],
+    filter: [3, 3, 64, 128],
+    stride: 2,
+    pad: pad(1),
+  },
   { title: "ResNet 32×24×24×64 → 128, 1×1 s2", x: [32, 24, 24, 64], filter: [1, 1, 64, 128], stride: 2, pad: "valid" },
-  { title: "GoogLeNet-like 32×12×12×192 → 64, 1×1", x: [32, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid" },
-  { title: "GoogLeNet b2 32×24×24×64 → 192, 3×3 pad 1", x: [32, 24, 24, 64], filter: [3, 3, 64, 192], stride: 1, pad: pad(1) },
-  { title: "DenseNet 32×24×24×128 → 32, 3×3 pad 1", x: [32, 24, 24, 128], filter: [3, 3, 128, 32], stride: 1, pad: pad(1) },
+  {
+    title: "GoogLeNet-like 32×12×12×192 → 64, 1×1",
+    x: [32, 12, 12, 192],
+    filter: [1, 1, 192, 64],
+    stride: 1,
+    pad: "valid",
+  },
+  {
+    title: "GoogLeNet b2 32×24×24×64 → 192, 3×3 pad 1",
+    x: [32, 24, 24, 64],
+    filter: [3, 3, 64, 192],
+    stride: 1,
+    pad: pad(1),
+  },
+  {
+    title: "DenseNet 32×24×24×128 → 32, 3×3 pad 1",
+    x: [32, 24, 24, 128],
+    filter: [3, 3, 128, 32],
+    stride: 1,
+    pad: pad(1),
+  },
   { title: "stem 32×96×96×1 → 64, 7×7 s2 pad 3", x: [32, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: pad(3) },
 ];
 
-if (sections.has("conv")) console.log("Conv2DBackpropFilter (dW) and Conv2DBackpropInput (dx); slow candidates skipped where they take seconds:");
+if (sections.has("conv"))
+  console.log(
+    "Conv2DBackpropFilter (dW) and Conv2DBackpropInput (dx); slow candidates skipped where they take seconds:",
+  );
 for (const k of sections.has("conv") ? convCases : []) {
   const info = tf.backend_util.computeConv2DInfo(k.x, k.filter, k.stride, 1, k.pad as "same");
   const x = tf.randomNormal(k.x);
@@ -257,28 +313,48 @@ for (const k of sections.has("conv") ? convCases : []) {
   const pointwise = k.filter[0] === 1 && k.filter[1] === 1;
   const stride1 = k.stride === 1;
   const oneChannel = k.filter[2] === 1;
-  await compare("dW", "Conv2DBackpropFilter", { x, dy }, { ...conv, filterShape: k.filter }, {
-    ...(macs > 2e8 ? {} : { "JS loops": filterByLoops }),
-    "im2col+BatchMatMul": filterByIm2col,
-    convolution: makeConv2DBackpropFilter("convolution"),
-    ...(pointwise ? { BatchMatMul: makeConv2DBackpropFilter("matmul") } : {}),
-    ...(oneChannel && stride1 && simd ? { SIMD: makeConv2DBackpropFilter("simd") } : {}),
-    ...(!oneChannel && stride1 && k.filter[2] <= 8 && simd ? { "SIMD channels": makeConv2DBackpropFilter("simd-channels") } : {}),
-    ...(stride1 && simd ? { "blocked gemm": makeConv2DBackpropFilter("gemm") } : {}),
-    "→ registered": ours("Conv2DBackpropFilter"),
-  });
-  await compare("dx", "Conv2DBackpropInput", { dy, filter: w }, { ...conv, inputShape: k.x }, {
-    ...(macs > 3e8 ? {} : { "built-in": builtinInput }),
-    ...(stride1 ? { convolution: makeConv2DBackpropInput(undefined, "convolution") } : {}),
-    ...(stride1 && k.filter[2] === 1 ? { depthwise: makeConv2DBackpropInput(undefined, "depthwise") } : {}),
-    ...(stride1 || macs * k.stride ** 2 > 1.5e9 ? {} : { "zeros+convolution": inputByZeroInsertion }),
-    "BatchMatMul+col2im": makeConv2DBackpropInput(undefined, "matmul"),
-    ...(simd ? { "BatchMatMul+SIMD col2im": makeConv2DBackpropInput(undefined, "matmul-simd") } : {}),
-    "→ registered": ours("Conv2DBackpropInput"),
-  });
-  await compare("forward (for scale)", "Conv2D", { x, filter: w }, { ...conv, dilations: 1 }, {
-    Conv2D: builtin("Conv2D") as tf.KernelFunc,
-  });
+  await compare(
+    "dW",
+    "Conv2DBackpropFilter",
+    { x, dy },
+    { ...conv, filterShape: k.filter },
+    {
+      ...(macs > 2e8 ? {} : { "JS loops": filterByLoops }),
+      "im2col+BatchMatMul": filterByIm2col,
+      convolution: makeConv2DBackpropFilter("convolution"),
+      ...(pointwise ? { BatchMatMul: makeConv2DBackpropFilter("matmul") } : {}),
+      ...(oneChannel && stride1 && simd ? { SIMD: makeConv2DBackpropFilter("simd") } : {}),
+      ...(!oneChannel && stride1 && k.filter[2] <= 8 && simd
+        ? { "SIMD channels": makeConv2DBackpropFilter("simd-channels") }
+        : {}),
+      ...(stride1 && simd ? { "blocked gemm": makeConv2DBackpropFilter("gemm") } : {}),
+      "→ registered": ours("Conv2DBackpropFilter"),
+    },
+  );
+  await compare(
+    "dx",
+    "Conv2DBackpropInput",
+    { dy, filter: w },
+    { ...conv, inputShape: k.x },
+    {
+      ...(macs > 3e8 ? {} : { "built-in": builtinInput }),
+      ...(stride1 ? { convolution: makeConv2DBackpropInput(undefined, "convolution") } : {}),
+      ...(stride1 && k.filter[2] === 1 ? { depthwise: makeConv2DBackpropInput(undefined, "depthwise") } : {}),
+      ...(stride1 || macs * k.stride ** 2 > 1.5e9 ? {} : { "zeros+convolution": inputByZeroInsertion }),
+      "BatchMatMul+col2im": makeConv2DBackpropInput(undefined, "matmul"),
+      ...(simd ? { "BatchMatMul+SIMD col2im": makeConv2DBackpropInput(undefined, "matmul-simd") } : {}),
+      "→ registered": ours("Conv2DBackpropInput"),
+    },
+  );
+  await compare(
+    "forward (for scale)",
+    "Conv2D",
+    { x, filter: w },
+    { ...conv, dilations: 1 },
+    {
+      Conv2D: builtin("Conv2D") as tf.KernelFunc,
+    },
+  );
   tf.dispose([x, dy, w]);
 }
 
@@ -292,7 +368,8 @@ const maxPoolGradByJsLoop: tf.KernelFunc = (args) => {
   }
 };
 
-if (sections.has("maxpool")) console.log("\nMaxPoolGrad (GoogLeNet's on ReLU outputs, many ties at 0; the forward MaxPool for scale):");
+if (sections.has("maxpool"))
+  console.log("\nMaxPoolGrad (GoogLeNet's on ReLU outputs, many ties at 0; the forward MaxPool for scale):");
 for (const [title, shape, size, stride, p] of pick("maxpool", [
   ["ResNet stem pool 32×48×48×64, 3×3 s2 pad 1", [32, 48, 48, 64], 3, 2, pad(1)],
   ["AlexNet pool 32×54×54×96, 3×3 s2", [32, 54, 54, 96], 3, 2, "valid"],
@@ -327,14 +404,18 @@ async function compareOutputs(
   const data = backend.readSync(x.dataId) as Float32Array;
   await tf.setBackend("cpu");
   const expected = tf.tidy(() =>
-    (tf.engine().runKernel(kernel, { x: tf.tensor(data, x.shape) }, attrs) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array),
+    (tf.engine().runKernel(kernel, { x: tf.tensor(data, x.shape) }, attrs) as tf.Tensor[]).map(
+      (t) => t.dataSync() as Float32Array,
+    ),
   );
   await tf.setBackend("wasm");
   const cells: string[] = [];
   for (const [name, func] of Object.entries(candidates)) {
     const call = () => func({ inputs: { x }, attrs, backend }) as Info[];
     const first = call();
-    const error = Math.max(...first.map((t, i) => relativeError(backend.readSync(t.dataId) as Float32Array, expected[i] as Float32Array)));
+    const error = Math.max(
+      ...first.map((t, i) => relativeError(backend.readSync(t.dataId) as Float32Array, expected[i] as Float32Array)),
+    );
     release(backend, ...first);
     const times: number[] = [];
     for (let r = 0; r < runs; r++) {
@@ -343,67 +424,131 @@ async function compareOutputs(
       times.push(performance.now() - start);
       release(backend, ...outs);
     }
-    cells.push(`${name} ${median(times).toFixed(2)} ms${error > 1e-4 ? ` (WRONG: error ${error.toExponential(1)})` : ""}`);
+    cells.push(
+      `${name} ${median(times).toFixed(2)} ms${error > 1e-4 ? ` (WRONG: error ${error.toExponential(1)})` : ""}`,
+    );
   }
   console.log(`  ${title.padEnd(34)} ${cells.join(" | ")}`);
 }
 
 if (sections.has("splitv")) console.log("\nSplitV (the gradient of GoogLeNet's channel concats):");
 for (const [shape, sizes] of pick("splitv", [
-  [[32, 12, 12, 480], [128, 192, 96, 64]],
-  [[32, 12, 12, 256], [64, 128, 32, 32]],
-  [[32, 6, 6, 832], [256, 320, 128, 128]],
-  [[32, 3, 3, 1024], [384, 384, 128, 128]],
+  [
+    [32, 12, 12, 480],
+    [128, 192, 96, 64],
+  ],
+  [
+    [32, 12, 12, 256],
+    [64, 128, 32, 32],
+  ],
+  [
+    [32, 6, 6, 832],
+    [256, 320, 128, 128],
+  ],
+  [
+    [32, 3, 3, 1024],
+    [384, 384, 128, 128],
+  ],
 ] as const)) {
   const x = tf.randomNormal([...shape]);
-  await compareOutputs(`${shape.join("×")} → ${sizes.join("/")}`, "SplitV", x, { numOrSizeSplits: [...sizes], axis: 3 }, {
-    "built-in": builtinSplitV,
-    "→ registered": ours("SplitV"),
-  });
+  await compareOutputs(
+    `${shape.join("×")} → ${sizes.join("/")}`,
+    "SplitV",
+    x,
+    { numOrSizeSplits: [...sizes], axis: 3 },
+    {
+      "built-in": builtinSplitV,
+      "→ registered": ours("SplitV"),
+    },
+  );
   x.dispose();
 }
 
-if (sections.has("slice")) console.log("\nSlice (the gradient of GoogLeNet's explicit zero padding before its pools: a crop):");
+if (sections.has("slice"))
+  console.log("\nSlice (the gradient of GoogLeNet's explicit zero padding before its pools: a crop):");
 for (const [shape, begin, extent] of pick("slice", [
-  [[32, 50, 50, 64], [0, 1, 1, 0], [32, 48, 48, 64]],
-  [[32, 26, 26, 192], [0, 1, 1, 0], [32, 24, 24, 192]],
-  [[32, 14, 14, 480], [0, 1, 1, 0], [32, 12, 12, 480]],
-  [[32, 50, 50, 64], [0, 0, 0, 16], [32, 50, 50, 32]],
+  [
+    [32, 50, 50, 64],
+    [0, 1, 1, 0],
+    [32, 48, 48, 64],
+  ],
+  [
+    [32, 26, 26, 192],
+    [0, 1, 1, 0],
+    [32, 24, 24, 192],
+  ],
+  [
+    [32, 14, 14, 480],
+    [0, 1, 1, 0],
+    [32, 12, 12, 480],
+  ],
+  [
+    [32, 50, 50, 64],
+    [0, 0, 0, 16],
+    [32, 50, 50, 32],
+  ],
 ] as const)) {
   const x = tf.randomNormal([...shape]);
   const title = `${shape.join("×")} → ${extent.join("×")}${begin[3] ? " (channels)" : ""}`;
-  await compare(title, "Slice", { x }, { begin: [...begin], size: [...extent] }, {
-    "built-in": builtinSlice,
-    "→ registered": ours("Slice"),
-  });
+  await compare(
+    title,
+    "Slice",
+    { x },
+    { begin: [...begin], size: [...extent] },
+    {
+      "built-in": builtinSlice,
+      "→ registered": ours("Slice"),
+    },
+  );
   x.dispose();
 }
 
 if (sections.has("avgpool")) console.log("\nAvgPoolGrad (LeNet, 2×2 stride 2):");
-for (const shape of (sections.has("avgpool") ? [
-  [256, 28, 28, 6],
-  [256, 10, 10, 16],
-] : []) as Shape4[]) {
+for (const shape of (sections.has("avgpool")
+  ? [
+      [256, 28, 28, 6],
+      [256, 10, 10, 16],
+    ]
+  : []) as Shape4[]) {
   const input = tf.randomNormal<tf.Rank.R4>(shape);
-  const dy = tf.randomNormal([shape[0] as number, (shape[1] as number) / 2, (shape[2] as number) / 2, shape[3] as number]);
-  await compare(shape.join("×"), "AvgPoolGrad", { dy, input }, { filterSize: 2, strides: 2, pad: "valid" }, {
-    "built-in": builtinAvgPoolGrad,
-    "→ registered": ours("AvgPoolGrad"),
-  });
+  const dy = tf.randomNormal([
+    shape[0] as number,
+    (shape[1] as number) / 2,
+    (shape[2] as number) / 2,
+    shape[3] as number,
+  ]);
+  await compare(
+    shape.join("×"),
+    "AvgPoolGrad",
+    { dy, input },
+    { filterSize: 2, strides: 2, pad: "valid" },
+    {
+      "built-in": builtinAvgPoolGrad,
+      "→ registered": ours("AvgPoolGrad"),
+    },
+  );
   tf.dispose([input, dy]);
 }
 
 if (sections.has("matmul")) console.log("\nBatchMatMul (LeNet's dense layers, batch 256):");
-for (const [m, k, n] of sections.has("matmul") ? [
-  [256, 400, 120],
-  [256, 120, 84],
-  [256, 84, 10],
-] : []) {
+for (const [m, k, n] of sections.has("matmul")
+  ? [
+      [256, 400, 120],
+      [256, 120, 84],
+      [256, 84, 10],
+    ]
+  : []) {
   const a = tf.randomNormal([m as number, k as number]);
   const w = tf.randomNormal([k as number, n as number]);
   const dy = tf.randomNormal([m as number, n as number]);
   const both = { "built-in": builtinMatMul, "→ registered": ours("BatchMatMul") };
-  await compare(`${m}×${k}·${k}×${n} forward`, "BatchMatMul", { a, b: w }, { transposeA: false, transposeB: false }, both);
+  await compare(
+    `${m}×${k}·${k}×${n} forward`,
+    "BatchMatMul",
+    { a, b: w },
+    { transposeA: false, transposeB: false },
+    both,
+  );
   await compare("  dx = dy·Wᵀ", "BatchMatMul", { a: dy, b: w }, { transposeA: false, transposeB: true }, both);
   await compare("  dW = xᵀ·dy", "BatchMatMul", { a, b: dy }, { transposeA: true, transposeB: false }, both);
   tf.dispose([a, w, dy]);
@@ -438,7 +583,9 @@ async function lenetExamplesPerSec(): Promise<number> {
   const labels = tf.oneHot(tf.randomUniform([256], 0, 10, "int32"), 10);
   const step = () =>
     tf.tidy(() => {
-      optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar);
+      optimizer.minimize(
+        () => tf.losses.softmaxCrossEntropy(labels, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
+      );
     });
   step();
   const rates: number[] = [];
@@ -455,7 +602,9 @@ async function lenetExamplesPerSec(): Promise<number> {
 
 if (sections.has("step")) {
   console.log(`\nLeNet training step (batch 256, SGD, softmax cross-entropy; ${steps} steps per run, median run):`);
-  const chosen = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "BatchMatMul", "AvgPoolGrad"].map((n) => [n, ours(n)] as const);
+  const chosen = ["Conv2DBackpropFilter", "Conv2DBackpropInput", "BatchMatMul", "AvgPoolGrad"].map(
+    (n) => [n, ours(n)] as const,
+  );
   setKernel("Conv2DBackpropFilter", filterByLoops);
   setKernel("Conv2DBackpropInput", builtinInput);
   setKernel("BatchMatMul", builtinMatMul);

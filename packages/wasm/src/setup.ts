@@ -71,7 +71,8 @@ export async function setupWasm(options: WasmOptions = {}): Promise<WasmEngine> 
     threads = MAX_THREADS;
   }
   builtinFactory ??= tf.findBackendFactory("wasm") ?? undefined;
-  if (!builtinFactory) throw new Error("the wasm backend is not registered: is @tensorflow/tfjs-backend-wasm@4.22.0 installed?");
+  if (!builtinFactory)
+    throw new Error("the wasm backend is not registered: is @tensorflow/tfjs-backend-wasm@4.22.0 installed?");
 
   if (threads > 1 && canRunThreads) {
     if (registeredThreads !== threads) {

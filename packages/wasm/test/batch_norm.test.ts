@@ -10,7 +10,11 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD, batchNormLimits } from "../src/kernels/batch_norm.js";
+import {
+  BATCH_NORM_TRAINING_BACKWARD,
+  BATCH_NORM_TRAINING_FORWARD,
+  batchNormLimits,
+} from "../src/kernels/batch_norm.js";
 import { WASM_TRAINING_KERNELS } from "../src/kernels/index.js";
 import type { WasmBackend } from "../src/kernels/wasm.js";
 import { wasmSimd, wasmSimdKernels } from "../src/kernels/wasm_simd.js";
@@ -43,7 +47,10 @@ function uniform(n: number, seed: number): Float32Array {
  */
 function activations(shape: number[], seed: number): Float32Array {
   const channels = shape[shape.length - 1]!;
-  const values = uniform(shape.reduce((a, b) => a * b, 1), seed);
+  const values = uniform(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+  );
   return values.map((v, i) => 50 + (i % channels) * 0.1 + v * Math.sqrt(3) * (1 + ((i % channels) % 7) * 0.5));
 }
 
@@ -93,16 +100,23 @@ function withKernels(shape: number[], c: Case): tf.Tensor[] {
   const gamma = tf.tensor1d(c.gamma);
   const beta = tf.tensor1d(c.beta);
   const dy = tf.tensor(c.dy, shape);
-  const forward = tf.engine().runKernel(BATCH_NORM_TRAINING_FORWARD, { x, gamma, beta }, { epsilon: EPS }) as tf.Tensor[];
+  const forward = tf
+    .engine()
+    .runKernel(BATCH_NORM_TRAINING_FORWARD, { x, gamma, beta }, { epsilon: EPS }) as tf.Tensor[];
   const [, centered, , , invStd] = forward;
-  const backward = tf.engine().runKernel(BATCH_NORM_TRAINING_BACKWARD, { dy, centered: centered!, invStd: invStd!, gamma }) as tf.Tensor[];
+  const backward = tf
+    .engine()
+    .runKernel(BATCH_NORM_TRAINING_BACKWARD, { dy, centered: centered!, invStd: invStd!, gamma }) as tf.Tensor[];
   return [...forward, ...backward];
 }
 
 const NAMES = ["y", "centered", "mean", "variance", "invStd", "dx", "dGamma", "dBeta"];
 
 /** Runs `compute` in a tidy on `backend`; checks that no tensor and no backend data outlive it. */
-async function on(backend: "cpu" | "wasm", compute: () => tf.Tensor[]): Promise<{ values: Float32Array[]; shapes: number[][] }> {
+async function on(
+  backend: "cpu" | "wasm",
+  compute: () => tf.Tensor[],
+): Promise<{ values: Float32Array[]; shapes: number[][] }> {
   await tf.setBackend(backend);
   const tensors = tf.memory().numTensors;
   const dataIds = tf.backend().numDataIds();
@@ -236,14 +250,18 @@ describe("BatchNormTrainingForward and BatchNormTrainingBackward on wasm", () =>
     tf.tidy(() => {
       const x = tf.ones([4, 3]);
       expect(() =>
-        tf.engine().runKernel(BATCH_NORM_TRAINING_FORWARD, { x, gamma: tf.ones([4]), beta: tf.zeros([3]) }, { epsilon: EPS }),
+        tf
+          .engine()
+          .runKernel(BATCH_NORM_TRAINING_FORWARD, { x, gamma: tf.ones([4]), beta: tf.zeros([3]) }, { epsilon: EPS }),
       ).toThrow(/gamma must be float32 with 3 values/);
       expect(() =>
-        tf.engine().runKernel(
-          BATCH_NORM_TRAINING_BACKWARD,
-          { dy: tf.ones([2, 3]), centered: x, invStd: tf.ones([3]), gamma: tf.ones([3]) },
-          {},
-        ),
+        tf
+          .engine()
+          .runKernel(
+            BATCH_NORM_TRAINING_BACKWARD,
+            { dy: tf.ones([2, 3]), centered: x, invStd: tf.ones([3]), gamma: tf.ones([3]) },
+            {},
+          ),
       ).toThrow(/dy must be float32 \[4,3\]/);
     });
   });

@@ -12,7 +12,9 @@ export const TEST_THREADS = Number(process.env.CONVNETS_TEST_THREADS ?? 1);
 export async function setupTestWasm(): Promise<WasmEngine> {
   const engine = await setupWasm({ threads: TEST_THREADS });
   if (engine.threads !== TEST_THREADS) {
-    throw new Error(`wasm runs ${engine.threads} threads, the test asked for ${TEST_THREADS}: ${engine.notes.join("; ")}`);
+    throw new Error(
+      `wasm runs ${engine.threads} threads, the test asked for ${TEST_THREADS}: ${engine.notes.join("; ")}`,
+    );
   }
   return engine;
 }

@@ -1,6 +1,11 @@
 import { CONVNETS_KERNEL_NAMES, kernelNames } from "@convnets/model";
 import { describe, expect, it } from "vitest";
-import { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD, CUSTOM_KERNEL_NAMES, RELU_GRAD } from "../src/index.js";
+import {
+  BATCH_NORM_TRAINING_BACKWARD,
+  BATCH_NORM_TRAINING_FORWARD,
+  CUSTOM_KERNEL_NAMES,
+  RELU_GRAD,
+} from "../src/index.js";
 
 // @convnets/wasm keeps its own copy of the names (it imports nothing of convnets); @convnets/model is their home.
 describe("custom kernel names", () => {

@@ -79,12 +79,30 @@ interface Geometry {
 
 /** Every (kernel, stride, padding) of LeNet, AlexNet, VGG, NiN, GoogLeNet, ResNet and DenseNet, on small inputs. */
 const GEOMETRIES: Geometry[] = [
-  { name: "5×5 stride 1 same, one channel (LeNet conv1)", x: [3, 12, 10, 1], filter: [5, 5, 1, 6], stride: 1, pad: "same" },
+  {
+    name: "5×5 stride 1 same, one channel (LeNet conv1)",
+    x: [3, 12, 10, 1],
+    filter: [5, 5, 1, 6],
+    stride: 1,
+    pad: "same",
+  },
   { name: "3×3 stride 1 valid, one channel", x: [3, 9, 8, 1], filter: [3, 3, 1, 4], stride: 1, pad: "valid" },
-  { name: "4×4 stride 1 same (asymmetric padding), one channel", x: [3, 7, 9, 1], filter: [4, 4, 1, 3], stride: 1, pad: "same" },
+  {
+    name: "4×4 stride 1 same (asymmetric padding), one channel",
+    x: [3, 7, 9, 1],
+    filter: [4, 4, 1, 3],
+    stride: 1,
+    pad: "same",
+  },
   { name: "5×5 stride 1 same, two channels", x: [3, 11, 9, 2], filter: [5, 5, 2, 4], stride: 1, pad: "same" },
   { name: "5×5 stride 1 valid (LeNet conv2)", x: [3, 12, 10, 3], filter: [5, 5, 3, 5], stride: 1, pad: "valid" },
-  { name: "11×11 stride 4 pad 1, one channel, rows left unread (AlexNet)", x: [3, 39, 35, 1], filter: [11, 11, 1, 4], stride: 4, pad: pad(1) },
+  {
+    name: "11×11 stride 4 pad 1, one channel, rows left unread (AlexNet)",
+    x: [3, 39, 35, 1],
+    filter: [11, 11, 1, 4],
+    stride: 4,
+    pad: pad(1),
+  },
   { name: "11×11 stride 4 pad 1, three channels", x: [2, 39, 35, 3], filter: [11, 11, 3, 4], stride: 4, pad: pad(1) },
   { name: "7×7 stride 2 pad 3, one channel (stems)", x: [3, 16, 13, 1], filter: [7, 7, 1, 6], stride: 2, pad: pad(3) },
   { name: "7×7 stride 2 pad 3, three channels", x: [2, 15, 15, 3], filter: [7, 7, 3, 5], stride: 2, pad: pad(3) },
@@ -93,7 +111,13 @@ const GEOMETRIES: Geometry[] = [
   { name: "3×3 pad 1 (VGG, ResNet, DenseNet)", x: [4, 9, 8, 5], filter: [3, 3, 5, 7], stride: 1, pad: pad(1) },
   { name: "3×3 stride 2 pad 1 (ResNet downsampling)", x: [4, 9, 10, 5], filter: [3, 3, 5, 6], stride: 2, pad: pad(1) },
   { name: "3×3 stride 2 pad 1, more channels", x: [2, 8, 8, 16], filter: [3, 3, 16, 12], stride: 2, pad: pad(1) },
-  { name: "3×3 stride 2 same, even input (TF's asymmetric padding)", x: [3, 8, 10, 4], filter: [3, 3, 4, 5], stride: 2, pad: "same" },
+  {
+    name: "3×3 stride 2 same, even input (TF's asymmetric padding)",
+    x: [3, 8, 10, 4],
+    filter: [3, 3, 4, 5],
+    stride: 2,
+    pad: "same",
+  },
   { name: "1×1 stride 1 (NiN, GoogLeNet, DenseNet)", x: [4, 6, 5, 8], filter: [1, 1, 8, 3], stride: 1, pad: "valid" },
   { name: "1×1 stride 2 (ResNet shortcut)", x: [4, 7, 6, 5], filter: [1, 1, 5, 9], stride: 2, pad: "valid" },
 ];
@@ -233,15 +257,23 @@ function convGradients(g: Geometry, seed: number) {
   return {
     dyShape,
     dW: () =>
-      tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, {
-        ...attrs,
-        filterShape: g.filter,
-      }) as tf.Tensor,
+      tf.engine().runKernel(
+        "Conv2DBackpropFilter",
+        { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) },
+        {
+          ...attrs,
+          filterShape: g.filter,
+        },
+      ) as tf.Tensor,
     dx: () =>
-      tf.engine().runKernel("Conv2DBackpropInput", { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, {
-        ...attrs,
-        inputShape: g.x,
-      }) as tf.Tensor,
+      tf.engine().runKernel(
+        "Conv2DBackpropInput",
+        { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) },
+        {
+          ...attrs,
+          inputShape: g.x,
+        },
+      ) as tf.Tensor,
   };
 }
 
@@ -269,12 +301,16 @@ describe("Conv2DBackpropInput with a padding wider than the filter", () => {
     const w = randomValues(size(filter), 7);
     await expectSameOnBothBackends(
       () =>
-        tf.engine().runKernel("Conv2DBackpropInput", { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, filter) }, {
-          strides: 1,
-          pad: g.pad,
-          dataFormat: "NHWC",
-          inputShape: x,
-        }) as tf.Tensor,
+        tf.engine().runKernel(
+          "Conv2DBackpropInput",
+          { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, filter) },
+          {
+            strides: 1,
+            pad: g.pad,
+            dataFormat: "NHWC",
+            inputShape: x,
+          },
+        ) as tf.Tensor,
     );
   });
 });
@@ -295,31 +331,125 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
   const EDGES: Geometry[] = [
     { name: "3×3 valid, OW 5, CO 3", x: [2, 9, 7, 1], filter: [3, 3, 1, 3], stride: 1, pad: "valid" },
     { name: "5×5 same, OW 6, CO 5", x: [3, 5, 6, 1], filter: [5, 5, 1, 5], stride: 1, pad: "same" },
-    { name: "11×11 pad 5 (two passes of taps), OW 13, CO 2", x: [2, 12, 13, 1], filter: [11, 11, 1, 2], stride: 1, pad: pad(5) },
-    { name: "9×3 asymmetric explicit padding, CO 7", x: [2, 10, 5, 1], filter: [9, 3, 1, 7], stride: 1, pad: [[0, 0], [3, 1], [2, 0], [0, 0]] },
-    { name: "7×7 same on a 4×5 input (filter larger than the input)", x: [2, 4, 5, 1], filter: [7, 7, 1, 4], stride: 1, pad: "same" },
+    {
+      name: "11×11 pad 5 (two passes of taps), OW 13, CO 2",
+      x: [2, 12, 13, 1],
+      filter: [11, 11, 1, 2],
+      stride: 1,
+      pad: pad(5),
+    },
+    {
+      name: "9×3 asymmetric explicit padding, CO 7",
+      x: [2, 10, 5, 1],
+      filter: [9, 3, 1, 7],
+      stride: 1,
+      pad: [
+        [0, 0],
+        [3, 1],
+        [2, 0],
+        [0, 0],
+      ],
+    },
+    {
+      name: "7×7 same on a 4×5 input (filter larger than the input)",
+      x: [2, 4, 5, 1],
+      filter: [7, 7, 1, 4],
+      stride: 1,
+      pad: "same",
+    },
     { name: "1×3 valid, one example, OW 1", x: [1, 3, 3, 1], filter: [1, 3, 1, 1], stride: 1, pad: "valid" },
-    { name: "5×5 valid, 6 channels, OW 3 (LeNet conv2's dx)", x: [2, 7, 7, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid" },
+    {
+      name: "5×5 valid, 6 channels, OW 3 (LeNet conv2's dx)",
+      x: [2, 7, 7, 6],
+      filter: [5, 5, 6, 16],
+      stride: 1,
+      pad: "valid",
+    },
     { name: "3×3 same, 5 channels, stride 2 (col2im)", x: [2, 9, 8, 5], filter: [3, 3, 5, 3], stride: 2, pad: "same" },
     // Few input channels (the dW loop vectorized over the output channels).
-    { name: "5×5 valid, 6 channels → 16, OW 10 (LeNet conv2's dW)", x: [3, 14, 14, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid" },
+    {
+      name: "5×5 valid, 6 channels → 16, OW 10 (LeNet conv2's dW)",
+      x: [3, 14, 14, 6],
+      filter: [5, 5, 6, 16],
+      stride: 1,
+      pad: "valid",
+    },
     { name: "5×5 valid, 2 channels → 8, OW 5", x: [2, 9, 9, 2], filter: [5, 5, 2, 8], stride: 1, pad: "valid" },
     { name: "3×3 same, 3 channels → 12, OW 7", x: [3, 6, 7, 3], filter: [3, 3, 3, 12], stride: 1, pad: "same" },
-    { name: "5×5 pad 2, 8 channels (two passes of 4) → 20, OW 6", x: [2, 7, 6, 8], filter: [5, 5, 8, 20], stride: 1, pad: pad(2) },
-    { name: "3×3 valid, 7 channels → 5 (dy padded to 8), OW 3", x: [3, 5, 5, 7], filter: [3, 3, 7, 5], stride: 1, pad: "valid" },
-    { name: "4×2 asymmetric padding, 3 channels → 6, filter taller than the input", x: [2, 3, 5, 3], filter: [4, 2, 3, 6], stride: 1, pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
+    {
+      name: "5×5 pad 2, 8 channels (two passes of 4) → 20, OW 6",
+      x: [2, 7, 6, 8],
+      filter: [5, 5, 8, 20],
+      stride: 1,
+      pad: pad(2),
+    },
+    {
+      name: "3×3 valid, 7 channels → 5 (dy padded to 8), OW 3",
+      x: [3, 5, 5, 7],
+      filter: [3, 3, 7, 5],
+      stride: 1,
+      pad: "valid",
+    },
+    {
+      name: "4×2 asymmetric padding, 3 channels → 6, filter taller than the input",
+      x: [2, 3, 5, 3],
+      filter: [4, 2, 3, 6],
+      stride: 1,
+      pad: [
+        [0, 0],
+        [2, 1],
+        [0, 1],
+        [0, 0],
+      ],
+    },
     // More input channels, and 1×1 filters (the blocked matrix product).
     { name: "3×3 pad 1, 12 channels → 10", x: [3, 7, 6, 12], filter: [3, 3, 12, 10], stride: 1, pad: pad(1) },
     { name: "5×5 pad 2, 10 channels → 6", x: [3, 9, 8, 10], filter: [5, 5, 10, 6], stride: 1, pad: pad(2) },
-    { name: "4×4 same (asymmetric padding), 11 channels → 3", x: [3, 7, 9, 11], filter: [4, 4, 11, 3], stride: 1, pad: "same" },
+    {
+      name: "4×4 same (asymmetric padding), 11 channels → 3",
+      x: [3, 7, 9, 11],
+      filter: [4, 4, 11, 3],
+      stride: 1,
+      pad: "same",
+    },
     { name: "3×3 valid, 9 channels → 5, OW 2", x: [3, 5, 4, 9], filter: [3, 3, 9, 5], stride: 1, pad: "valid" },
-    { name: "7×7 same on a 4×5 input, 9 channels (taps outside the input)", x: [3, 4, 5, 9], filter: [7, 7, 9, 4], stride: 1, pad: "same" },
+    {
+      name: "7×7 same on a 4×5 input, 9 channels (taps outside the input)",
+      x: [3, 4, 5, 9],
+      filter: [7, 7, 9, 4],
+      stride: 1,
+      pad: "same",
+    },
     { name: "1×1 stride 1, 20 channels → 7", x: [3, 5, 6, 20], filter: [1, 1, 20, 7], stride: 1, pad: "valid" },
-    { name: "1×1 pad 1, 9 channels → 3 (a border of zeros)", x: [3, 4, 4, 9], filter: [1, 1, 9, 3], stride: 1, pad: pad(1) },
+    {
+      name: "1×1 pad 1, 9 channels → 3 (a border of zeros)",
+      x: [3, 4, 4, 9],
+      filter: [1, 1, 9, 3],
+      stride: 1,
+      pad: pad(1),
+    },
     // colsᵀ in 4 × 4 blocks (tapColumns): strided taps, channel and pixel counts not multiples of 4.
-    { name: "3×3 stride 2 pad 1, 13 channels → 6, OW 5", x: [2, 9, 10, 13], filter: [3, 3, 13, 6], stride: 2, pad: pad(1) },
-    { name: "5×5 stride 3 valid, 16 channels → 4, OW 4", x: [2, 16, 14, 16], filter: [5, 5, 16, 4], stride: 3, pad: "valid" },
-    { name: "1×1 stride 1, 36 channels → 5, 7 × 9 pixels", x: [2, 7, 9, 36], filter: [1, 1, 36, 5], stride: 1, pad: "valid" },
+    {
+      name: "3×3 stride 2 pad 1, 13 channels → 6, OW 5",
+      x: [2, 9, 10, 13],
+      filter: [3, 3, 13, 6],
+      stride: 2,
+      pad: pad(1),
+    },
+    {
+      name: "5×5 stride 3 valid, 16 channels → 4, OW 4",
+      x: [2, 16, 14, 16],
+      filter: [5, 5, 16, 4],
+      stride: 3,
+      pad: "valid",
+    },
+    {
+      name: "1×1 stride 1, 36 channels → 5, 7 × 9 pixels",
+      x: [2, 7, 9, 36],
+      filter: [1, 1, 36, 5],
+      stride: 1,
+      pad: "valid",
+    },
   ];
   const CASES = [...GEOMETRIES, ...EDGES];
   const saved = { ...kernelLimits };
@@ -359,7 +489,11 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
     const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const, inputShape: g.x };
     const run = (strategy: "matmul" | "matmul-simd") => async () => {
       const [out] = await on("wasm", () =>
-        runKernelFunc(makeConv2DBackpropInput(undefined, strategy), { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) }, attrs),
+        runKernelFunc(
+          makeConv2DBackpropInput(undefined, strategy),
+          { dy: tf.tensor(dy, dyShape), filter: tf.tensor(w, g.filter) },
+          attrs,
+        ),
       );
       return Array.from(out as Float32Array);
     };
@@ -378,14 +512,36 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
       const x = randomValues(size(g.x), 56);
       const dy = randomValues(size(dyShape), 57);
       const attrs = { strides: 1, pad: g.pad, dataFormat: "NHWC" as const, filterShape: g.filter };
-      const [expected] = await on("cpu", () => tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, attrs) as tf.Tensor);
+      const [expected] = await on(
+        "cpu",
+        () =>
+          tf
+            .engine()
+            .runKernel(
+              "Conv2DBackpropFilter",
+              { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) },
+              attrs,
+            ) as tf.Tensor,
+      );
       const [simd] = await on("wasm", () =>
-        runKernelFunc(makeConv2DBackpropFilter("simd-channels"), { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, attrs),
+        runKernelFunc(
+          makeConv2DBackpropFilter("simd-channels"),
+          { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) },
+          attrs,
+        ),
       );
       expect(relativeError(simd as Float32Array, expected as Float32Array)).toBeLessThanOrEqual(TOLERANCE);
       if (ci === 6) {
-        const [registered] = await on("wasm", () =>
-          tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) }, attrs) as tf.Tensor,
+        const [registered] = await on(
+          "wasm",
+          () =>
+            tf
+              .engine()
+              .runKernel(
+                "Conv2DBackpropFilter",
+                { x: tf.tensor(x, g.x), dy: tf.tensor(dy, dyShape) },
+                attrs,
+              ) as tf.Tensor,
         );
         expect(Array.from(registered as Float32Array)).toEqual(Array.from(simd as Float32Array));
       }
@@ -394,12 +550,20 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
 
   it("dW: auto takes the strategy 'gemm' unless stride 1 with at most 8 input channels, or a strided 1×1 filter", async () => {
     const named = (prefix: string) => [...GEOMETRIES, ...EDGES].find((e) => e.name.startsWith(prefix)) as Geometry;
-    for (const g of ["3×3 pad 1, 12", "1×1 stride 1 (", "7×7 stride 2 pad 3, one", "3×3 stride 2 pad 1, more"].map(named)) {
+    for (const g of ["3×3 pad 1, 12", "1×1 stride 1 (", "7×7 stride 2 pad 3, one", "3×3 stride 2 pad 1, more"].map(
+      named,
+    )) {
       const dyShape = outShape(g);
-      const inputs = () => ({ x: tf.tensor(randomValues(size(g.x), 58), g.x), dy: tf.tensor(randomValues(size(dyShape), 59), dyShape) });
+      const inputs = () => ({
+        x: tf.tensor(randomValues(size(g.x), 58), g.x),
+        dy: tf.tensor(randomValues(size(dyShape), 59), dyShape),
+      });
       const attrs = { strides: g.stride, pad: g.pad, dataFormat: "NHWC" as const, filterShape: g.filter };
       const [gemm] = await on("wasm", () => runKernelFunc(makeConv2DBackpropFilter("gemm"), inputs(), attrs));
-      const [registered] = await on("wasm", () => tf.engine().runKernel("Conv2DBackpropFilter", inputs(), attrs) as tf.Tensor);
+      const [registered] = await on(
+        "wasm",
+        () => tf.engine().runKernel("Conv2DBackpropFilter", inputs(), attrs) as tf.Tensor,
+      );
       expect(Array.from(registered as Float32Array)).toEqual(Array.from(gemm as Float32Array));
     }
   });
@@ -410,20 +574,32 @@ describe("convolution gradients: the SIMD loops and their fallbacks", () => {
     const dy = tf.zeros([1, 6, 6, 3]);
     const dyStrided = tf.zeros([1, 3, 3, 3]);
     expect(() =>
-      runKernelFunc(makeConv2DBackpropFilter("simd"), { x, dy }, { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] }),
+      runKernelFunc(
+        makeConv2DBackpropFilter("simd"),
+        { x, dy },
+        { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] },
+      ),
     ).toThrow(/single input channel/);
     expect(() =>
-      runKernelFunc(makeConv2DBackpropFilter("simd-channels"), { x, dy: dyStrided }, {
-        strides: 2,
-        pad: "same",
-        dataFormat: "NHWC",
-        filterShape: [3, 3, 2, 3],
-      }),
+      runKernelFunc(
+        makeConv2DBackpropFilter("simd-channels"),
+        { x, dy: dyStrided },
+        {
+          strides: 2,
+          pad: "same",
+          dataFormat: "NHWC",
+          filterShape: [3, 3, 2, 3],
+        },
+      ),
     ).toThrow(/stride 1/);
     wasmSimd.enabled = false;
     try {
       expect(() =>
-        runKernelFunc(makeConv2DBackpropFilter("gemm"), { x, dy: dyStrided }, { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] }),
+        runKernelFunc(
+          makeConv2DBackpropFilter("gemm"),
+          { x, dy: dyStrided },
+          { strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 3] },
+        ),
       ).toThrow(/'gemm' needs a non-empty dy and WebAssembly SIMD/);
     } finally {
       wasmSimd.enabled = true;
@@ -454,7 +630,9 @@ describe.each(POOLS)("max pooling $name", (p) => {
 
   it("MaxPoolGrad (dx) matches cpu", async () => {
     await expectSameOnBothBackends(() =>
-      tf.grad((input) => tf.sum(tf.square(tf.maxPool(input as tf.Tensor4D, p.size, p.stride, p.pad))))(tf.tensor4d(x, p.x)),
+      tf.grad((input) => tf.sum(tf.square(tf.maxPool(input as tf.Tensor4D, p.size, p.stride, p.pad))))(
+        tf.tensor4d(x, p.x),
+      ),
     );
   });
 });
@@ -472,7 +650,9 @@ describe.each(AVERAGE_POOLS)("average pooling $name", (p) => {
   const x = randomValues(size(p.x), 13);
   it("AvgPoolGrad (dx) matches cpu", async () => {
     await expectSameOnBothBackends(() =>
-      tf.grad((input) => tf.sum(tf.square(tf.avgPool(input as tf.Tensor4D, p.size, p.stride, p.pad))))(tf.tensor4d(x, p.x)),
+      tf.grad((input) => tf.sum(tf.square(tf.avgPool(input as tf.Tensor4D, p.size, p.stride, p.pad))))(
+        tf.tensor4d(x, p.x),
+      ),
     );
   });
 });
@@ -483,12 +663,18 @@ describe("tfjs-backend-wasm's own MaxPoolGrad (the reason it is replaced)", () =
     const x = randomValues(16 * 2, 11).map((v) => v - 2); // all in [-3, -1)
     const dy = randomValues(2 * 2 * 2, 12);
     const attrs = { filterSize: 2, strides: 2, pad: "valid" };
-    const [expected] = await on("cpu", () =>
-      tf.engine().runKernel(
-        "MaxPoolGrad",
-        { dy: tf.tensor(dy, [1, 2, 2, 2]), input: tf.tensor(x, shape), output: tf.maxPool(tf.tensor4d(x, shape), 2, 2, "valid") },
-        attrs,
-      ) as tf.Tensor,
+    const [expected] = await on(
+      "cpu",
+      () =>
+        tf.engine().runKernel(
+          "MaxPoolGrad",
+          {
+            dy: tf.tensor(dy, [1, 2, 2, 2]),
+            input: tf.tensor(x, shape),
+            output: tf.maxPool(tf.tensor4d(x, shape), 2, 2, "valid"),
+          },
+          attrs,
+        ) as tf.Tensor,
     );
     await tf.setBackend("wasm");
     const input = tf.tensor4d(x, shape);
@@ -515,7 +701,18 @@ describe("MaxPoolGrad: the SIMD and JavaScript loops", () => {
     { name: "3×3 stride 2 valid", x: [2, 9, 11, 12], size: 3, stride: 2, pad: "valid" },
     { name: "3×3 stride 2 same, even input", x: [2, 8, 8, 4], size: 3, stride: 2, pad: "same" },
     { name: "3×3 stride 2 pad 1", x: [2, 8, 9, 16], size: 3, stride: 2, pad: pad(1) },
-    { name: "asymmetric explicit padding", x: [2, 6, 7, 8], size: 3, stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+    {
+      name: "asymmetric explicit padding",
+      x: [2, 6, 7, 8],
+      size: 3,
+      stride: 1,
+      pad: [
+        [0, 0],
+        [2, 0],
+        [0, 1],
+        [0, 0],
+      ],
+    },
     { name: "2×2 stride 2 valid", x: [3, 8, 6, 4], size: 2, stride: 2, pad: "valid" },
     { name: "non-square 3×2 window, strides 1×2", x: [2, 7, 9, 8], size: [3, 2], stride: [1, 2], pad: "same" },
     { name: "5×5 window wider than the input, same", x: [1, 3, 4, 4], size: 5, stride: 1, pad: "same" },
@@ -526,17 +723,22 @@ describe("MaxPoolGrad: the SIMD and JavaScript loops", () => {
     { kind: "all zeros (every window a tie)", values: (n) => new Float32Array(n) },
     { kind: "ReLU outputs (ties at 0)", values: (n, seed) => randomValues(n, seed).map((v) => Math.max(0, v)) },
     { kind: "all negative (windows partly in padding)", values: (n, seed) => randomValues(n, seed).map((v) => v - 2) },
-    { kind: "few distinct values (ties everywhere)", values: (n, seed) => randomValues(n, seed).map((v) => Math.round(v * 2)) },
+    {
+      kind: "few distinct values (ties everywhere)",
+      values: (n, seed) => randomValues(n, seed).map((v) => Math.round(v * 2)),
+    },
   ];
 
   function maxPoolGradOf(x: Float32Array, dy: Float32Array, c: (typeof CASES)[number]): tf.Tensor {
     const input = tf.tensor4d(x, c.x);
     const output = tf.maxPool(input, c.size, c.stride, c.pad);
-    return tf.engine().runKernel(
-      "MaxPoolGrad",
-      { dy: tf.tensor(dy, output.shape), input, output },
-      { filterSize: c.size, strides: c.stride, pad: c.pad },
-    ) as tf.Tensor;
+    return tf
+      .engine()
+      .runKernel(
+        "MaxPoolGrad",
+        { dy: tf.tensor(dy, output.shape), input, output },
+        { filterSize: c.size, strides: c.stride, pad: c.pad },
+      ) as tf.Tensor;
   }
 
   afterAll(() => {
@@ -572,7 +774,13 @@ describe("MaxPoolGrad: the SIMD and JavaScript loops", () => {
 
   it("drops the gradient of an all-NaN window and never sends dy to a NaN", async () => {
     // One image 2×4, one 2×2 window per half: left all NaN, right NaN then 1 then NaN then 0.
-    const c = { name: "NaN", x: [1, 2, 4, 4] as [number, number, number, number], size: 2, stride: 2, pad: "valid" as Pad };
+    const c = {
+      name: "NaN",
+      x: [1, 2, 4, 4] as [number, number, number, number],
+      size: 2,
+      stride: 2,
+      pad: "valid" as Pad,
+    };
     const x = new Float32Array(32).fill(Number.NaN);
     for (let ch = 0; ch < 4; ch++) {
       x[(0 * 4 + 3) * 4 + ch] = 1; // (0, 3)
@@ -596,8 +804,18 @@ describe("MaxPoolGrad: the SIMD and JavaScript loops", () => {
  */
 function typedTensor(shape: number[], dtype: tf.DataType, seed: number): tf.Tensor {
   const values = randomValues(size(shape), seed);
-  if (dtype === "bool") return tf.tensor(Array.from(values, (v) => v > 0), shape, "bool");
-  if (dtype === "int32") return tf.tensor(Int32Array.from(values, (v) => Math.round(v * 1000)), shape, "int32");
+  if (dtype === "bool")
+    return tf.tensor(
+      Array.from(values, (v) => v > 0),
+      shape,
+      "bool",
+    );
+  if (dtype === "int32")
+    return tf.tensor(
+      Int32Array.from(values, (v) => Math.round(v * 1000)),
+      shape,
+      "int32",
+    );
   return tf.tensor(values, shape, dtype);
 }
 
@@ -635,7 +853,10 @@ describe("SplitV", () => {
     await tf.setBackend("wasm");
     // tf.split takes numeric tensors only: the kernel directly.
     const x = tf.tensor(["a", "b", "c", "d", "e", "f"], [2, 3]);
-    const [a, b] = tf.engine().runKernel("SplitV", { x }, { numOrSizeSplits: [1, 2], axis: 1 }) as [tf.Tensor, tf.Tensor];
+    const [a, b] = tf.engine().runKernel("SplitV", { x }, { numOrSizeSplits: [1, 2], axis: 1 }) as [
+      tf.Tensor,
+      tf.Tensor,
+    ];
     expect(a.arraySync()).toEqual([["a"], ["d"]]);
     expect(b.arraySync()).toEqual([
       ["b", "c"],
@@ -663,17 +884,68 @@ async function withWasmSimd(enabled: boolean, check: () => Promise<void>): Promi
 
 describe("Concat", () => {
   const cases: { shapes: number[][]; axis: number; dtype: tf.DataType }[] = [
-    { shapes: [[3, 4, 4, 16], [3, 4, 4, 8]], axis: 3, dtype: "float32" }, // DenseNet's
-    { shapes: [[2, 3, 3, 8], [2, 3, 3, 12], [2, 3, 3, 4], [2, 3, 3, 6]], axis: -1, dtype: "float32" }, // GoogLeNet's
-    { shapes: [[3, 2, 4, 5], [3, 3, 4, 5]], axis: 1, dtype: "float32" },
-    { shapes: [[2, 5], [4, 5], [1, 5]], axis: 0, dtype: "int32" },
-    { shapes: [[4, 3], [4, 0], [4, 2]], axis: 1, dtype: "float32" },
-    { shapes: [[3, 2], [3, 5]], axis: 1, dtype: "bool" },
+    {
+      shapes: [
+        [3, 4, 4, 16],
+        [3, 4, 4, 8],
+      ],
+      axis: 3,
+      dtype: "float32",
+    }, // DenseNet's
+    {
+      shapes: [
+        [2, 3, 3, 8],
+        [2, 3, 3, 12],
+        [2, 3, 3, 4],
+        [2, 3, 3, 6],
+      ],
+      axis: -1,
+      dtype: "float32",
+    }, // GoogLeNet's
+    {
+      shapes: [
+        [3, 2, 4, 5],
+        [3, 3, 4, 5],
+      ],
+      axis: 1,
+      dtype: "float32",
+    },
+    {
+      shapes: [
+        [2, 5],
+        [4, 5],
+        [1, 5],
+      ],
+      axis: 0,
+      dtype: "int32",
+    },
+    {
+      shapes: [
+        [4, 3],
+        [4, 0],
+        [4, 2],
+      ],
+      axis: 1,
+      dtype: "float32",
+    },
+    {
+      shapes: [
+        [3, 2],
+        [3, 5],
+      ],
+      axis: 1,
+      dtype: "bool",
+    },
   ];
   describe.each(COPY_PATHS)("$loops", ({ enabled }) => {
     it.each(cases)("$shapes along $axis ($dtype) matches cpu exactly", async ({ shapes, axis, dtype }) => {
       await withWasmSimd(enabled, () =>
-        expectIdenticalOnBothBackends(() => tf.concat(shapes.map((shape, i) => typedTensor(shape, dtype, 60 + i)), axis)),
+        expectIdenticalOnBothBackends(() =>
+          tf.concat(
+            shapes.map((shape, i) => typedTensor(shape, dtype, 60 + i)),
+            axis,
+          ),
+        ),
       );
     });
   });
@@ -710,9 +982,14 @@ describe("Slice", () => {
     { shape: [2, 3, 4, 5, 6], begin: [0, 1, 0, 0, 1], size: [2, 2, 4, 5, 4], dtype: "float32" },
   ];
   describe.each(COPY_PATHS)("$loops", ({ enabled }) => {
-    it.each(cases)("$begin/$size of $shape ($dtype) matches cpu exactly", async ({ shape, begin, size: extent, dtype }) => {
-      await withWasmSimd(enabled, () => expectIdenticalOnBothBackends(() => tf.slice(typedTensor(shape, dtype, 33), begin, extent)));
-    });
+    it.each(cases)(
+      "$begin/$size of $shape ($dtype) matches cpu exactly",
+      async ({ shape, begin, size: extent, dtype }) => {
+        await withWasmSimd(enabled, () =>
+          expectIdenticalOnBothBackends(() => tf.slice(typedTensor(shape, dtype, 33), begin, extent)),
+        );
+      },
+    );
   });
 
   it("the gradient of explicit zero padding matches cpu", async () => {
@@ -796,10 +1073,20 @@ describe("end to end", () => {
         const a = tf.relu(tf.conv2d(h, p.c2 as tf.Tensor4D, 2, pad(1))); // [6,4,4,8]
         const b = tf.conv2d(h, p.c3 as tf.Tensor4D, 2, "valid"); // [6,4,4,4]
         const cat = tf.concat([a, b], 3); // [6,4,4,12]
-        let c = tf.fused.conv2d({ x: cat, filter: p.c4 as tf.Tensor4D, strides: 1, pad: "same", bias: p.b4, activation: "relu" });
+        let c = tf.fused.conv2d({
+          x: cat,
+          filter: p.c4 as tf.Tensor4D,
+          strides: 1,
+          pad: "same",
+          bias: p.b4,
+          activation: "relu",
+        });
         const mean = tf.mean(c, [0, 1, 2], true);
         const variance = tf.mean(tf.square(tf.sub(c, mean)), [0, 1, 2], true);
-        c = tf.add(tf.mul(p.gamma as tf.Tensor, tf.mul(tf.sub(c, mean), tf.rsqrt(tf.add(variance, 1e-5)))), p.beta as tf.Tensor);
+        c = tf.add(
+          tf.mul(p.gamma as tf.Tensor, tf.mul(tf.sub(c, mean), tf.rsqrt(tf.add(variance, 1e-5)))),
+          p.beta as tf.Tensor,
+        );
         c = tf.add(c, cat); // residual
         c = tf.maxPool(c as tf.Tensor4D, 3, 2, "same"); // [6,2,2,12]
         const pooled = tf.mean(c, [1, 2]); // global average pooling

@@ -52,19 +52,28 @@ describe("ReluGrad", () => {
 
   const shapes = [[1], [3], [4], [7], [81], [2, 5, 9], [3, 9, 8, 6], [16, 7, 7, 32]].map((shape) => ({ shape }));
   for (const simd of [true, false]) {
-    it.each(shapes)(`gives Step then Multiply's bits on $shape (${simd ? "SIMD" : "JavaScript"} loop)`, async ({ shape }) => {
-      const { dy, y } = operands(shape.reduce((a, b) => a * b, 1), shape.length * 97 + shape[0]!);
-      const expected = (await on("cpu", () => tf.mul(tf.tensor(dy, shape), tf.step(tf.tensor(y, shape)))))[0]!;
-      wasmSimd.enabled = simd;
-      const actual = (
-        await on("wasm", () => tf.engine().runKernel(RELU_GRAD, { dy: tf.tensor(dy, shape), y: tf.tensor(y, shape) }) as tf.Tensor)
-      )[0]!;
-      expectSameBits(actual, expected);
-      if (expected.length >= SPECIAL.length ** 2) {
-        // Where the specials are in: −0 and NaN are among the bits compared.
-        expect(expected.some((v) => Object.is(v, -0)) && expected.some(Number.isNaN)).toBe(true);
-      }
-    });
+    it.each(shapes)(
+      `gives Step then Multiply's bits on $shape (${simd ? "SIMD" : "JavaScript"} loop)`,
+      async ({ shape }) => {
+        const { dy, y } = operands(
+          shape.reduce((a, b) => a * b, 1),
+          shape.length * 97 + shape[0]!,
+        );
+        const expected = (await on("cpu", () => tf.mul(tf.tensor(dy, shape), tf.step(tf.tensor(y, shape)))))[0]!;
+        wasmSimd.enabled = simd;
+        const actual = (
+          await on(
+            "wasm",
+            () => tf.engine().runKernel(RELU_GRAD, { dy: tf.tensor(dy, shape), y: tf.tensor(y, shape) }) as tf.Tensor,
+          )
+        )[0]!;
+        expectSameBits(actual, expected);
+        if (expected.length >= SPECIAL.length ** 2) {
+          // Where the specials are in: −0 and NaN are among the bits compared.
+          expect(expected.some((v) => Object.is(v, -0)) && expected.some(Number.isNaN)).toBe(true);
+        }
+      },
+    );
   }
 
   it("names both operands when their shapes or dtypes differ", async () => {

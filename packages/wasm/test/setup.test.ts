@@ -23,7 +23,9 @@ describe("thread counts", () => {
   });
 
   it.each(["0", "abc", "-2", "1.5", ""])("refuses %j, naming the source and what to give", (text) => {
-    expect(() => parseThreads(text, "--threads")).toThrow(/^--threads: .* is not a thread count; give a whole number from 1 to 8/);
+    expect(() => parseThreads(text, "--threads")).toThrow(
+      /^--threads: .* is not a thread count; give a whole number from 1 to 8/,
+    );
   });
 
   it("takes whole numbers as they are (setupWasm lowers those above MAX_THREADS)", () => {
@@ -35,7 +37,9 @@ describe("thread counts", () => {
 describe("setupWasm", () => {
   it("64 threads: lowered to 8 with a one-line note, and the description states what runs", async () => {
     const engine = await setupWasm({ threads: 64 });
-    expect(engine.notes).toEqual([`64 threads asked; the wasm engine runs at most ${MAX_THREADS}: using ${MAX_THREADS}`]);
+    expect(engine.notes).toEqual([
+      `64 threads asked; the wasm engine runs at most ${MAX_THREADS}: using ${MAX_THREADS}`,
+    ]);
     expect(engine.threads).toBe(MAX_THREADS);
     expect(engine.description).toBe(`wasm (simd, ${MAX_THREADS} threads)`);
     expect(tf.getBackend()).toBe("wasm");
@@ -46,14 +50,21 @@ describe("setupWasm", () => {
     const engine = await setupWasm({ threads: 1 });
     expect(engine).toMatchObject({ threads: 1, description: "wasm (simd, 1 thread)", notes: [] });
     expect(engine.addedKernels).toContain("Conv2DBackpropFilter");
-    expect(tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([1, 2]))).arraySync()).toEqual([2, 4]);
+    expect(tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([1, 2]))).arraySync()).toEqual([
+      2, 4,
+    ]);
   });
 
   it("a pthread worker that cannot start: falls back to 1 thread, the note names the worker, no hang", async () => {
-    const engine = await setupWasm({ threads: 2, threadedModule: { workerScript: "/nonexistent/worker.cjs", startTimeoutMs: 20_000 } });
+    const engine = await setupWasm({
+      threads: 2,
+      threadedModule: { workerScript: "/nonexistent/worker.cjs", startTimeoutMs: 20_000 },
+    });
     expect(engine.threads).toBe(1);
     expect(engine.notes).toHaveLength(1);
-    expect(engine.notes[0]).toMatch(/^the threaded wasm build did not start \(wasm pthread worker \d \(\/nonexistent\/worker.cjs\).*\): running on 1 thread$/);
+    expect(engine.notes[0]).toMatch(
+      /^the threaded wasm build did not start \(wasm pthread worker \d \(\/nonexistent\/worker.cjs\).*\): running on 1 thread$/,
+    );
     expect(tf.sum(tf.range(0, 10)).dataSync()[0]).toBe(45);
   });
 
@@ -65,7 +76,11 @@ describe("setupWasm", () => {
 describe("a program on the threaded build", () => {
   /** Runs `code` (an ES module using this package's build) in a fresh node process. */
   const runNode = (code: string) =>
-    spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd: PACKAGE_DIR, encoding: "utf8", timeout: 60_000 });
+    spawnSync(process.execPath, ["--input-type=module", "-e", code], {
+      cwd: PACKAGE_DIR,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
   const setup = `import { setupWasm } from "./dist/index.js"; const e = await setupWasm({ threads: 2 });`;
 
   it("exits by itself when its work is done: the idle pool's workers do not hold it", () => {

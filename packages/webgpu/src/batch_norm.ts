@@ -165,7 +165,9 @@ class ChannelMergeProgram implements WebgpuProgram {
             first = first + partial[(s * 2) * uniforms.channels + c];
             second = second + partial[(s * 2 + 1) * uniforms.channels + c];
           }`;
-    const value = ["mean", "variance", "1.0 / sqrt(variance + uniforms.epsilon)", "second * invStd[c]", "first"][this.which];
+    const value = ["mean", "variance", "1.0 / sqrt(variance + uniforms.epsilon)", "second * invStd[c]", "first"][
+      this.which
+    ];
     return `
       fn main(c : i32) {
         if (c < uniforms.size) {
@@ -216,7 +218,9 @@ function checkOperands(kernel: string, name: string, x: TensorInfo, vectors: Rec
   }
   for (const [vector, t] of Object.entries(vectors)) {
     if (t.dtype !== "float32" || util.sizeFromShape(t.shape) !== channels) {
-      throw new Error(`${kernel} on webgpu: ${vector} must be float32 with ${channels} values, got ${t.dtype} [${t.shape}]`);
+      throw new Error(
+        `${kernel} on webgpu: ${vector} must be float32 with ${channels} values, got ${t.dtype} [${t.shape}]`,
+      );
     }
   }
   return channels;
@@ -251,9 +255,19 @@ export const batchNormTrainingForward: KernelFunc = ({ inputs, backend, attrs })
     { type: "int32", data: [channels] },
     { type: "float32", data: [rows] },
   ];
-  const centered = gpu.runWebGPUProgram(new ChannelwiseProgram(["x", "mean"], x.shape, "center", "x[i] - mean[c]"), [x, mean], "float32", elementwise);
+  const centered = gpu.runWebGPUProgram(
+    new ChannelwiseProgram(["x", "mean"], x.shape, "center", "x[i] - mean[c]"),
+    [x, mean],
+    "float32",
+    elementwise,
+  );
   const y = gpu.runWebGPUProgram(
-    new ChannelwiseProgram(["centered", "gamma", "invStd", "beta"], x.shape, "normalise", "centered[i] * (gamma[c] * invStd[c]) + beta[c]"),
+    new ChannelwiseProgram(
+      ["centered", "gamma", "invStd", "beta"],
+      x.shape,
+      "normalise",
+      "centered[i] * (gamma[c] * invStd[c]) + beta[c]",
+    ),
     [centered, flat(gamma, channels), invStd, flat(beta, channels)],
     "float32",
     elementwise,
@@ -263,7 +277,12 @@ export const batchNormTrainingForward: KernelFunc = ({ inputs, backend, attrs })
 
 export const batchNormTrainingBackward: KernelFunc = ({ inputs, backend }) => {
   const gpu = backend as unknown as WebgpuBackend;
-  const { dy, centered, invStd, gamma } = inputs as { dy: TensorInfo; centered: TensorInfo; invStd: TensorInfo; gamma: TensorInfo };
+  const { dy, centered, invStd, gamma } = inputs as {
+    dy: TensorInfo;
+    centered: TensorInfo;
+    invStd: TensorInfo;
+    gamma: TensorInfo;
+  };
   const channels = checkOperands(BATCH_NORM_TRAINING_BACKWARD, "dy", dy, { invStd, gamma });
   checkOperands(BATCH_NORM_TRAINING_BACKWARD, "centered", centered, {});
   const rows = util.sizeFromShape(dy.shape) / channels;
@@ -280,7 +299,12 @@ export const batchNormTrainingBackward: KernelFunc = ({ inputs, backend }) => {
     { type: "int32", data: [splits] },
     { type: "float32", data: [0] },
   ];
-  const dGamma = gpu.runWebGPUProgram(new ChannelMergeProgram(3, channels), [partial, flat(invStd, channels)], "float32", mergeUniforms);
+  const dGamma = gpu.runWebGPUProgram(
+    new ChannelMergeProgram(3, channels),
+    [partial, flat(invStd, channels)],
+    "float32",
+    mergeUniforms,
+  );
   const dBeta = gpu.runWebGPUProgram(new ChannelMergeProgram(4, channels), [partial], "float32", mergeUniforms);
   gpu.disposeData(partial.dataId);
   const dx = gpu.runWebGPUProgram(

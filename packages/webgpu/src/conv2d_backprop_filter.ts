@@ -62,7 +62,8 @@ export function splitK(m: number, n: number, k: number): { splits: number; chunk
 /** The tiled split-K product: partial sums of dW, [splits, M, N] (or dW itself, filter-shaped, when splits = 1). */
 class FilterGradientTilesProgram implements WebgpuProgram {
   variableNames = ["x", "dy"];
-  uniforms = "pads : vec2<i32>, strides : vec2<i32>, filterWidth : i32, dimM : i32, dimN : i32, dimK : i32, chunk : i32,";
+  uniforms =
+    "pads : vec2<i32>, strides : vec2<i32>, filterWidth : i32, dimM : i32, dimN : i32, dimK : i32, chunk : i32,";
   workgroupSize = WORKGROUP;
   dispatchLayout = { x: [2], y: [1], z: [0] };
   dispatch: [number, number, number];
@@ -211,7 +212,8 @@ export function conv2DBackpropFilterConfig(fallback?: KernelFunc): KernelConfig 
     const backend = args.backend as unknown as WebgpuBackend;
     const dataFormat = backend_util.convertConv2DDataFormat(attrs.dataFormat);
     if (dataFormat !== "channelsLast" || x.dtype !== "float32" || dy.dtype !== "float32") {
-      if (!fallback) throw new Error(`${Conv2DBackpropFilter} on webgpu: only channels-last float32 inputs are supported here`);
+      if (!fallback)
+        throw new Error(`${Conv2DBackpropFilter} on webgpu: only channels-last float32 inputs are supported here`);
       return fallback(args);
     }
     const info = backend_util.computeConv2DInfo(
@@ -239,11 +241,23 @@ export function conv2DBackpropFilterConfig(fallback?: KernelFunc): KernelConfig 
     ];
     const filterShape = [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels];
     if (splits === 1) {
-      return backend.runWebGPUProgram(new FilterGradientTilesProgram(m, n, 1, filterShape), [x, dy], "float32", uniforms);
+      return backend.runWebGPUProgram(
+        new FilterGradientTilesProgram(m, n, 1, filterShape),
+        [x, dy],
+        "float32",
+        uniforms,
+      );
     }
-    const partial = backend.runWebGPUProgram(new FilterGradientTilesProgram(m, n, splits, [splits, m, n]), [x, dy], "float32", uniforms);
+    const partial = backend.runWebGPUProgram(
+      new FilterGradientTilesProgram(m, n, splits, [splits, m, n]),
+      [x, dy],
+      "float32",
+      uniforms,
+    );
     try {
-      return backend.runWebGPUProgram(new SplitSumProgram(filterShape), [partial], "float32", [{ type: "int32", data: [splits] }]);
+      return backend.runWebGPUProgram(new SplitSumProgram(filterShape), [partial], "float32", [
+        { type: "int32", data: [splits] },
+      ]);
     } finally {
       backend.disposeData(partial.dataId);
     }

@@ -83,7 +83,8 @@ export function replacedKernel(name: string): KernelConfig | undefined {
 
 function builtin(name: string): KernelConfig {
   const kernel = getKernel(name, "webgpu");
-  if (!kernel) throw new Error(`the webgpu backend has no ${name} kernel: import @tensorflow/tfjs-backend-webgpu@4.22.0 first`);
+  if (!kernel)
+    throw new Error(`the webgpu backend has no ${name} kernel: import @tensorflow/tfjs-backend-webgpu@4.22.0 first`);
   return kernel;
 }
 

@@ -22,17 +22,25 @@ function mayTakeSplitK(a: tf.TensorInfo, b: tf.TensorInfo, transposeB: boolean):
  */
 export function matMulConfig(builtin: tf.KernelConfig, transposeKernel: tf.KernelConfig): tf.KernelConfig {
   const kernelFunc: tf.KernelFunc = (args) => {
-      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const attrs = args.attrs as { transposeB?: boolean };
-      if (!mayTakeSplitK(a, b, attrs.transposeB === true)) return builtin.kernelFunc(args);
-      const perm = b.shape.map((_, i) => i);
-      [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
-      const bT = transposeKernel.kernelFunc({ inputs: { x: b }, backend: args.backend, attrs: { perm } }) as tf.TensorInfo;
-      try {
-        return builtin.kernelFunc({ ...args, inputs: { ...args.inputs, b: bT }, attrs: { ...args.attrs, transposeB: false } });
-      } finally {
-        (args.backend as tf.KernelBackend).disposeData(bT.dataId);
-      }
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const attrs = args.attrs as { transposeB?: boolean };
+    if (!mayTakeSplitK(a, b, attrs.transposeB === true)) return builtin.kernelFunc(args);
+    const perm = b.shape.map((_, i) => i);
+    [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1]!, perm[perm.length - 2]!];
+    const bT = transposeKernel.kernelFunc({
+      inputs: { x: b },
+      backend: args.backend,
+      attrs: { perm },
+    }) as tf.TensorInfo;
+    try {
+      return builtin.kernelFunc({
+        ...args,
+        inputs: { ...args.inputs, b: bT },
+        attrs: { ...args.attrs, transposeB: false },
+      });
+    } finally {
+      (args.backend as tf.KernelBackend).disposeData(bT.dataId);
+    }
   };
   return { ...builtin, kernelFunc };
 }

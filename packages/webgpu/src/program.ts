@@ -24,6 +24,11 @@ export interface WebgpuProgram {
 export type ProgramUniforms = { type: "int32" | "uint32" | "float32"; data: number[] }[];
 
 export interface WebgpuBackend {
-  runWebGPUProgram(program: WebgpuProgram, inputs: TensorInfo[], outputDtype: DataType, uniforms?: ProgramUniforms): TensorInfo;
+  runWebGPUProgram(
+    program: WebgpuProgram,
+    inputs: TensorInfo[],
+    outputDtype: DataType,
+    uniforms?: ProgramUniforms,
+  ): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
 }

@@ -27,8 +27,22 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: "LeNet conv1, 5×5 same, 1 → 6 at 28×28", x: [256, 28, 28, 1], filter: [5, 5, 1, 6], stride: 1, pad: "same", note: "recipe batch 256: K = 200,704" },
-  { name: "LeNet conv2, 5×5 valid, 6 → 16 at 14×14", x: [256, 14, 14, 6], filter: [5, 5, 6, 16], stride: 1, pad: "valid", note: "recipe batch 256: K = 25,600" },
+  {
+    name: "LeNet conv1, 5×5 same, 1 → 6 at 28×28",
+    x: [256, 28, 28, 1],
+    filter: [5, 5, 1, 6],
+    stride: 1,
+    pad: "same",
+    note: "recipe batch 256: K = 200,704",
+  },
+  {
+    name: "LeNet conv2, 5×5 valid, 6 → 16 at 14×14",
+    x: [256, 14, 14, 6],
+    filter: [5, 5, 6, 16],
+    stride: 1,
+    pad: "valid",
+    note: "recipe batch 256: K = 25,600",
+  },
   {
     name: "AlexNet conv1, 11×11 stride 4 pad 1 at 65×65 (the H200 finding's layer)",
     x: [128, 65, 65, 1],
@@ -37,34 +51,131 @@ const CASES: Case[] = [
     pad: 1,
     note: "recipe batch 128 at AlexNet's smallest input: K = 28,800",
   },
-  { name: "AlexNet conv1 at 224×224", x: [4, 224, 224, 1], filter: [11, 11, 1, 96], stride: 4, pad: 1, note: "batch 4 (recipe 128): the 54×54 map, K = 11,664" },
-  { name: "AlexNet conv2, 5×5 pad 2 at 26×26", x: [4, 26, 26, 16], filter: [5, 5, 16, 32], stride: 1, pad: 2, note: "batch 4, 16 → 32 channels (recipe 96 → 256): the 26×26 map" },
-  { name: "VGG-11 conv1, 3×3 pad 1, 1 → 64 at 224×224", x: [4, 224, 224, 1], filter: [3, 3, 1, 64], stride: 1, pad: 1, note: "batch 4 (recipe 128): the 224×224 map, K = 200,704" },
-  { name: "NiN / GoogLeNet 1×1, 192 → 64 at 12×12", x: [32, 12, 12, 192], filter: [1, 1, 192, 64], stride: 1, pad: "valid", note: "batch 32 (recipe 128)" },
-  { name: "GoogLeNet / ResNet / DenseNet stem, 7×7 stride 2 pad 3 at 96×96", x: [16, 96, 96, 1], filter: [7, 7, 1, 64], stride: 2, pad: 3, note: "batch 16 (recipe 128): the 48×48 map, K = 36,864" },
-  { name: "ResNet-18 stem at 28×28", x: [128, 28, 28, 1], filter: [7, 7, 1, 64], stride: 2, pad: 3, note: "recipe batch 128: K = 25,088" },
-  { name: "ResNet-18 3×3 stride 2, 4×4 → 2×2 (stage 4 at 28×28)", x: [128, 4, 4, 64], filter: [3, 3, 64, 128], stride: 2, pad: 1, note: "recipe batch 128, 64 → 128 channels (recipe 256 → 512): the 2×2 map, K = 512" },
-  { name: "ResNet-18 3×3 pad 1 at 2×2 (stage 4 at 28×28)", x: [128, 2, 2, 128], filter: [3, 3, 128, 128], stride: 1, pad: 1, note: "recipe batch 128, 128 channels (recipe 512): the 2×2 map" },
-  { name: "ResNet-18 1×1 stride 2 shortcut, 4×4 → 2×2", x: [128, 4, 4, 64], filter: [1, 1, 64, 128], stride: 2, pad: "valid", note: "recipe batch 128, 64 → 128 channels (recipe 256 → 512)" },
-  { name: "3×3 pad 1 at 1×1 (a 1×1 map: eight of nine taps in the padding)", x: [128, 1, 1, 64], filter: [3, 3, 64, 64], stride: 1, pad: 1, note: "recipe batch 128, 64 channels" },
+  {
+    name: "AlexNet conv1 at 224×224",
+    x: [4, 224, 224, 1],
+    filter: [11, 11, 1, 96],
+    stride: 4,
+    pad: 1,
+    note: "batch 4 (recipe 128): the 54×54 map, K = 11,664",
+  },
+  {
+    name: "AlexNet conv2, 5×5 pad 2 at 26×26",
+    x: [4, 26, 26, 16],
+    filter: [5, 5, 16, 32],
+    stride: 1,
+    pad: 2,
+    note: "batch 4, 16 → 32 channels (recipe 96 → 256): the 26×26 map",
+  },
+  {
+    name: "VGG-11 conv1, 3×3 pad 1, 1 → 64 at 224×224",
+    x: [4, 224, 224, 1],
+    filter: [3, 3, 1, 64],
+    stride: 1,
+    pad: 1,
+    note: "batch 4 (recipe 128): the 224×224 map, K = 200,704",
+  },
+  {
+    name: "NiN / GoogLeNet 1×1, 192 → 64 at 12×12",
+    x: [32, 12, 12, 192],
+    filter: [1, 1, 192, 64],
+    stride: 1,
+    pad: "valid",
+    note: "batch 32 (recipe 128)",
+  },
+  {
+    name: "GoogLeNet / ResNet / DenseNet stem, 7×7 stride 2 pad 3 at 96×96",
+    x: [16, 96, 96, 1],
+    filter: [7, 7, 1, 64],
+    stride: 2,
+    pad: 3,
+    note: "batch 16 (recipe 128): the 48×48 map, K = 36,864",
+  },
+  {
+    name: "ResNet-18 stem at 28×28",
+    x: [128, 28, 28, 1],
+    filter: [7, 7, 1, 64],
+    stride: 2,
+    pad: 3,
+    note: "recipe batch 128: K = 25,088",
+  },
+  {
+    name: "ResNet-18 3×3 stride 2, 4×4 → 2×2 (stage 4 at 28×28)",
+    x: [128, 4, 4, 64],
+    filter: [3, 3, 64, 128],
+    stride: 2,
+    pad: 1,
+    note: "recipe batch 128, 64 → 128 channels (recipe 256 → 512): the 2×2 map, K = 512",
+  },
+  {
+    name: "ResNet-18 3×3 pad 1 at 2×2 (stage 4 at 28×28)",
+    x: [128, 2, 2, 128],
+    filter: [3, 3, 128, 128],
+    stride: 1,
+    pad: 1,
+    note: "recipe batch 128, 128 channels (recipe 512): the 2×2 map",
+  },
+  {
+    name: "ResNet-18 1×1 stride 2 shortcut, 4×4 → 2×2",
+    x: [128, 4, 4, 64],
+    filter: [1, 1, 64, 128],
+    stride: 2,
+    pad: "valid",
+    note: "recipe batch 128, 64 → 128 channels (recipe 256 → 512)",
+  },
+  {
+    name: "3×3 pad 1 at 1×1 (a 1×1 map: eight of nine taps in the padding)",
+    x: [128, 1, 1, 64],
+    filter: [3, 3, 64, 64],
+    stride: 1,
+    pad: 1,
+    note: "recipe batch 128, 64 channels",
+  },
 ];
 
-const convPad = (p: Pad) => (typeof p === "number" ? ([[0, 0], [p, p], [p, p], [0, 0]] as [[0, 0], [number, number], [number, number], [0, 0]]) : p);
+const convPad = (p: Pad) =>
+  typeof p === "number"
+    ? ([
+        [0, 0],
+        [p, p],
+        [p, p],
+        [0, 0],
+      ] as [[0, 0], [number, number], [number, number], [0, 0]])
+    : p;
 
 function inputs(c: Case) {
   const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, convPad(c.pad) as never);
-  const x = randomValues(c.x.reduce((a, b) => a * b, 1), 1, 0, 1);
-  const dy = randomValues(info.outShape.reduce((a, b) => a * b, 1), 2);
+  const x = randomValues(
+    c.x.reduce((a, b) => a * b, 1),
+    1,
+    0,
+    1,
+  );
+  const dy = randomValues(
+    info.outShape.reduce((a, b) => a * b, 1),
+    2,
+  );
   return { info, x, dy };
 }
 
 function filterGradient(c: Case, x: Float32Array, dy: Float32Array, dyShape: number[]): tf.Tensor {
   const attrs = { strides: c.stride, pad: convPad(c.pad), dataFormat: "NHWC", filterShape: c.filter };
-  return tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tf.tensor4d(x, c.x), dy: tf.tensor(dy, dyShape) }, attrs as never) as tf.Tensor;
+  return tf
+    .engine()
+    .runKernel(
+      tf.Conv2DBackpropFilter,
+      { x: tf.tensor4d(x, c.x), dy: tf.tensor(dy, dyShape) },
+      attrs as never,
+    ) as tf.Tensor;
 }
 
 /** dW summed in float64: the reference. */
-function exactFilterGradient(c: Case, x: Float32Array, dy: Float32Array, info: tf.backend_util.Conv2DInfo): Float64Array {
+function exactFilterGradient(
+  c: Case,
+  x: Float32Array,
+  dy: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+): Float64Array {
   const [b, h, w, ci] = c.x;
   const [kh, kw, , co] = c.filter;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
@@ -144,7 +255,11 @@ describe.skipIf(!gpu.ok)("Conv2DBackpropFilter on webgpu against the sum on the 
       tf.unregisterKernel(tf.Conv2DBackpropFilter, "webgpu");
       tf.registerKernel(registered);
     }
-    const errors = { ours: relativeError(ours!, exact), tfjs: relativeError(tfjs!, exact), cpu: relativeError(cpu!, exact) };
+    const errors = {
+      ours: relativeError(ours!, exact),
+      tfjs: relativeError(tfjs!, exact),
+      cpu: relativeError(cpu!, exact),
+    };
     console.log(`AlexNet conv1 dW, K = 28,800, max |Δ| / max |float64|: ${JSON.stringify(errors)}`);
     expect(errors.ours).toBeLessThanOrEqual(errors.tfjs);
     expect(errors.ours).toBeLessThan(1e-5);

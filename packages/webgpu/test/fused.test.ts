@@ -12,10 +12,18 @@ import { on, randomValues, relativeError, type Webgpu, webgpu } from "./setup.js
 const EPSILON = 1e-5;
 
 const BATCH_NORMS: { name: string; shape: number[]; mean: number }[] = [
-  { name: "LeNet-BN after conv1 (6 channels at 24×24, batch 256), activations far from 0", shape: [256, 24, 24, 6], mean: 12 },
+  {
+    name: "LeNet-BN after conv1 (6 channels at 24×24, batch 256), activations far from 0",
+    shape: [256, 24, 24, 6],
+    mean: 12,
+  },
   { name: "LeNet-BN after the first dense layer (120 features, batch 256)", shape: [256, 120], mean: 0 },
   { name: "ResNet-18 stem at 28×28 (64 channels at 14×14, batch 128)", shape: [128, 14, 14, 64], mean: 0.5 },
-  { name: "ResNet-18 stage 4 at 28×28 (2×2 maps, batch 128; 128 of its 512 channels)", shape: [128, 2, 2, 128], mean: 0 },
+  {
+    name: "ResNet-18 stage 4 at 28×28 (2×2 maps, batch 128; 128 of its 512 channels)",
+    shape: [128, 2, 2, 128],
+    mean: 0,
+  },
   { name: "a 1×1 map (batch 128, 96 channels)", shape: [128, 1, 1, 96], mean: -3 },
 ];
 
@@ -30,14 +38,21 @@ function reference(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, dy: tf.Tenso
   const dBeta = tf.sum(dy, axes);
   const dGamma = tf.mul(tf.sum(tf.mul(dy, centered), axes), invStd);
   const a = tf.mul(gamma, invStd);
-  const dx = tf.add(tf.add(tf.mul(dy, a), tf.mul(centered, tf.mul(a, tf.mul(invStd, tf.div(dGamma, -m))))), tf.mul(a, tf.div(dBeta, -m)));
+  const dx = tf.add(
+    tf.add(tf.mul(dy, a), tf.mul(centered, tf.mul(a, tf.mul(invStd, tf.div(dGamma, -m))))),
+    tf.mul(a, tf.div(dBeta, -m)),
+  );
   return [y, centered, mean, variance, invStd, dx, dGamma, dBeta];
 }
 
 function fused(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, dy: tf.Tensor): tf.Tensor[] {
-  const forward = tf.engine().runKernel(BATCH_NORM_TRAINING_FORWARD, { x, gamma, beta }, { epsilon: EPSILON }) as tf.Tensor[];
+  const forward = tf
+    .engine()
+    .runKernel(BATCH_NORM_TRAINING_FORWARD, { x, gamma, beta }, { epsilon: EPSILON }) as tf.Tensor[];
   const [, centered, , , invStd] = forward;
-  const backward = tf.engine().runKernel(BATCH_NORM_TRAINING_BACKWARD, { dy, centered: centered!, invStd: invStd!, gamma }) as tf.Tensor[];
+  const backward = tf
+    .engine()
+    .runKernel(BATCH_NORM_TRAINING_BACKWARD, { dy, centered: centered!, invStd: invStd!, gamma }) as tf.Tensor[];
   return [...forward, ...backward];
 }
 
@@ -73,7 +88,10 @@ describe.skipIf(!gpu.ok)("fused kernels on webgpu against tfjs ops on the cpu ba
     const size = shape.reduce((a, b) => a * b, 1);
     const values = (seed: number) => tf.tensor(randomValues(size, seed), shape);
     const [expected] = await on("cpu", () => tf.mul(values(5), tf.step(values(6))));
-    const [actual] = await on("webgpu", () => tf.engine().runKernel(RELU_GRAD, { dy: values(5), y: values(6) }) as tf.Tensor);
+    const [actual] = await on(
+      "webgpu",
+      () => tf.engine().runKernel(RELU_GRAD, { dy: values(5), y: values(6) }) as tf.Tensor,
+    );
     expect(relativeError(actual!, expected!)).toBe(0);
   });
 });

@@ -28,7 +28,8 @@ async function start(): Promise<Webgpu> {
   Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
   await import("@tensorflow/tfjs-backend-webgpu");
   registerWebgpuTrainingKernels();
-  if (!(await tf.setBackend("webgpu"))) return { ok: false, reason: `tfjs's webgpu backend did not start on ${adapter.info.description}` };
+  if (!(await tf.setBackend("webgpu")))
+    return { ok: false, reason: `tfjs's webgpu backend did not start on ${adapter.info.description}` };
   return { ok: true, adapter: adapter.info.description || adapter.info.device };
 }
 

@@ -89,8 +89,12 @@ export async function loadFashionMnist(options: LoadFashionMnistOptions = {}): P
   const fromEnv = !options.dir && Boolean(process.env.FASHION_MNIST_DIR);
   const explicit = options.dir || process.env.FASHION_MNIST_DIR;
   if (explicit) {
-    const what = fromEnv ? `Fashion-MNIST directory ${explicit} (from FASHION_MNIST_DIR)` : `Fashion-MNIST directory ${explicit}`;
-    const fix = fromEnv ? " Point FASHION_MNIST_DIR at a complete copy, or unset it to use the cache or Debian's package." : "";
+    const what = fromEnv
+      ? `Fashion-MNIST directory ${explicit} (from FASHION_MNIST_DIR)`
+      : `Fashion-MNIST directory ${explicit}`;
+    const fix = fromEnv
+      ? " Point FASHION_MNIST_DIR at a complete copy, or unset it to use the cache or Debian's package."
+      : "";
     if (!existsSync(explicit)) throw new Error(`${what} does not exist.${fix} ${HOW_TO_GET}`);
     const missing = missingFiles(explicit);
     if (missing.length > 0) {
@@ -154,7 +158,9 @@ export async function downloadFashionMnist(
     const body = Buffer.concat(chunks);
     const digest = createHash("sha256").update(gunzipSync(body)).digest("hex");
     if (digest !== FASHION_MNIST_SHA256[name]) {
-      throw new Error(`${file}: SHA-256 of the downloaded content is ${digest}, expected ${FASHION_MNIST_SHA256[name]}`);
+      throw new Error(
+        `${file}: SHA-256 of the downloaded content is ${digest}, expected ${FASHION_MNIST_SHA256[name]}`,
+      );
     }
     const tmp = join(dir, `.${file}.${process.pid}.tmp`);
     try {

@@ -41,4 +41,3 @@ export async function readIdx(file: string): Promise<IdxArray> {
   }
   return reader.finish();
 }
-

@@ -92,7 +92,10 @@ function parseHeader(
   const headerLength = 4 + 4 * rank;
   if (bytes.length < headerLength) {
     if (!complete) return undefined;
-    throw new IdxFormatError(file, `truncated header: ${rank} dimensions need ${headerLength} bytes, file has ${bytes.length}`);
+    throw new IdxFormatError(
+      file,
+      `truncated header: ${rank} dimensions need ${headerLength} bytes, file has ${bytes.length}`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
@@ -156,7 +159,9 @@ export async function readIdxStream(stream: ReadableStream<Uint8Array>, file: st
     await rest.cancel();
     throw notGzipError(file);
   }
-  const bytes = gzip ? rest.pipeThrough(new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>) : rest;
+  const bytes = gzip
+    ? rest.pipeThrough(new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>)
+    : rest;
   const parser = new IdxParser(file);
   const reader = bytes.getReader();
   try {
@@ -175,7 +180,9 @@ export async function readIdxStream(stream: ReadableStream<Uint8Array>, file: st
 }
 
 /** Reads until at least 2 bytes have arrived; returns them and a stream of all the bytes, those included. */
-async function peek(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<[Uint8Array, ReadableStream<Uint8Array>]> {
+async function peek(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<[Uint8Array, ReadableStream<Uint8Array>]> {
   const seen: Uint8Array[] = [];
   let length = 0;
   let done = false;

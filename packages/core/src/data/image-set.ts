@@ -67,7 +67,9 @@ export async function readImageSets(
   read: (name: string) => Promise<{ name: string; idx: IdxArray }>,
 ): Promise<{ train: ImageSet; test: ImageSet }> {
   const { trainImages, trainLabels, testImages, testLabels } = FASHION_MNIST_FILES;
-  const [trImages, trLabels, teImages, teLabels] = await Promise.all([trainImages, trainLabels, testImages, testLabels].map(read));
+  const [trImages, trLabels, teImages, teLabels] = await Promise.all(
+    [trainImages, trainLabels, testImages, testLabels].map(read),
+  );
   return {
     train: toImageSet(trImages!.name, trImages!.idx, trLabels!.name, trLabels!.idx),
     test: toImageSet(teImages!.name, teImages!.idx, teLabels!.name, teLabels!.idx),
@@ -86,4 +88,3 @@ export function takeImages(set: ImageSet, count: number): ImageSet {
     width: set.width,
   };
 }
-

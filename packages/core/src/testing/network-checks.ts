@@ -11,21 +11,21 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BuildOptions, ModelSpec, Recipe } from "@convnets/model";
+import { initXavierUniform, LAYER_NAME, summary } from "@convnets/model";
 import * as tf from "@tensorflow/tfjs-core";
 import { type LayersModel, models } from "@tensorflow/tfjs-layers";
 import { type FashionMnist, loadFashionMnist, takeImages } from "../data/fashion-mnist.js";
 import { type EnginePreference, setupEngine } from "../engine.js";
-import { initXavierUniform, LAYER_NAME, summary } from "@convnets/model";
-import type { BuildOptions, ModelSpec, Recipe } from "@convnets/model";
 import {
+  type BookWalkOptions,
+  bookWalk,
   compareGradients,
   firstImages,
   lossBeforeAfterSgd,
   maxAbsDifference,
   outputShape,
   paramCount,
-  type BookWalkOptions,
-  bookWalk,
   saveAndReload,
 } from "../testing.js";
 import { train } from "../train.js";
@@ -158,7 +158,8 @@ const withInput = <O extends BuildOptions>(c: NetworkCase<O>, inputShape: [numbe
 /** [moving mean, moving variance] of a ConvnetsBatchNorm layer, copied out. */
 function movingStatistics(model: LayersModel, layer: string): Float32Array[] {
   const weights = model.getLayer(layer).getWeights();
-  if (weights.length !== 4) throw new Error(`${layer}: expected gamma, beta, moving mean and moving variance, got ${weights.length} weights`);
+  if (weights.length !== 4)
+    throw new Error(`${layer}: expected gamma, beta, moving mean and moving variance, got ${weights.length} weights`);
   return weights.slice(2).map((w) => w.dataSync() as Float32Array);
 }
 
@@ -170,7 +171,10 @@ function largestBias(model: LayersModel): { biases: number; largest: number } {
     for (const w of layer.weights) {
       if (!/\/bias$/.test(w.originalName)) continue;
       biases++;
-      largest = Math.max(largest, tf.tidy(() => tf.max(tf.abs(w.read())).dataSync()[0]!));
+      largest = Math.max(
+        largest,
+        tf.tidy(() => tf.max(tf.abs(w.read())).dataSync()[0]!),
+      );
     }
   }
   return { biases, largest };
@@ -212,7 +216,8 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
         const types = full.layers.map((l) => l.getClassName());
         expect(types.filter((type) => type === "ConvnetsBatchNorm")).toHaveLength(c.batchNorms.count);
         expect(types).not.toContain("BatchNormalization");
-        for (const layer of c.batchNorms.watched) expect(full.getLayer(layer).getClassName(), layer).toBe("ConvnetsBatchNorm");
+        for (const layer of c.batchNorms.watched)
+          expect(full.getLayer(layer).getClassName(), layer).toBe("ConvnetsBatchNorm");
       });
 
       for (const walk of c.walks) {
@@ -229,7 +234,8 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
             }
             const printed = walk.book ?? walk.seed;
             if (printed) expect(bookWalk(model, printed.lines)).toEqual(printed.rows);
-            if (walk.trainableParams !== undefined) expect(paramCount(model.trainableWeights)).toBe(walk.trainableParams);
+            if (walk.trainableParams !== undefined)
+              expect(paramCount(model.trainableWeights)).toBe(walk.trainableParams);
             expect(model.outputs[0]!.shape).toEqual([null, walk.options?.numClasses ?? 10]);
           } finally {
             if (model !== full) model.dispose();
@@ -299,13 +305,17 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
       if (m > 1) {
         it(`refuses ${m - 1}×${m - 1} and ${size}×${m - 1}, naming the minimum`, () => {
           const tooSmall = (h: number, w: number) =>
-            new RegExp(`^${escapeRegExp(name)}: input ${h}×${w} is too small; the smallest input this network accepts is ${m}×${m}`);
+            new RegExp(
+              `^${escapeRegExp(name)}: input ${h}×${w} is too small; the smallest input this network accepts is ${m}×${m}`,
+            );
           expect(() => c.build(withInput(c, square(m - 1)))).toThrow(tooSmall(m - 1, m - 1));
           expect(() => c.build(withInput(c, [size, m - 1, 1]))).toThrow(tooSmall(size, m - 1));
         });
       } else {
         it("refuses 0×0 (below the minimum of 1)", () => {
-          expect(() => c.build(withInput(c, [0, 0, 1]))).toThrow(new RegExp(`^${escapeRegExp(name)}: inputShape must be`));
+          expect(() => c.build(withInput(c, [0, 0, 1]))).toThrow(
+            new RegExp(`^${escapeRegExp(name)}: inputShape must be`),
+          );
         });
       }
 
@@ -315,7 +325,8 @@ export function architectureChecks<O extends BuildOptions>(t: TestApi, c: Networ
         try {
           expect(model.inputs[0]!.shape).toEqual([null, h, w, 3]);
           // The first convolution's kernel is the default one with 3 input channels instead of 1.
-          const kernel = (net: LayersModel) => net.layers.find((l) => l.getClassName() === "Conv2D")!.getWeights()[0]!.shape;
+          const kernel = (net: LayersModel) =>
+            net.layers.find((l) => l.getClassName() === "Conv2D")!.getWeights()[0]!.shape;
           const [kh, kw, , filters] = kernel(full);
           const [height, width, inChannels, outChannels] = kernel(model);
           expect([height, width, inChannels]).toEqual([kh, kw, 3]);
@@ -437,7 +448,13 @@ export function trainingChecks<O extends BuildOptions>(t: TestApi, c: NetworkCas
       } else {
         const data = { train: takeImages(mnist.train, fall.images), test: takeImages(mnist.test, fall.testImages) };
         const tensors = tf.memory().numTensors;
-        const options = { epochs: fall.epochs, lr: fall.lr, batchSize: fall.batchSize, inputSize: small, seed: fall.seed };
+        const options = {
+          epochs: fall.epochs,
+          lr: fall.lr,
+          batchSize: fall.batchSize,
+          inputSize: small,
+          seed: fall.seed,
+        };
         const { history } = await train(model, data, options);
         const losses = history.map((e) => e.loss);
         expect(losses).toHaveLength(fall.epochs);
@@ -450,8 +467,14 @@ export function trainingChecks<O extends BuildOptions>(t: TestApi, c: NetworkCas
         const [meanBefore, varianceBefore] = before[i]!;
         const [meanAfter, varianceAfter] = movingStatistics(model, layer);
         // Fresh statistics are mean 0, variance 1; the training steps must have moved both.
-        expect(meanBefore!.every((v) => v === 0), layer).toBe(true);
-        expect(varianceBefore!.every((v) => v === 1), layer).toBe(true);
+        expect(
+          meanBefore!.every((v) => v === 0),
+          layer,
+        ).toBe(true);
+        expect(
+          varianceBefore!.every((v) => v === 1),
+          layer,
+        ).toBe(true);
         expect(maxAbsDifference(meanBefore!, meanAfter!), layer).toBeGreaterThan(1e-3);
         expect(maxAbsDifference(varianceBefore!, varianceAfter!), layer).toBeGreaterThan(1e-3);
       });

@@ -3,14 +3,14 @@ import { dirname, join, resolve } from "node:path";
 import { batches, ENGINE_PREFERENCES, type ImageSet, type ModelSpec, TrainStep } from "@convnets/core";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel } from "@tensorflow/tfjs-layers";
-import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { loadData, startEngine, threadsOption } from "../common.js";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { formatBytes, formatInt, formatTable, timestamp } from "../format.js";
 import { median } from "../median.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { findModel, specOf } from "../registry.js";
-import { listModels } from "./list.js";
 import { displayPath } from "../run-dir.js";
+import { listModels } from "./list.js";
 
 export const BENCH_HELP = `convnets bench [models…] [options]
 
@@ -117,11 +117,15 @@ export async function benchCommand(argv: string[], ctx: CliContext): Promise<num
   const inputSize = intOption("input-size", values["input-size"], 1, "the side images are resized to, e.g. 28");
   const timed = intOption("batches", values.batches, 1, "how many batches to time, e.g. 3") ?? 3;
   // Without --backend: the engine setupEngine picks (CONVNETS_BACKEND, else auto).
-  const engines: (string | undefined)[] = stringOption(values.backend)?.split(",").map((e) => e.trim()) ?? [undefined];
+  const engines: (string | undefined)[] = stringOption(values.backend)
+    ?.split(",")
+    .map((e) => e.trim()) ?? [undefined];
   for (const e of engines) {
     if (e === undefined) continue;
     if (!(ENGINE_PREFERENCES as readonly string[]).includes(e)) {
-      throw new UsageError(`--backend ${e}: unknown engine; use one or more of ${ENGINE_PREFERENCES.join(", ")}, comma-separated`);
+      throw new UsageError(
+        `--backend ${e}: unknown engine; use one or more of ${ENGINE_PREFERENCES.join(", ")}, comma-separated`,
+      );
     }
   }
   // Without --threads: the engine's default (CONVNETS_THREADS, else every core). Other engines than wasm ignore it.
@@ -130,12 +134,15 @@ export async function benchCommand(argv: string[], ctx: CliContext): Promise<num
     .map((t) => threadsOption(t)) ?? [undefined];
   const names =
     positionals.length > 0 ? positionals : (await listModels(ctx.cwd)).filter((m) => m.installed).map((m) => m.name);
-  if (names.length === 0) throw new UsageError("bench: no networks installed; add one, e.g. npm install @convnets/lenet");
+  if (names.length === 0)
+    throw new UsageError("bench: no networks installed; add one, e.g. npm install @convnets/lenet");
   const found = [];
   for (const name of names) {
     const model = await findModel(name, ctx.cwd);
     if (model.spec && inputSize !== undefined && inputSize < model.spec.minInputSize) {
-      throw new UsageError(`--input-size ${inputSize}: ${model.spec.name} needs images of at least ${model.spec.minInputSize}×${model.spec.minInputSize}`);
+      throw new UsageError(
+        `--input-size ${inputSize}: ${model.spec.name} needs images of at least ${model.spec.minInputSize}×${model.spec.minInputSize}`,
+      );
     }
     found.push(model);
   }
@@ -183,7 +190,10 @@ export async function benchCommand(argv: string[], ctx: CliContext): Promise<num
       ["left", "left", "right", "right", "right", "right", "right", "right"],
     ),
   );
-  println(ctx.stdout, `median of ${timed} batches after one warm-up; peak = tensor memory tfjs tracked during one batch`);
+  println(
+    ctx.stdout,
+    `median of ${timed} batches after one warm-up; peak = tensor memory tfjs tracked during one batch`,
+  );
   println(ctx.stdout, `JSON: ${displayPath(path, ctx.cwd)}`);
   return EXIT.ok;
 }

@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
 import { evaluate } from "@convnets/core";
-import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, loadData, openRun, saveResult, THREADS_HELP, threadsOption } from "../common.js";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { f3, formatInt, formatTable } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { displayPath, RUN_FILES } from "../run-dir.js";
@@ -49,7 +49,10 @@ export async function evalCommand(argv: string[], ctx: CliContext): Promise<numb
     const result = await evaluate(model, data.test, { batchSize, inputSize: run.recipe.inputSize });
     const correct = result.confusion.reduce((sum, row, i) => sum + row[i]!, 0);
     const out = ctx.stdout;
-    println(out, `${run.model.name}: ${opened.from === RUN_FILES.model ? "final model" : opened.from} of run ${displayPath(dir, ctx.cwd)}, on ${opened.engine.description}`);
+    println(
+      out,
+      `${run.model.name}: ${opened.from === RUN_FILES.model ? "final model" : opened.from} of run ${displayPath(dir, ctx.cwd)}, on ${opened.engine.description}`,
+    );
     println(out, `test acc ${f3(result.accuracy)} (${formatInt(correct)} of ${formatInt(result.count)} test images)`);
     println(out);
     const classNames = data.classNames;

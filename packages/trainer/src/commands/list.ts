@@ -1,7 +1,7 @@
 import type { ModelSpec } from "@convnets/model";
+import { bookSection } from "../book.js";
 import { startEngine } from "../common.js";
 import { type CliContext, EXIT, println, UsageError } from "../context.js";
-import { bookCitation, bookSection } from "../book.js";
 import { formatTable } from "../format.js";
 import { parseCommandArgs } from "../options.js";
 import { registeredModels } from "../registry.js";
@@ -80,7 +80,10 @@ export async function listCommand(argv: string[], ctx: CliContext): Promise<numb
       ),
     );
   } else {
-    println(ctx.stdout, "no networks installed yet: add a network package (npm install @convnets/lenet), or train your own module.");
+    println(
+      ctx.stdout,
+      "no networks installed yet: add a network package (npm install @convnets/lenet), or train your own module.",
+    );
   }
   if (missing.length > 0) {
     println(ctx.stdout);

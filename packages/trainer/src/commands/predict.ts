@@ -1,7 +1,7 @@
 import { extname, join, resolve } from "node:path";
 import { evaluate, takeImages } from "@convnets/core";
-import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, loadData, openRun, saveResult, THREADS_HELP, threadsOption } from "../common.js";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { formatTable } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { type Prediction, predictionsPng, predictionsSvg } from "../picture.js";
@@ -51,7 +51,10 @@ export async function predictCommand(argv: string[], ctx: CliContext): Promise<n
   try {
     const data = await loadData({ dataDir: stringOption(values["data-dir"]) });
     const set = takeImages(data.test, count);
-    const { predictions } = await evaluate(model, set, { batchSize: run.recipe.batchSize, inputSize: run.recipe.inputSize });
+    const { predictions } = await evaluate(model, set, {
+      batchSize: run.recipe.batchSize,
+      inputSize: run.recipe.inputSize,
+    });
     const pixels = set.height * set.width;
     const shown: Prediction[] = Array.from({ length: set.count }, (_, i) => ({
       pixels: set.images.subarray(i * pixels, (i + 1) * pixels),
@@ -61,18 +64,34 @@ export async function predictCommand(argv: string[], ctx: CliContext): Promise<n
       predictedLabel: data.classNames[predictions[i]!]!,
     }));
     const right = shown.filter((p) => p.trueLabel === p.predictedLabel).length;
-    println(ctx.stdout, `${run.model.name}: ${opened.from === RUN_FILES.model ? "final model" : opened.from} of run ${displayPath(dir, ctx.cwd)}, on ${opened.engine.description}`);
+    println(
+      ctx.stdout,
+      `${run.model.name}: ${opened.from === RUN_FILES.model ? "final model" : opened.from} of run ${displayPath(dir, ctx.cwd)}, on ${opened.engine.description}`,
+    );
     println(
       ctx.stdout,
       formatTable(
         ["#", "true", "predicted", ""],
-        shown.map((p, i) => [String(i + 1), p.trueLabel, p.predictedLabel, p.trueLabel === p.predictedLabel ? "✓" : "✗"]),
+        shown.map((p, i) => [
+          String(i + 1),
+          p.trueLabel,
+          p.predictedLabel,
+          p.trueLabel === p.predictedLabel ? "✓" : "✗",
+        ]),
         ["right", "left", "left", "left"],
       ),
     );
     const path = out ? resolve(ctx.cwd, out) : join(dir, `predictions.${format}`);
-    const saved = await saveResult(path, ctx, "--out FILE writes it elsewhere", format === "png" ? predictionsPng(shown) : predictionsSvg(shown));
-    println(ctx.stdout, `${right} of ${shown.length} right` + (saved ? `; picture: ${displayPath(path, ctx.cwd)}` : ""));
+    const saved = await saveResult(
+      path,
+      ctx,
+      "--out FILE writes it elsewhere",
+      format === "png" ? predictionsPng(shown) : predictionsSvg(shown),
+    );
+    println(
+      ctx.stdout,
+      `${right} of ${shown.length} right` + (saved ? `; picture: ${displayPath(path, ctx.cwd)}` : ""),
+    );
     return EXIT.ok;
   } finally {
     model.dispose();

@@ -1,7 +1,7 @@
 import { formatSummary, summary } from "@convnets/core";
 import { bookCitation } from "../book.js";
-import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, startEngine, THREADS_HELP, threadsOption } from "../common.js";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { findModel, specOf } from "../registry.js";
 
@@ -42,7 +42,9 @@ export async function summaryCommand(argv: string[], ctx: CliContext): Promise<n
   const spec = specOf(found);
   const inputSize = inputFlag ?? spec.defaults.inputSize;
   if (inputSize < spec.minInputSize) {
-    throw new UsageError(`--input-size ${inputSize}: ${spec.name} needs images of at least ${spec.minInputSize}×${spec.minInputSize}`);
+    throw new UsageError(
+      `--input-size ${inputSize}: ${spec.name} needs images of at least ${spec.minInputSize}×${spec.minInputSize}`,
+    );
   }
   const model = spec.build({ inputShape: [inputSize, inputSize, 1], numClasses: 10 });
   try {

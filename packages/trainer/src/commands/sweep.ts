@@ -2,8 +2,8 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Job, Queue } from "bullmq";
 import { vegaLiteSvg } from "../chart.js";
-import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, THREADS_HELP, threadsOption } from "../common.js";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { f3, formatDuration, formatTable } from "../format.js";
 import { parseCommandArgs, stringOption } from "../options.js";
 import { displayPath, writeFileAtomic, writeJsonAtomic } from "../run-dir.js";
@@ -72,7 +72,8 @@ export async function sweepCommand(argv: string[], ctx: CliContext): Promise<num
   const [first, ...rest] = positionals;
   if (first === "status") return statusCommand(rest, values, ctx);
   if (first === "results") return resultsCommand(rest, values, ctx);
-  if (!first) throw new UsageError("sweep: which spec? e.g. convnets sweep sweep.yaml (convnets sweep --help shows the format)");
+  if (!first)
+    throw new UsageError("sweep: which spec? e.g. convnets sweep sweep.yaml (convnets sweep --help shows the format)");
   if (rest.length > 0) throw new UsageError(`sweep takes one spec, got ${positionals.join(" ")}`);
   const backend = checkBackend(stringOption(values.backend));
   const threads = threadsOption(values.threads);
@@ -88,9 +89,33 @@ export async function sweepCommand(argv: string[], ctx: CliContext): Promise<num
 }
 
 function listRuns(sweep: Sweep, where: string, ctx: CliContext): void {
-  println(ctx.stdout, `sweep ${sweep.name}: ${sweep.runs.length} run${sweep.runs.length === 1 ? "" : "s"} (dry run: nothing goes to ${where})`);
-  const rows = sweep.runs.map((r) => [r.id, r.network, String(r.epochs), String(r.lr), String(r.batchSize), String(r.inputSize), r.limit ? String(r.limit) : "all", String(r.seed)]);
-  println(ctx.stdout, formatTable(["run", "network", "epochs", "lr", "batch", "input", "images", "seed"], rows, ["left", "left", "right", "right", "right", "right", "right", "right"]));
+  println(
+    ctx.stdout,
+    `sweep ${sweep.name}: ${sweep.runs.length} run${sweep.runs.length === 1 ? "" : "s"} (dry run: nothing goes to ${where})`,
+  );
+  const rows = sweep.runs.map((r) => [
+    r.id,
+    r.network,
+    String(r.epochs),
+    String(r.lr),
+    String(r.batchSize),
+    String(r.inputSize),
+    r.limit ? String(r.limit) : "all",
+    String(r.seed),
+  ]);
+  println(
+    ctx.stdout,
+    formatTable(["run", "network", "epochs", "lr", "batch", "input", "images", "seed"], rows, [
+      "left",
+      "left",
+      "right",
+      "right",
+      "right",
+      "right",
+      "right",
+      "right",
+    ]),
+  );
 }
 
 async function enqueue(sweep: Sweep, url: string, ctx: CliContext): Promise<number> {
@@ -119,8 +144,14 @@ async function enqueue(sweep: Sweep, url: string, ctx: CliContext): Promise<numb
         (present ? `, ${present} already there` : "") +
         (retried ? `, ${retried} that had failed put back` : ""),
     );
-    println(ctx.stdout, `train them: convnets worker --queue ${shownUrl(url)} --runs DIR (on each machine, the same DIR)`);
-    println(ctx.stdout, `watch: convnets sweep status --queue ${shownUrl(url)}; collect: convnets sweep results ${displayPath(sweep.path, ctx.cwd)} --runs DIR`);
+    println(
+      ctx.stdout,
+      `train them: convnets worker --queue ${shownUrl(url)} --runs DIR (on each machine, the same DIR)`,
+    );
+    println(
+      ctx.stdout,
+      `watch: convnets sweep status --queue ${shownUrl(url)}; collect: convnets sweep results ${displayPath(sweep.path, ctx.cwd)} --runs DIR`,
+    );
     return EXIT.ok;
   } finally {
     await queue.close();
@@ -152,12 +183,18 @@ async function trainHere(
       println(ctx.stdout, `[${i + 1}/${sweep.runs.length}] ${run.id} → ${displayPath(dir, ctx.cwd)}`);
       const outcome = await trainSweepRun(run, dir, { ctx, signal: controller.signal, ...engine });
       if (outcome.status === "interrupted") {
-        println(ctx.stderr, `sweep ${sweep.name} stopped at run ${i + 1} of ${sweep.runs.length}; the same command resumes it`);
+        println(
+          ctx.stderr,
+          `sweep ${sweep.name} stopped at run ${i + 1} of ${sweep.runs.length}; the same command resumes it`,
+        );
         return signalExitCode(typeof controller.signal.reason === "string" ? controller.signal.reason : undefined);
       }
       if (outcome.status !== "complete") {
         // busy: another process writes this run directory (one writer per run); the next sweep picks it up.
-        println(ctx.stderr, `[${i + 1}/${sweep.runs.length}] ${run.id} ${outcome.status}: ${outcome.reason}; going on with the next run`);
+        println(
+          ctx.stderr,
+          `[${i + 1}/${sweep.runs.length}] ${run.id} ${outcome.status}: ${outcome.reason}; going on with the next run`,
+        );
         failed.push(run.id);
       }
     }
@@ -168,7 +205,10 @@ async function trainHere(
   println(ctx.stdout);
   println(ctx.stdout, resultsMarkdown(sweep.name, resultRows(await readResults(sweep, runs))));
   if (failed.length) {
-    println(ctx.stderr, `sweep ${sweep.name}: ${failed.length} of ${sweep.runs.length} runs failed: ${failed.join(", ")}`);
+    println(
+      ctx.stderr,
+      `sweep ${sweep.name}: ${failed.length} of ${sweep.runs.length} runs failed: ${failed.join(", ")}`,
+    );
     return EXIT.failed;
   }
   return EXIT.ok;
@@ -179,7 +219,8 @@ const STATES = ["active", "waiting", "prioritized", "delayed", "completed", "fai
 async function statusCommand(args: string[], values: Values, ctx: CliContext): Promise<number> {
   if (args.length > 1) throw new UsageError(`sweep status takes at most one spec, got ${args.join(" ")}`);
   const url = queueUrl(stringOption(values.queue));
-  if (!url) throw new UsageError("sweep status reads the queue: give --queue redis://HOST:PORT (or set CONVNETS_QUEUE)");
+  if (!url)
+    throw new UsageError("sweep status reads the queue: give --queue redis://HOST:PORT (or set CONVNETS_QUEUE)");
   const only = args[0] ? new Set((await readSweep(args[0], ctx.cwd)).runs.map((r) => r.id)) : undefined;
   const connection = await reachRedis(url);
   const queue = new Queue<SweepRun, RunSummary, string>(QUEUE_NAME, { connection });
@@ -191,7 +232,8 @@ async function statusCommand(args: string[], values: Values, ctx: CliContext): P
       const jobs = (await queue.getJobs([state])).filter((j) => j && (!only || only.has(j.id!)));
       jobs.sort((a, b) => a.id!.localeCompare(b.id!));
       for (const job of jobs) {
-        const shown = state === "completed" ? "done" : state === "prioritized" || state === "delayed" ? "waiting" : state;
+        const shown =
+          state === "completed" ? "done" : state === "prioritized" || state === "delayed" ? "waiting" : state;
         counts[shown] = (counts[shown] ?? 0) + 1;
         rows.push([job.id!, shown, detail(job, state)]);
       }
@@ -225,7 +267,8 @@ function detail(job: Job<SweepRun, RunSummary>, state: (typeof STATES)[number]):
 }
 
 async function resultsCommand(args: string[], values: Values, ctx: CliContext): Promise<number> {
-  if (args.length !== 1) throw new UsageError("sweep results: which spec? e.g. convnets sweep results sweep.yaml --runs runs");
+  if (args.length !== 1)
+    throw new UsageError("sweep results: which spec? e.g. convnets sweep results sweep.yaml --runs runs");
   const sweep = await readSweep(args[0]!, ctx.cwd);
   const runs = resolve(ctx.cwd, stringOption(values.runs) ?? "runs");
   const out = resolve(ctx.cwd, stringOption(values.out) ?? runs);
@@ -235,7 +278,10 @@ async function resultsCommand(args: string[], values: Values, ctx: CliContext): 
   println(ctx.stdout, markdown);
   for (const r of results) {
     if (r.status !== "complete") {
-      const why = r.status === "missing" ? `no run directory in ${displayPath(runs, ctx.cwd)} yet` : `${r.status}${r.message ? `: ${r.message}` : ""}`;
+      const why =
+        r.status === "missing"
+          ? `no run directory in ${displayPath(runs, ctx.cwd)} yet`
+          : `${r.status}${r.message ? `: ${r.message}` : ""}`;
       println(ctx.stdout, `${r.run.id}: ${why}`);
     }
   }

@@ -1,5 +1,5 @@
-import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, THREADS_HELP, threadsOption } from "../common.js";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { intOption, parseCommandArgs, positiveOption, stringOption } from "../options.js";
 import { type TrainRunOptions, trainRun } from "../train-run.js";
 
@@ -42,7 +42,18 @@ const OPTIONS = {
 /** What the command line asked for (TrainRunOptions' command-line part); every value checked before any work starts. */
 type TrainFlags = Pick<
   TrainRunOptions,
-  "model" | "epochs" | "lr" | "batchSize" | "inputSize" | "limit" | "seed" | "backend" | "threads" | "dataDir" | "out" | "resume"
+  | "model"
+  | "epochs"
+  | "lr"
+  | "batchSize"
+  | "inputSize"
+  | "limit"
+  | "seed"
+  | "backend"
+  | "threads"
+  | "dataDir"
+  | "out"
+  | "resume"
 >;
 
 function readFlags(argv: string[]): TrainFlags | "help" {

@@ -6,8 +6,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EpochMetrics } from "@convnets/core";
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
-import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { checkBackend, startEngine, THREADS_HELP, threadsOption } from "../common.js";
+import { type CliContext, EXIT, println, UsageError } from "../context.js";
 import { formatDuration } from "../format.js";
 import { intOption, parseCommandArgs, stringOption } from "../options.js";
 import { RUN_FILES, readCheckpoint } from "../run-dir.js";
@@ -63,14 +63,22 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
     println(ctx.stdout, WORKER_HELP);
     return EXIT.ok;
   }
-  if (positionals.length > 0) throw new UsageError(`worker takes no arguments, got ${positionals.join(" ")} (options: see convnets worker --help)`);
+  if (positionals.length > 0)
+    throw new UsageError(
+      `worker takes no arguments, got ${positionals.join(" ")} (options: see convnets worker --help)`,
+    );
   const url = queueUrl(stringOption(values.queue));
   if (!url) throw new UsageError("worker: which queue? give --queue redis://HOST:PORT (or set CONVNETS_QUEUE)");
   const runsArg = stringOption(values.runs);
-  if (!runsArg) throw new UsageError("worker: where do runs go? give --runs DIR, the same directory for every worker (e.g. on NFS)");
+  if (!runsArg)
+    throw new UsageError(
+      "worker: where do runs go? give --runs DIR, the same directory for every worker (e.g. on NFS)",
+    );
   const runs = resolve(ctx.cwd, runsArg);
-  if (existsSync(runs) && !statSync(runs).isDirectory()) throw new UsageError(`--runs ${runsArg} is a file, not a directory`);
-  const concurrency = intOption("concurrency", values.concurrency, 1, "how many runs at once on this machine, e.g. 2") ?? 1;
+  if (existsSync(runs) && !statSync(runs).isDirectory())
+    throw new UsageError(`--runs ${runsArg} is a file, not a directory`);
+  const concurrency =
+    intOption("concurrency", values.concurrency, 1, "how many runs at once on this machine, e.g. 2") ?? 1;
   const backend = checkBackend(stringOption(values.backend));
   const threads = threadsOption(values.threads);
   const dataDir = stringOption(values["data-dir"]);
@@ -95,7 +103,11 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
       const out = new Prefixed(ctx.stdout, `[${run.id}] `);
       // The worker it was taken from, if any (read before this worker reports its own progress).
       const previous = job.progress as Partial<RunProgress> | number | undefined;
-      const report = progressReporter(job, { worker: name, engine: engine.description, epochs: run.epochs }, await epochsDone(dir));
+      const report = progressReporter(
+        job,
+        { worker: name, engine: engine.description, epochs: run.epochs },
+        await epochsDone(dir),
+      );
       try {
         const train = () =>
           trainSweepRun(run, dir, {
@@ -107,8 +119,15 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
             onEpoch: report,
           });
         let outcome = await train();
-        if (outcome.status === "busy" && typeof previous === "object" && (await takeOverLostWorker(dir, outcome.holder, previous.worker))) {
-          println(ctx.stderr, `[${run.id}] note: took over run.lock from ${previous.worker}, which lost this run (BullMQ found it stalled)`);
+        if (
+          outcome.status === "busy" &&
+          typeof previous === "object" &&
+          (await takeOverLostWorker(dir, outcome.holder, previous.worker))
+        ) {
+          println(
+            ctx.stderr,
+            `[${run.id}] note: took over run.lock from ${previous.worker}, which lost this run (BullMQ found it stalled)`,
+          );
           outcome = await train();
         }
         if (outcome.status === "complete") {
@@ -118,7 +137,10 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
         if (outcome.status === "interrupted") {
           if (stopping && token) {
             await job.moveToWait(token);
-            println(ctx.stdout, `[${run.id}] back on the queue after epoch ${outcome.epochs}, for any worker to resume`);
+            println(
+              ctx.stdout,
+              `[${run.id}] back on the queue after epoch ${outcome.epochs}, for any worker to resume`,
+            );
             throw new WaitingError();
           }
           // Aborted because this worker lost the job (its lock lapsed): another worker owns it now.
@@ -164,7 +186,10 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) process.exit(EXIT.interrupted);
     stopping = true;
-    println(ctx.stderr, `worker ${name}: stopping after this batch; the run goes back on the queue (signal again to quit at once)`);
+    println(
+      ctx.stderr,
+      `worker ${name}: stopping after this batch; the run goes back on the queue (signal again to quit at once)`,
+    );
     for (const controller of active.values()) controller.abort(signal);
   };
   const closed = new Promise<void>((done) => {
@@ -203,7 +228,9 @@ async function takeOverLostWorker(dir: string, holder: LockHolder, lastWorker: s
 
 /** Epochs the run directory's checkpoint holds (0 for a new run). */
 async function epochsDone(dir: string): Promise<number> {
-  return existsSync(join(dir, RUN_FILES.checkpoint)) ? ((await readCheckpoint(dir).catch(() => undefined))?.epoch ?? 0) : 0;
+  return existsSync(join(dir, RUN_FILES.checkpoint))
+    ? ((await readCheckpoint(dir).catch(() => undefined))?.epoch ?? 0)
+    : 0;
 }
 
 /**
@@ -232,13 +259,21 @@ function progressReporter(job: Job, base: Pick<RunProgress, "worker" | "engine" 
  * `--concurrency N`: N worker processes, each taking one run at a time with its share of the threads
  * (tfjs trains one model per process at a time). Signals are passed on; returns when all have exited.
  */
-async function superviseWorkers(argv: string[], n: number, threads: number | undefined, ctx: CliContext): Promise<number> {
+async function superviseWorkers(
+  argv: string[],
+  n: number,
+  threads: number | undefined,
+  ctx: CliContext,
+): Promise<number> {
   const bin = fileURLToPath(new URL("../../bin/convnets.js", import.meta.url));
   const each = threads ?? Math.max(1, Math.floor((await import("node:os")).availableParallelism() / n));
   const args = stripOptions(argv, ["concurrency", "threads"]);
   println(ctx.stdout, `worker: starting ${n} worker processes, ${each} thread${each === 1 ? "" : "s"} each`);
   const children = Array.from({ length: n }, () =>
-    spawn(process.execPath, [bin, "worker", ...args, "--threads", String(each)], { cwd: ctx.cwd, stdio: ["ignore", "pipe", "pipe"] }),
+    spawn(process.execPath, [bin, "worker", ...args, "--threads", String(each)], {
+      cwd: ctx.cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
   );
   for (const child of children) {
     child.stdout.pipe(ctx.stdout, { end: false });
@@ -253,11 +288,14 @@ async function superviseWorkers(argv: string[], n: number, threads: number | und
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
   }
-  const codes = await Promise.all(children.map((child) => new Promise<number>((done) => child.on("exit", (code) => done(code ?? EXIT.failed)))));
+  const codes = await Promise.all(
+    children.map((child) => new Promise<number>((done) => child.on("exit", (code) => done(code ?? EXIT.failed)))),
+  );
   process.off("SIGINT", onInt);
   process.off("SIGTERM", onTerm);
   const worst = Math.max(...codes);
-  if (worst !== 0) println(ctx.stderr, `worker: ${codes.filter((c) => c !== 0).length} of ${n} worker processes exited with an error`);
+  if (worst !== 0)
+    println(ctx.stderr, `worker: ${codes.filter((c) => c !== 0).length} of ${n} worker processes exited with an error`);
   return worst === 0 ? EXIT.ok : EXIT.failed;
 }
 
@@ -272,4 +310,5 @@ function stripOptions(argv: string[], names: string[]): string[] {
   return out;
 }
 
-export const formatEta = (seconds: number | undefined) => (seconds === undefined ? "estimating" : `about ${formatDuration(seconds)} left`);
+export const formatEta = (seconds: number | undefined) =>
+  seconds === undefined ? "estimating" : `about ${formatDuration(seconds)} left`;

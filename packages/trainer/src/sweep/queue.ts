@@ -14,7 +14,9 @@ export function lockTiming(): { lockDuration: number; stalledInterval: number } 
   const text = process.env.CONVNETS_WORKER_LOCK_MS;
   const ms = text ? Number(text) : 30_000;
   if (!Number.isInteger(ms) || ms < 1000) {
-    throw new UsageError(`CONVNETS_WORKER_LOCK_MS=${text}: must be a whole number of milliseconds ≥ 1000 (default 30000)`);
+    throw new UsageError(
+      `CONVNETS_WORKER_LOCK_MS=${text}: must be a whole number of milliseconds ≥ 1000 (default 30000)`,
+    );
   }
   return { lockDuration: ms, stalledInterval: ms };
 }
@@ -49,7 +51,8 @@ export function redisOptions(url: string): RedisAddress {
   } catch {
     throw badUrl(url, "not a URL");
   }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") throw badUrl(url, `the scheme is ${parsed.protocol}`);
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:")
+    throw badUrl(url, `the scheme is ${parsed.protocol}`);
   const db = parsed.pathname.replace(/^\//, "");
   if (db !== "" && !/^\d+$/.test(db)) throw badUrl(url, `the database "${db}" is not a number`);
   const port = parsed.port === "" ? 6379 : Number(parsed.port);

@@ -43,7 +43,8 @@ export async function readResults(sweep: Sweep, runsDir: string): Promise<RunRes
     }
     const record = await readRun(dir);
     const checkpoint = await readCheckpoint(dir);
-    const summary = checkpoint && checkpoint.history.length > 0 ? summarize(checkpoint.history, record.sessions) : undefined;
+    const summary =
+      checkpoint && checkpoint.history.length > 0 ? summarize(checkpoint.history, record.sessions) : undefined;
     results.push({ run, status: record.status, summary, message: record.message });
   }
   return results;
@@ -86,7 +87,16 @@ const recipeText = (r: ResultRow) =>
 
 /** The table as Markdown: test accuracy mean (min–max) over the seeds, and how each row was measured. */
 export function resultsMarkdown(name: string, rows: ResultRow[]): string {
-  const header = ["network", "recipe", "seeds done", "test acc mean (min–max)", "final loss", "examples/sec", "wall time", "engine"];
+  const header = [
+    "network",
+    "recipe",
+    "seeds done",
+    "test acc mean (min–max)",
+    "final loss",
+    "examples/sec",
+    "wall time",
+    "engine",
+  ];
   const body = rows.map((r) => [
     r.network,
     recipeText(r),
@@ -101,8 +111,21 @@ export function resultsMarkdown(name: string, rows: ResultRow[]): string {
 }
 
 const CSV_HEADER = [
-  "network", "epochs", "lr", "batch_size", "input_size", "limit", "seeds", "complete",
-  "test_acc_mean", "test_acc_min", "test_acc_max", "final_loss", "examples_per_sec", "wall_seconds", "engine",
+  "network",
+  "epochs",
+  "lr",
+  "batch_size",
+  "input_size",
+  "limit",
+  "seeds",
+  "complete",
+  "test_acc_mean",
+  "test_acc_min",
+  "test_acc_max",
+  "final_loss",
+  "examples_per_sec",
+  "wall_seconds",
+  "engine",
 ];
 
 const csvField = (value: string | number | undefined) => {
@@ -114,9 +137,24 @@ const csvField = (value: string | number | undefined) => {
 export function resultsCsv(rows: ResultRow[]): string {
   const lines = rows.map((r) =>
     [
-      r.network, r.epochs, r.lr, r.batchSize, r.inputSize, r.limit, r.seeds.join(" "), r.complete,
-      r.testAcc?.mean, r.testAcc?.min, r.testAcc?.max, r.loss, r.examplesPerSec, r.seconds, r.engines.join("; "),
-    ].map(csvField).join(","),
+      r.network,
+      r.epochs,
+      r.lr,
+      r.batchSize,
+      r.inputSize,
+      r.limit,
+      r.seeds.join(" "),
+      r.complete,
+      r.testAcc?.mean,
+      r.testAcc?.min,
+      r.testAcc?.max,
+      r.loss,
+      r.examplesPerSec,
+      r.seconds,
+      r.engines.join("; "),
+    ]
+      .map(csvField)
+      .join(","),
   );
   return `${[CSV_HEADER.join(","), ...lines].join("\n")}\n`;
 }
@@ -152,7 +190,12 @@ export function resultsChart(name: string, results: RunResult[]): Record<string,
       },
       {
         mark: { type: "tick", thickness: 2, size: 18 },
-        encoding: { x, xOffset: { field: "recipe" }, y: { aggregate: "mean", field: "testAcc", type: "quantitative" }, color },
+        encoding: {
+          x,
+          xOffset: { field: "recipe" },
+          y: { aggregate: "mean", field: "testAcc", type: "quantitative" },
+          color,
+        },
       },
     ],
   };

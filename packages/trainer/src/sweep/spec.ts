@@ -56,13 +56,17 @@ export async function readSweep(specArg: string, cwd: string): Promise<Sweep> {
   try {
     text = await readFile(path, "utf8");
   } catch {
-    throw new UsageError(`sweep spec ${specArg} cannot be read (no such file?); give a .json or .yaml file, see convnets sweep --help`);
+    throw new UsageError(
+      `sweep spec ${specArg} cannot be read (no such file?); give a .json or .yaml file, see convnets sweep --help`,
+    );
   }
   let value: unknown;
   try {
     value = extname(path) === ".json" ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new UsageError(`${specArg}: not valid ${extname(path) === ".json" ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
+    throw new UsageError(
+      `${specArg}: not valid ${extname(path) === ".json" ? "JSON" : "YAML"}: ${(err as Error).message.split("\n")[0]}`,
+    );
   }
   const defaultName = basename(path, extname(path));
   return { path, ...(await expandSpec(value, specArg, cwd, defaultName)) };
@@ -93,11 +97,16 @@ export async function expandSpec(
     );
     const seeds = spec.seeds === undefined ? [0] : listOf(spec.seeds, `${where}: seeds`, "seeds, e.g. [0, 1, 2]");
     const axes: [RecipeKey | "seed", unknown[]][] = [["seed", seeds]];
-    const recipe = spec.recipe === undefined ? {} : asObject(spec.recipe, `${where}: recipe`, "recipe overrides, e.g. { epochs: 10, lr: [0.3, 0.9] }");
+    const recipe =
+      spec.recipe === undefined
+        ? {}
+        : asObject(spec.recipe, `${where}: recipe`, "recipe overrides, e.g. { epochs: 10, lr: [0.3, 0.9] }");
     unknownKeys(recipe, RECIPE_KEYS, `${where}: recipe`);
     for (const key of RECIPE_KEYS) {
       if (recipe[key] === undefined) continue;
-      const values = Array.isArray(recipe[key]) ? listOf(recipe[key], `${where}: recipe.${key}`, "values") : [recipe[key]];
+      const values = Array.isArray(recipe[key])
+        ? listOf(recipe[key], `${where}: recipe.${key}`, "values")
+        : [recipe[key]];
       axes.push([key, values]);
     }
     networks.forEach((network, i) => {
@@ -116,12 +125,18 @@ export async function expandSpec(
       const { network, ...values } = run;
       const name = networkName(network, `${at}.network`);
       // A list is crossed here too: { network: nin, seed: [0, 1, 2, 3], lr: 0.025 } is four runs.
-      const axes = Object.entries(values).map(([k, v]): [string, unknown[]] => [k, Array.isArray(v) ? listOf(v, `${at}.${k}`, "values") : [v]]);
-      for (const combination of cross(axes)) wanted.push({ network: name, overrides: checkValues(combination, at), entry: at });
+      const axes = Object.entries(values).map(([k, v]): [string, unknown[]] => [
+        k,
+        Array.isArray(v) ? listOf(v, `${at}.${k}`, "values") : [v],
+      ]);
+      for (const combination of cross(axes))
+        wanted.push({ network: name, overrides: checkValues(combination, at), entry: at });
     });
   }
   if (wanted.length === 0) {
-    throw new UsageError(`${where}: the spec names no runs; give networks (and seeds, recipe) for a grid, or a runs list`);
+    throw new UsageError(
+      `${where}: the spec names no runs; give networks (and seeds, recipe) for a grid, or a runs list`,
+    );
   }
 
   const runs: SweepRun[] = [];
@@ -136,7 +151,13 @@ export async function expandSpec(
 }
 
 /** Fills in the network's recipe and checks the network exists and accepts the input size. */
-async function completeRun(network: string, o: Overrides, sweep: string, cwd: string, entry: string): Promise<SweepRun> {
+async function completeRun(
+  network: string,
+  o: Overrides,
+  sweep: string,
+  cwd: string,
+  entry: string,
+): Promise<SweepRun> {
   let found: Awaited<ReturnType<typeof findModel>>;
   try {
     found = await findModel(network, cwd);
@@ -146,7 +167,9 @@ async function completeRun(network: string, o: Overrides, sweep: string, cwd: st
   const defaults = found.spec?.defaults;
   const inputSize = o["input-size"] ?? defaults?.inputSize;
   if (found.spec && inputSize !== undefined && inputSize < found.spec.minInputSize) {
-    throw new UsageError(`${entry}: input-size ${inputSize}: ${found.spec.name} needs at least ${found.spec.minInputSize}`);
+    throw new UsageError(
+      `${entry}: input-size ${inputSize}: ${found.spec.name} needs at least ${found.spec.minInputSize}`,
+    );
   }
   if (inputSize === undefined) {
     throw new UsageError(`${entry}: ${network} is a builder function without a recipe; give its input-size`);
@@ -174,12 +197,17 @@ export function runId(name: string, r: Omit<SweepRun, "id" | "sweep" | "network"
 export function trainArgs(run: SweepRun): string[] {
   return [
     run.network,
-    "--epochs", String(run.epochs),
-    "--lr", String(run.lr),
-    "--batch-size", String(run.batchSize),
-    "--input-size", String(run.inputSize),
+    "--epochs",
+    String(run.epochs),
+    "--lr",
+    String(run.lr),
+    "--batch-size",
+    String(run.batchSize),
+    "--input-size",
+    String(run.inputSize),
     ...(run.limit ? ["--limit", String(run.limit)] : []),
-    "--seed", String(run.seed),
+    "--seed",
+    String(run.seed),
   ];
 }
 
@@ -190,10 +218,9 @@ function checkValues(values: Record<string, unknown>, at: string): Overrides {
     const k = key as RecipeKey | "seed";
     const check = (v: unknown) => {
       try {
-        if (typeof v !== "number" && typeof v !== "string") throw new UsageError(`--${k} ${JSON.stringify(v)}: must be a number (${HINTS[k]})`);
-        return k === "lr"
-          ? positiveOption(k, v, HINTS[k])!
-          : intOption(k, v, k === "seed" ? 0 : 1, HINTS[k])!;
+        if (typeof v !== "number" && typeof v !== "string")
+          throw new UsageError(`--${k} ${JSON.stringify(v)}: must be a number (${HINTS[k]})`);
+        return k === "lr" ? positiveOption(k, v, HINTS[k])! : intOption(k, v, k === "seed" ? 0 : 1, HINTS[k])!;
       } catch (err) {
         throw new UsageError(`${at}.${k}: ${(err as Error).message.replace(/^--\S+ /, "")}`);
       }
@@ -222,7 +249,8 @@ function asObject(value: unknown, at: string, expected: string): Record<string, 
 function listOf(value: unknown, at: string, expected: string): unknown[] {
   if (value === undefined) throw new UsageError(`${at} is missing: give a list of ${expected}`);
   const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new UsageError(`${at} is an empty list: the grid would have no runs; give at least one of ${expected}`);
+  if (list.length === 0)
+    throw new UsageError(`${at} is an empty list: the grid would have no runs; give at least one of ${expected}`);
   return list;
 }
 

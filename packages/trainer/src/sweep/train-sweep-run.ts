@@ -92,4 +92,8 @@ export function summarize(history: EpochMetrics[], sessions: { engine: string; s
   };
 }
 
-const oneLine = (text: string | undefined) => (text ?? "").replace(/^convnets: /, "").split("\n")[0]!.trim();
+const oneLine = (text: string | undefined) =>
+  (text ?? "")
+    .replace(/^convnets: /, "")
+    .split("\n")[0]!
+    .trim();

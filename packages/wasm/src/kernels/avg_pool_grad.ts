@@ -19,7 +19,13 @@ export function makeAvgPoolGrad(builtin: KernelFunc | undefined): KernelFunc {
     const wasm = args.backend as WasmBackend;
     const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
     const { filterSize, strides, pad } = args.attrs as unknown as AvgPoolGradAttrs;
-    const pool = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad);
+    const pool = backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      filterSize,
+      strides,
+      1,
+      pad,
+    );
     const { filterHeight: kh, filterWidth: kw, strideHeight, strideWidth, padInfo } = pool;
     const tiles =
       kh === strideHeight &&
@@ -31,7 +37,9 @@ export function makeAvgPoolGrad(builtin: KernelFunc | undefined): KernelFunc {
       dy.dtype === "float32";
     if (!tiles) {
       if (builtin) return builtin(args);
-      throw new Error(`AvgPoolGrad on wasm: the built-in kernel is missing for ${kh}×${kw} windows, strides ${strides}`);
+      throw new Error(
+        `AvgPoolGrad on wasm: the built-in kernel is missing for ${kh}×${kw} windows, strides ${strides}`,
+      );
     }
     const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = pool;
     const dx = wasm.makeOutput(input.shape, "float32");

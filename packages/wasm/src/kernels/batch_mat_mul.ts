@@ -22,8 +22,11 @@ export function makeBatchMatMul(builtin: KernelFunc): KernelFunc {
     const wasm = args.backend as WasmBackend;
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as BatchMatMulAttrs;
-    const unbatched = a.shape.length >= 2 && util.sizeFromShape(a.shape.slice(0, -2)) === 1 &&
-      b.shape.length >= 2 && util.sizeFromShape(b.shape.slice(0, -2)) === 1;
+    const unbatched =
+      a.shape.length >= 2 &&
+      util.sizeFromShape(a.shape.slice(0, -2)) === 1 &&
+      b.shape.length >= 2 &&
+      util.sizeFromShape(b.shape.slice(0, -2)) === 1;
     if (!(transposeA || transposeB) || !unbatched || a.dtype !== "float32" || b.dtype !== "float32") {
       return builtin(args);
     }

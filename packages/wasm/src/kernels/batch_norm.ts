@@ -1,7 +1,7 @@
 import { type KernelConfig, type KernelFunc, type TensorInfo, util } from "@tensorflow/tfjs-core";
+import { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD } from "./kernel_names.js";
 import { heapBytes, heapOffset, release, type WasmBackend } from "./wasm.js";
 import { BATCH_NORM_MAX_BLOCK_ROWS, type WasmSimdKernels, wasmSimdKernels } from "./wasm_simd.js";
-import { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD } from "./kernel_names.js";
 
 /**
  * Kernel names of training-mode batch normalisation in two calls, the contract with
@@ -32,7 +32,10 @@ export { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD };
  * shapes, which stay in cache, both are within noise. `blockBytes`: in column order, the bytes of a
  * block of rows (walked once per group, so it should stay in cache).
  */
-export const batchNormLimits: { order: "auto" | "columns" | "rows"; blockBytes: number } = { order: "auto", blockBytes: 64 * 1024 };
+export const batchNormLimits: { order: "auto" | "columns" | "rows"; blockBytes: number } = {
+  order: "auto",
+  blockBytes: 64 * 1024,
+};
 
 /** Floats per row of the [rows, W] view: a multiple of C and of 16 (of 4 when that would exceed this). */
 const MAX_ROW_FLOATS = 1024;
@@ -184,10 +187,17 @@ export const batchNormTrainingForward: KernelFunc = ({ inputs, backend, attrs })
  */
 export const batchNormTrainingBackward: KernelFunc = ({ inputs, backend }) => {
   const wasm = backend as WasmBackend;
-  const { dy, centered, invStd, gamma } = inputs as { dy: TensorInfo; centered: TensorInfo; invStd: TensorInfo; gamma: TensorInfo };
+  const { dy, centered, invStd, gamma } = inputs as {
+    dy: TensorInfo;
+    centered: TensorInfo;
+    invStd: TensorInfo;
+    gamma: TensorInfo;
+  };
   const channels = checkOperands(BATCH_NORM_TRAINING_BACKWARD, ["centered", centered], { invStd, gamma });
   if (dy.dtype !== "float32" || !util.arraysEqual(dy.shape, centered.shape)) {
-    throw new Error(`${BATCH_NORM_TRAINING_BACKWARD}: dy must be float32 [${centered.shape}], got ${dy.dtype} [${dy.shape}]`);
+    throw new Error(
+      `${BATCH_NORM_TRAINING_BACKWARD}: dy must be float32 [${centered.shape}], got ${dy.dtype} [${dy.shape}]`,
+    );
   }
   const size = util.sizeFromShape(dy.shape);
   const m = size / channels;

@@ -1,9 +1,9 @@
 // The WebAssembly SIMD body of BatchNormTrainingForward and BatchNormTrainingBackward (batch_norm.ts): the passes, assembled into wasm_simd.ts's module.
 import {
-  type Code,
   add,
   addF32x4,
   addF64x2,
+  type Code,
   doWhile,
   get,
   gtU,
@@ -107,7 +107,10 @@ function batchNormPass(pass: BatchNormPass, order: "column" | "row") {
   /** Groups of 4 vectors from column byte g = 0 while they fit, then single vectors. */
   const groups = (group: (vectors: number) => Code[]): Code[] => [
     set($.g!, i32(0)),
-    ifThen(leU(i32(64), get($.rowBytes!)), doWhile(leU(add(tee($.g!, add(get($.g!), i32(64))), i32(64)), get($.rowBytes!)), ...group(4))),
+    ifThen(
+      leU(i32(64), get($.rowBytes!)),
+      doWhile(leU(add(tee($.g!, add(get($.g!), i32(64))), i32(64)), get($.rowBytes!)), ...group(4)),
+    ),
     ifThen(ltU(get($.g!), get($.rowBytes!)), doWhile(stepBelow($.g!, i32(16), get($.rowBytes!)), ...group(1))),
   ];
   const blockLoop = (body: Code[]): Code[] => [
@@ -173,7 +176,8 @@ function batchNormPass(pass: BatchNormPass, order: "column" | "row") {
       ),
       ...pass.streams.map((name) => set(pointer(name), add(get(pointer(name)), i32(16 * vectors)))),
     ];
-    const perAccumulator = (body: (i: number) => Code[]): Code[] => Array.from({ length: pass.accumulators }, (_, i) => body(i)).flat();
+    const perAccumulator = (body: (i: number) => Code[]): Code[] =>
+      Array.from({ length: pass.accumulators }, (_, i) => body(i)).flat();
     code = [
       ...pass.streams.map((name) => set(pointer(name), get($[name]!))),
       ...blockLoop([
@@ -188,14 +192,22 @@ function batchNormPass(pass: BatchNormPass, order: "column" | "row") {
           ? groups((vectors) =>
               perAccumulator((i) => [
                 setSums(i),
-                ...upTo(vectors).flatMap((k) => [set($.temp!, loadV128(accAddress(i), 16 * k)), ...flush(() => get($.temp!), k)]),
+                ...upTo(vectors).flatMap((k) => [
+                  set($.temp!, loadV128(accAddress(i), 16 * k)),
+                  ...flush(() => get($.temp!), k),
+                ]),
               ]),
             )
           : []),
       ]),
     ];
   }
-  return { name: rowOrder ? `${pass.name}Rows` : pass.name, params: L.params, declarations: L.declarations, code: code.flat() };
+  return {
+    name: rowOrder ? `${pass.name}Rows` : pass.name,
+    params: L.params,
+    declarations: L.declarations,
+    code: code.flat(),
+  };
 }
 
 /**
@@ -249,7 +261,10 @@ const BATCH_NORM_PASSES: BatchNormPass[] = [
     vector: (_, op) => [
       op.store(
         "dx",
-        addF32x4(addF32x4(mulF32x4(op.load("dy"), op.column("a")), mulF32x4(op.load("centered"), op.column("b"))), op.column("c")),
+        addF32x4(
+          addF32x4(mulF32x4(op.load("dy"), op.column("a")), mulF32x4(op.load("centered"), op.column("b"))),
+          op.column("c"),
+        ),
       ),
     ],
   },

@@ -1,4 +1,13 @@
-import { Add, type KernelConfig, type KernelFunc, Multiply, RealDiv, Sub, type TensorInfo, util } from "@tensorflow/tfjs-core";
+import {
+  Add,
+  type KernelConfig,
+  type KernelFunc,
+  Multiply,
+  RealDiv,
+  Sub,
+  type TensorInfo,
+  util,
+} from "@tensorflow/tfjs-core";
 import { release, type WasmBackend } from "./wasm.js";
 
 /** Below this many channels, a per-channel broadcast is repeated to a longer row first. */

@@ -24,7 +24,13 @@ export function makeConcat(builtin: KernelFunc): KernelFunc {
     const { axis } = args.attrs as unknown as ConcatAttrs;
     const dtype = inputs[0]?.dtype;
     const present = inputs.filter((t) => util.sizeFromShape(t.shape) > 0);
-    if (dtype === undefined || dtype === "string" || dtype === "complex64" || present.length < 2 || inputs.some((t) => t.dtype !== dtype)) {
+    if (
+      dtype === undefined ||
+      dtype === "string" ||
+      dtype === "complex64" ||
+      present.length < 2 ||
+      inputs.some((t) => t.dtype !== dtype)
+    ) {
       return builtin(args);
     }
     const shapes = inputs.map((t) => t.shape);

@@ -97,21 +97,26 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
     const stride1 = strideHeight === 1 && strideWidth === 1;
     const simdGeometry = inChannels === 1 && stride1 && !pointwiseGeometry;
     const channelsGeometry =
-      stride1 && (strategy === "simd-channels" || (inChannels >= 2 && inChannels <= FEW_CHANNELS_MAX && !pointwiseGeometry));
-    const simd = (simdGeometry || channelsGeometry) && util.sizeFromShape(dy.shape) > 0 ? wasmSimdKernels(wasm) : undefined;
+      stride1 &&
+      (strategy === "simd-channels" || (inChannels >= 2 && inChannels <= FEW_CHANNELS_MAX && !pointwiseGeometry));
+    const simd =
+      (simdGeometry || channelsGeometry) && util.sizeFromShape(dy.shape) > 0 ? wasmSimdKernels(wasm) : undefined;
     if (strategy === "simd" && !(simd && simdGeometry)) {
       throw new Error(
         "Conv2DBackpropFilter on wasm: strategy 'simd' needs a single input channel, stride 1 and WebAssembly SIMD",
       );
     }
     // A strided 1×1 filter reads a quarter of x or less: xₛᵀ·dy (matmul) copies just those pixels.
-    const gemmGeometry = strategy === "gemm" || (!simdGeometry && !channelsGeometry && !(pointwiseGeometry && !stride1));
+    const gemmGeometry =
+      strategy === "gemm" || (!simdGeometry && !channelsGeometry && !(pointwiseGeometry && !stride1));
     const gemmSimd = gemmGeometry && util.sizeFromShape(dy.shape) > 0 ? wasmSimdKernels(wasm) : undefined;
     if (strategy === "gemm" && !gemmSimd) {
       throw new Error("Conv2DBackpropFilter on wasm: strategy 'gemm' needs a non-empty dy and WebAssembly SIMD");
     }
     if (strategy === "simd-channels" && !simd) {
-      throw new Error("Conv2DBackpropFilter on wasm: strategy 'simd-channels' needs stride 1, a non-empty dy and WebAssembly SIMD");
+      throw new Error(
+        "Conv2DBackpropFilter on wasm: strategy 'simd-channels' needs stride 1, a non-empty dy and WebAssembly SIMD",
+      );
     }
     const chosen =
       strategy !== "auto"
@@ -119,14 +124,14 @@ export function makeConv2DBackpropFilter(strategy: DwStrategy): KernelFunc {
         : gemmSimd
           ? "gemm"
           : pointwiseGeometry
-          ? "matmul"
-          : simd
-            ? simdGeometry
-              ? "simd"
-              : "simd-channels"
-            : inChannels === 1 && (strideHeight > 1 || strideWidth > 1)
-              ? "im2col"
-              : "convolution";
+            ? "matmul"
+            : simd
+              ? simdGeometry
+                ? "simd"
+                : "simd-channels"
+              : inChannels === 1 && (strideHeight > 1 || strideWidth > 1)
+                ? "im2col"
+                : "convolution";
     if (chosen === "simd" && simd) return oneChannelBySimd(wasm, simd, x, dy, conv);
     if (chosen === "simd-channels" && simd) return fewChannelsBySimd(wasm, simd, x, dy, conv);
     if (chosen === "gemm" && gemmSimd) return blockedGemm(wasm, gemmSimd, x, dy, conv);
@@ -205,7 +210,15 @@ function oneChannelBySimd(
         hp * wp * 4,
       );
     }
-    simd.transposeChannels(dyAt + first * outHeight * outWidth * outChannels * 4, transposedAt, count, outHeight, outWidth, outChannels, ow4);
+    simd.transposeChannels(
+      dyAt + first * outHeight * outWidth * outChannels * 4,
+      transposedAt,
+      count,
+      outHeight,
+      outWidth,
+      outChannels,
+      ow4,
+    );
     simd.filterOneChannel(
       paddedAt,
       transposedAt,
@@ -238,7 +251,8 @@ function fewChannelsBySimd(
   dy: TensorInfo,
   conv: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = conv;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } =
+    conv;
   const co4 = Math.ceil(outChannels / 4) * 4;
   // Input channels per pass: as even as the passes allow (6 → 3 + 3 rather than 4 + 2: 3.3 against 3.4 ms).
   const block = Math.ceil(inChannels / Math.ceil(inChannels / FEW_CHANNELS_BLOCK));
@@ -257,7 +271,17 @@ function fewChannelsBySimd(
   for (let first = 0; first < batchSize; first += chunk) {
     const count = Math.min(chunk, batchSize - first);
     if (dyPadded !== dy) {
-      simd.copyRows(dyAt + first * pixels * outChannels * 4, paddedAt, 1, count * pixels, outChannels * 4, outChannels * 4, co4 * 4, 0, 0);
+      simd.copyRows(
+        dyAt + first * pixels * outChannels * 4,
+        paddedAt,
+        1,
+        count * pixels,
+        outChannels * 4,
+        outChannels * 4,
+        co4 * 4,
+        0,
+        0,
+      );
     }
     simd.filterFewChannels(
       xAt + first * inHeight * inWidth * inChannels * 4,
@@ -316,7 +340,8 @@ function blockedGemm(
   const rows = conv.filterHeight * conv.filterWidth * inChannels;
   const perGroup = Math.max(1, Math.min(batchSize, Math.floor(kernelLimits.gemmBlockPixels / pixels)));
   // Output rows per block: all of them, or bands when one example is already more than a block.
-  const bandRows = perGroup > 1 ? outHeight : Math.max(1, Math.min(outHeight, Math.floor(kernelLimits.gemmBlockPixels / outWidth)));
+  const bandRows =
+    perGroup > 1 ? outHeight : Math.max(1, Math.min(outHeight, Math.floor(kernelLimits.gemmBlockPixels / outWidth)));
   const banded = bandRows < outHeight;
   const dW = backend.makeOutput(conv.filterShape, "float32");
   // colsᵀ by width: the full blocks', and a shorter last block's or band's.
@@ -339,11 +364,16 @@ function blockedGemm(
       const cols = colsOf(width);
       const right = backend.makeOutput([1, width, outChannels], "float32");
       // Offsets after the last makeOutput: allocating may grow (and so detach) the wasm heap.
-      const dyAt = heapOffset(backend, dy) + ((first * outHeight + ohStart) * outWidth * outChannels) * 4;
+      const dyAt = heapOffset(backend, dy) + (first * outHeight + ohStart) * outWidth * outChannels * 4;
       heapBytes(backend).copyWithin(heapOffset(backend, right), dyAt, dyAt + width * outChannels * 4);
       if (banded) backend.typedArrayFromHeap(cols).fill(0);
       writeColumns(backend, simd, x, cols, conv, first, count, ohStart, ohCount);
-      const product = runKernel(backend, "BatchMatMul", { a: cols, b: right }, { transposeA: false, transposeB: false });
+      const product = runKernel(
+        backend,
+        "BatchMatMul",
+        { a: cols, b: right },
+        { transposeA: false, transposeB: false },
+      );
       release(backend, right);
       if (firstBlock) backend.typedArrayFromHeap(dW).set(backend.typedArrayFromHeap(product));
       else simd.accumulate(heapOffset(backend, dW), heapOffset(backend, product), rows * outChannels);
@@ -373,7 +403,8 @@ function writeColumns(
   ohStart: number,
   ohCount: number,
 ): void {
-  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = conv;
+  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } =
+    conv;
   const top = conv.padInfo.top;
   const left = conv.padInfo.left;
   const width = count * ohCount * outWidth;
@@ -383,12 +414,28 @@ function writeColumns(
   const colsAt = heapOffset(backend, cols);
   if (filterHeight * filterWidth === 1 && top === 0 && left === 0 && outHeight === inHeight && outWidth === inWidth) {
     // Every pixel, in order: colsᵀ is the block [P, CI] transposed.
-    simd.tapColumns(xAt + ohStart * inWidth * pixelBytes, colsAt, 1, 1, width, inChannels, pixelBytes, 0, 0, width * 4, 0, 0);
+    simd.tapColumns(
+      xAt + ohStart * inWidth * pixelBytes,
+      colsAt,
+      1,
+      1,
+      width,
+      inChannels,
+      pixelBytes,
+      0,
+      0,
+      width * 4,
+      0,
+      0,
+    );
     return;
   }
   /** The first o with o·s + k − pad ≥ 0, and the end of those with o·s + k − pad < size. */
   const inside = (k: number, pad: number, stride: number, size: number, first: number, end: number) =>
-    [Math.max(first, Math.ceil((pad - k) / stride)), Math.min(end, Math.floor((size - 1 + pad - k) / stride) + 1)] as const;
+    [
+      Math.max(first, Math.ceil((pad - k) / stride)),
+      Math.min(end, Math.floor((size - 1 + pad - k) / stride) + 1),
+    ] as const;
   for (let kh = 0; kh < filterHeight; kh++) {
     const [ohFirst, ohEnd] = inside(kh, top, strideHeight, inHeight, ohStart, ohStart + ohCount);
     if (ohEnd <= ohFirst) continue;
@@ -521,7 +568,14 @@ function im2colPartial(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, conv
 }
 
 /** x[n, oh·sh, ow·sw, :] for every output pixel: [N·OH·OW, CI]. */
-function stridedPixels(backend: WasmBackend, x: TensorInfo, sh: number, sw: number, oh: number, ow: number): TensorInfo {
+function stridedPixels(
+  backend: WasmBackend,
+  x: TensorInfo,
+  sh: number,
+  sw: number,
+  oh: number,
+  ow: number,
+): TensorInfo {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const out = backend.makeOutput([n * oh * ow, c], "float32");
   const src = backend.typedArrayFromHeap(x);
@@ -529,7 +583,7 @@ function stridedPixels(backend: WasmBackend, x: TensorInfo, sh: number, sw: numb
   let to = 0;
   for (let b = 0; b < n; b++) {
     for (let i = 0; i < oh; i++) {
-      let from = ((b * h + i * sh) * w) * c;
+      let from = (b * h + i * sh) * w * c;
       for (let j = 0; j < ow; j++, from += sw * c, to += c) dst.set(src.subarray(from, from + c), to);
     }
   }

@@ -1,10 +1,10 @@
 // The WebAssembly SIMD body of Conv2DBackpropFilter (conv2d_backprop_filter.ts): filterOneChannel, filterFewChannels, transposeChannels, tapColumns, accumulate, assembled into wasm_simd.ts's module.
 import {
-  type Code,
   add,
   addF32,
   addF32x4,
   and,
+  type Code,
   doWhile,
   eq,
   geS,
@@ -67,7 +67,10 @@ export function filterOneChannelBody() {
         ...Array.from({ length: taps }, (_, k) => set(acc(k), zero)),
         // pd: dy[n, co, 0, 0]; px: x[n, kh, kw0].
         set($.pd, add(get($.dy), mul(add(mul(get($.n), get($.CO)), get($.co)), mul(get($.OH), get($.rowBytes))))),
-        set($.px, add(get($.x), shl(add(mul(add(mul(get($.n), get($.Hp)), get($.kh)), get($.Wp)), get($.kw0)), i32(2)))),
+        set(
+          $.px,
+          add(get($.x), shl(add(mul(add(mul(get($.n), get($.Hp)), get($.kh)), get($.Wp)), get($.kw0)), i32(2))),
+        ),
         set($.oh, i32(0)),
         doWhile(
           stepBelow($.oh, i32(1), get($.OH)),
@@ -111,13 +114,19 @@ export function filterOneChannelBody() {
             set($.v, loadV128(add(get($.scratch), shl(get($.k), i32(4))))),
             set(
               $.a,
-              add(get($.dW), shl(add(mul(add(add(mul(get($.kh), get($.KW)), get($.kw0)), get($.k)), get($.CO)), get($.co)), i32(2))),
+              add(
+                get($.dW),
+                shl(add(mul(add(add(mul(get($.kh), get($.KW)), get($.kw0)), get($.k)), get($.CO)), get($.co)), i32(2)),
+              ),
             ),
             storeF32(
               get($.a),
               addF32(
                 loadF32(get($.a)),
-                addF32(addF32(laneF32(get($.v), 0), laneF32(get($.v), 1)), addF32(laneF32(get($.v), 2), laneF32(get($.v), 3))),
+                addF32(
+                  addF32(laneF32(get($.v), 0), laneF32(get($.v), 1)),
+                  addF32(laneF32(get($.v), 2), laneF32(get($.v), 3)),
+                ),
               ),
             ),
           ),
@@ -154,8 +163,29 @@ export function filterFewChannelsBody() {
   const L = locals(
     ["x", "dy", "dW", "count", "H", "W", "CI", "OH", "OW", "CO4", "KH", "KW", "top", "left", "block"],
     [
-      "n", "kh", "kw", "c0", "c", "co0", "v", "ohLo", "ohHi", "owLo", "owHi", "oh", "p", "q", "pEnd", "w",
-      "xImage", "dyImage", "pixBytes", "xPixBytes", "runBytes", "xRowBytes", "dyRowBytes",
+      "n",
+      "kh",
+      "kw",
+      "c0",
+      "c",
+      "co0",
+      "v",
+      "ohLo",
+      "ohHi",
+      "owLo",
+      "owHi",
+      "oh",
+      "p",
+      "q",
+      "pEnd",
+      "w",
+      "xImage",
+      "dyImage",
+      "pixBytes",
+      "xPixBytes",
+      "runBytes",
+      "xRowBytes",
+      "dyRowBytes",
     ],
     ["d0", "d1", "s", ...accumulators],
   );
@@ -172,7 +202,13 @@ export function filterFewChannelsBody() {
       and(eq(get($.c), i32(channels)), eq(get($.v), i32(vectors))),
       ...each((j, v) => set(acc(j, v), zero)),
       // p: dy[n, ohLo, owLo, co0]; q: x[n, ohLo + kh − top, owLo + kw − left, c0].
-      set($.p, add(add(get($.dyImage), mul(get($.ohLo), get($.dyRowBytes))), add(mul(get($.owLo), get($.pixBytes)), get($.co0)))),
+      set(
+        $.p,
+        add(
+          add(get($.dyImage), mul(get($.ohLo), get($.dyRowBytes))),
+          add(mul(get($.owLo), get($.pixBytes)), get($.co0)),
+        ),
+      ),
       set(
         $.q,
         add(
@@ -202,9 +238,20 @@ export function filterFewChannelsBody() {
         set($.q, sub(add(get($.q), get($.xRowBytes)), mul(sub(get($.owHi), get($.owLo)), get($.xPixBytes)))),
       ),
       // dW[kh, kw, c0 + j, co0 + 4v ..] += the accumulators.
-      set($.w, add(add(get($.dW), mul(add(mul(add(mul(get($.kh), get($.KW)), get($.kw)), get($.CI)), get($.c0)), get($.pixBytes))), get($.co0))),
+      set(
+        $.w,
+        add(
+          add(
+            get($.dW),
+            mul(add(mul(add(mul(get($.kh), get($.KW)), get($.kw)), get($.CI)), get($.c0)), get($.pixBytes)),
+          ),
+          get($.co0),
+        ),
+      ),
       ...Array.from({ length: channels }, (_, j) => [
-        ...Array.from({ length: vectors }, (_, v) => storeV128(get($.w), addF32x4(loadV128(get($.w), 16 * v), get(acc(j, v))), 16 * v)),
+        ...Array.from({ length: vectors }, (_, v) =>
+          storeV128(get($.w), addF32x4(loadV128(get($.w), 16 * v), get(acc(j, v))), 16 * v),
+        ),
         set($.w, add(get($.w), get($.pixBytes))),
       ]).flat(),
     );
@@ -265,7 +312,11 @@ export function filterFewChannelsBody() {
  * left as it is, zeroed by the caller).
  */
 export function transposeChannelsBody() {
-  const L = locals(["src", "dst", "count", "OH", "OW", "C", "OW4"], ["n", "oh", "ow", "c", "p", "q", "base", "plane"], []);
+  const L = locals(
+    ["src", "dst", "count", "OH", "OW", "C", "OW4"],
+    ["n", "oh", "ow", "c", "p", "q", "base", "plane"],
+    [],
+  );
   const $ = L.index;
   const code = [
     set($.plane, shl(mul(get($.OH), get($.OW4)), i32(2))),
@@ -277,7 +328,10 @@ export function transposeChannelsBody() {
       doWhile(
         stepBelow($.oh, i32(1), get($.OH)),
         // base: dst[n, 0, oh, 0].
-        set($.base, add(get($.dst), add(mul(mul(get($.n), get($.C)), get($.plane)), shl(mul(get($.oh), get($.OW4)), i32(2))))),
+        set(
+          $.base,
+          add(get($.dst), add(mul(mul(get($.n), get($.C)), get($.plane)), shl(mul(get($.oh), get($.OW4)), i32(2)))),
+        ),
         set($.ow, i32(0)),
         doWhile(
           stepBelow($.ow, i32(1), get($.OW)),
@@ -305,7 +359,20 @@ export function transposeChannelsBody() {
  */
 export function tapColumnsBody() {
   const L = locals(
-    ["src", "dst", "count", "rows", "pixels", "C", "srcPixel", "srcRow", "srcExample", "dstChannel", "dstRow", "dstExample"],
+    [
+      "src",
+      "dst",
+      "count",
+      "rows",
+      "pixels",
+      "C",
+      "srcPixel",
+      "srcRow",
+      "srcExample",
+      "dstChannel",
+      "dstRow",
+      "dstExample",
+    ],
     ["n", "r", "c", "p", "c4", "p4", "s", "d", "a", "q"],
     ["va", "vb", "vc", "vd", "t0", "t1", "t2", "t3"],
   );
@@ -313,7 +380,13 @@ export function tapColumnsBody() {
   /** f32 lanes [i, j, k, l] of the 8 lanes of two vectors, as the 16 bytes of an i8x16.shuffle. */
   const lanes = (...f32: number[]) => f32.flatMap((lane) => [0, 1, 2, 3].map((b) => 4 * lane + b));
   /** q + k·dstChannel: row k of the group. */
-  const row = (k: number) => (k === 0 ? get($.q) : add(get($.q), k === 1 ? get($.dstChannel) : k === 2 ? shl(get($.dstChannel), i32(1)) : mul(get($.dstChannel), i32(3))));
+  const row = (k: number) =>
+    k === 0
+      ? get($.q)
+      : add(
+          get($.q),
+          k === 1 ? get($.dstChannel) : k === 2 ? shl(get($.dstChannel), i32(1)) : mul(get($.dstChannel), i32(3)),
+        );
   const code = [
     set($.c4, and(get($.C), i32(-4))),
     set($.p4, and(get($.pixels), i32(-4))),

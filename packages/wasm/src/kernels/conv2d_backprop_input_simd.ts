@@ -66,7 +66,10 @@ export function col2imBody() {
                 ltU(get($.ih), get($.inH)),
                 // Taps lo..hi − 1 of this filter row: one run, contiguous in cols and in dx.
                 set($.p, add(get($.row), mul(add(mul(get($.fh), get($.KW)), get($.lo)), get($.cBytes)))),
-                set($.q, add(get($.image), mul(add(mul(get($.ih), get($.inW)), add(get($.iw0), get($.lo))), get($.cBytes)))),
+                set(
+                  $.q,
+                  add(get($.image), mul(add(mul(get($.ih), get($.inW)), add(get($.iw0), get($.lo))), get($.cBytes))),
+                ),
                 set($.e, add(get($.p), get($.runBytes))),
                 set($.e4, add(get($.p), and(get($.runBytes), i32(-16)))),
                 ifThen(

@@ -1,15 +1,5 @@
 // The WebAssembly SIMD body of copyRows, the runs copyRuns (wasm.ts) and the filter gradient copy, assembled into wasm_simd.ts's module.
-import {
-  add,
-  doWhile,
-  get,
-  i32,
-  locals,
-  memoryCopy,
-  mul,
-  set,
-  stepBelow,
-} from "./wasm_assembler.js";
+import { add, doWhile, get, i32, locals, memoryCopy, mul, set, stepBelow } from "./wasm_assembler.js";
 
 /**
  * copyRows: `count` blocks of `rows` rows of `rowBytes` bytes each, from src to dst with their own

@@ -11,8 +11,8 @@ import {
   type KernelConfig,
   type KernelFunc,
   MaxPoolGrad,
-  Multiply,
   Mean,
+  Multiply,
   RealDiv,
   registerKernel,
   Slice,
@@ -22,13 +22,13 @@ import {
   unregisterKernel,
 } from "@tensorflow/tfjs-core";
 import { avgPoolGradConfig } from "./avg_pool_grad.js";
+import { batchMatMulConfig } from "./batch_mat_mul.js";
 import {
   BATCH_NORM_TRAINING_BACKWARD,
   BATCH_NORM_TRAINING_FORWARD,
   batchNormTrainingBackwardConfig,
   batchNormTrainingForwardConfig,
 } from "./batch_norm.js";
-import { batchMatMulConfig } from "./batch_mat_mul.js";
 import { CHANNEL_BROADCAST_KERNELS, channelBroadcastConfig } from "./broadcast.js";
 import { concatConfig } from "./concat.js";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.js";
@@ -36,8 +36,8 @@ import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { identityConfig } from "./identity.js";
 import { maxPoolGradConfig } from "./max_pool_grad.js";
 import { reductionConfig } from "./reduce.js";
-import { sliceConfig } from "./slice.js";
 import { RELU_GRAD, reluGradConfig } from "./relu_grad.js";
+import { sliceConfig } from "./slice.js";
 import { splitVConfig } from "./split_v.js";
 import type { WasmBackend } from "./wasm.js";
 import { wasmSimdSupported } from "./wasm_simd.js";
@@ -142,7 +142,8 @@ export function registerWasmTrainingKernels(): string[] {
 
   for (const kind of ["Sum", "Mean"] as const) {
     const reduction = getKernel(kind, "wasm");
-    if (!reduction) throw new Error(`the wasm backend has no ${kind} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
+    if (!reduction)
+      throw new Error(`the wasm backend has no ${kind} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
     if (!ours.has(reduction.kernelFunc)) {
       install({ ...reductionConfig(kind, reduction.kernelFunc), setupFunc: reduction.setupFunc });
     }
@@ -150,8 +151,10 @@ export function registerWasmTrainingKernels(): string[] {
 
   for (const name of CHANNEL_BROADCAST_KERNELS) {
     const binary = getKernel(name, "wasm");
-    if (!binary) throw new Error(`the wasm backend has no ${name} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
-    if (!ours.has(binary.kernelFunc)) install({ ...channelBroadcastConfig(name, binary.kernelFunc), setupFunc: binary.setupFunc });
+    if (!binary)
+      throw new Error(`the wasm backend has no ${name} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
+    if (!ours.has(binary.kernelFunc))
+      install({ ...channelBroadcastConfig(name, binary.kernelFunc), setupFunc: binary.setupFunc });
   }
 
   for (const [name, config] of [
@@ -160,7 +163,8 @@ export function registerWasmTrainingKernels(): string[] {
     [Slice, sliceConfig],
   ] as const) {
     const copy = getKernel(name, "wasm");
-    if (!copy) throw new Error(`the wasm backend has no ${name} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
+    if (!copy)
+      throw new Error(`the wasm backend has no ${name} kernel: is @tensorflow/tfjs-backend-wasm@4.22.0 imported?`);
     if (!ours.has(copy.kernelFunc)) install({ ...config(copy.kernelFunc), setupFunc: copy.setupFunc });
   }
 

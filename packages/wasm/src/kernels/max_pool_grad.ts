@@ -40,7 +40,8 @@ export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     dimRoundingMode,
   );
   const { batchSize, inHeight, inWidth, inChannels: channels, outHeight, outWidth } = pool;
-  const { strideHeight, strideWidth, effectiveFilterHeight, effectiveFilterWidth, dilationHeight, dilationWidth } = pool;
+  const { strideHeight, strideWidth, effectiveFilterHeight, effectiveFilterWidth, dilationHeight, dilationWidth } =
+    pool;
   const top = pool.padInfo.top;
   const left = pool.padInfo.left;
 
@@ -114,4 +115,8 @@ export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return dx;
 };
 
-export const maxPoolGradConfig: KernelConfig = { kernelName: MaxPoolGrad, backendName: "wasm", kernelFunc: maxPoolGrad };
+export const maxPoolGradConfig: KernelConfig = {
+  kernelName: MaxPoolGrad,
+  backendName: "wasm",
+  kernelFunc: maxPoolGrad,
+};

@@ -38,5 +38,9 @@ export function makeLeadingAxesReduction(kind: "Sum" | "Mean", builtin: KernelFu
 }
 
 export function reductionConfig(kind: "Sum" | "Mean", builtin: KernelFunc): KernelConfig {
-  return { kernelName: kind === "Sum" ? Sum : Mean, backendName: "wasm", kernelFunc: makeLeadingAxesReduction(kind, builtin) };
+  return {
+    kernelName: kind === "Sum" ? Sum : Mean,
+    backendName: "wasm",
+    kernelFunc: makeLeadingAxesReduction(kind, builtin),
+  };
 }

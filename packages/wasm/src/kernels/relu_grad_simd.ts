@@ -39,7 +39,10 @@ export function reluGradBody() {
         set($.v, loadV128(get($.y))),
         storeV128(
           get($.dx),
-          mulF32x4(loadV128(get($.dy)), bitselect(get($.v), andV128(gtF32x4(get($.v), zero), one), neF32x4(get($.v), get($.v)))),
+          mulF32x4(
+            loadV128(get($.dy)),
+            bitselect(get($.v), andV128(gtF32x4(get($.v), zero), one), neF32x4(get($.v), get($.v))),
+          ),
         ),
         set($.dy, add(get($.dy), i32(16))),
         set($.y, add(get($.y), i32(16))),

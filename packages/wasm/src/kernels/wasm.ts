@@ -38,7 +38,8 @@ export function runKernel(
     kernelFunc = kernel;
   }
   const out = kernelFunc({ inputs, attrs, backend });
-  if (Array.isArray(out)) throw new Error(`wasm kernel '${String(kernel)}' returned ${out.length} outputs, expected one`);
+  if (Array.isArray(out))
+    throw new Error(`wasm kernel '${String(kernel)}' returned ${out.length} outputs, expected one`);
   return out;
 }
 

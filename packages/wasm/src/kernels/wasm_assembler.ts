@@ -54,19 +54,47 @@ export const eq = binary(0x46);
 export const gtS = binary(0x4a);
 export const ltS = binary(0x48);
 /** `ifTrue` if `condition` is non-zero, else `ifFalse` (both evaluated; i32). */
-export const select = (ifTrue: Code, ifFalse: Code, condition: Code): Code => [...ifTrue, ...ifFalse, ...condition, 0x1b];
+export const select = (ifTrue: Code, ifFalse: Code, condition: Code): Code => [
+  ...ifTrue,
+  ...ifFalse,
+  ...condition,
+  0x1b,
+];
 /** Copies `length` bytes (bulk memory). */
-export const memoryCopy = (to: Code, from: Code, length: Code): Code => [...to, ...from, ...length, 0xfc, ...uleb(10), 0, 0];
+export const memoryCopy = (to: Code, from: Code, length: Code): Code => [
+  ...to,
+  ...from,
+  ...length,
+  0xfc,
+  ...uleb(10),
+  0,
+  0,
+];
 /** Memory access: natural alignment (log2 of the size), constant byte offset. */
 export const memarg = (align: number, offset: number) => [...uleb(align), ...uleb(offset)];
 export const loadI32 = (address: Code, offset = 0): Code => [...address, 0x28, ...memarg(2, offset)];
 export const loadF32 = (address: Code, offset = 0): Code => [...address, 0x2a, ...memarg(2, offset)];
-export const storeF32 = (address: Code, value: Code, offset = 0): Code => [...address, ...value, 0x38, ...memarg(2, offset)];
+export const storeF32 = (address: Code, value: Code, offset = 0): Code => [
+  ...address,
+  ...value,
+  0x38,
+  ...memarg(2, offset),
+];
 export const loadV128 = (address: Code, offset = 0): Code => [...address, SIMD, 0x00, ...memarg(4, offset)];
 /** One f32 loaded into all 4 lanes (v128.load32_splat). */
 export const loadSplatF32 = (address: Code, offset = 0): Code => [...address, SIMD, 0x09, ...memarg(2, offset)];
-export const storeV128 = (address: Code, value: Code, offset = 0): Code => [...address, ...value, SIMD, 0x0b, ...memarg(4, offset)];
-export const v128 = (bytes: ArrayBufferView): Code => [SIMD, 0x0c, ...new Uint8Array(bytes.buffer, bytes.byteOffset, 16)];
+export const storeV128 = (address: Code, value: Code, offset = 0): Code => [
+  ...address,
+  ...value,
+  SIMD,
+  0x0b,
+  ...memarg(4, offset),
+];
+export const v128 = (bytes: ArrayBufferView): Code => [
+  SIMD,
+  0x0c,
+  ...new Uint8Array(bytes.buffer, bytes.byteOffset, 16),
+];
 export const splatI32x4 = (a: Code): Code => [...a, SIMD, 0x11];
 export const addF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, ...uleb(0xe4)];
 export const mulF32x4 = (a: Code, b: Code): Code => [...a, ...b, SIMD, ...uleb(0xe6)];
@@ -86,13 +114,24 @@ export const andV128 = (a: Code, b: Code): Code => [...a, ...b, SIMD, 0x4e];
 export const bitselect = (ifSet: Code, ifClear: Code, mask: Code): Code => [...ifSet, ...ifClear, ...mask, SIMD, 0x52];
 export const ifThen = (condition: Code, ...body: Code[]): Code => [...condition, 0x04, 0x40, ...body.flat(), 0x0b];
 /** `do { body } while (condition)`: the body runs at least once. */
-export const doWhile = (condition: Code, ...body: Code[]): Code => [0x03, 0x40, ...body.flat(), ...condition, 0x0d, 0, 0x0b];
+export const doWhile = (condition: Code, ...body: Code[]): Code => [
+  0x03,
+  0x40,
+  ...body.flat(),
+  ...condition,
+  0x0d,
+  0,
+  0x0b,
+];
 /** `local += step; local <u end` (the usual loop condition). */
 export const stepBelow = (local: number, step: Code, end: Code): Code => ltU(tee(local, add(get(local), step)), end);
 
 /** Names → local indices: the parameters (i32) first, then the i32 and v128 locals. */
 export function locals<P extends string, I extends string, V extends string>(params: P[], ints: I[], vectors: V[]) {
-  const index = Object.fromEntries([...params, ...ints, ...vectors].map((name, i) => [name, i])) as Record<P | I | V, number>;
+  const index = Object.fromEntries([...params, ...ints, ...vectors].map((name, i) => [name, i])) as Record<
+    P | I | V,
+    number
+  >;
   return { index, params: params.length, declarations: [[ints.length, I32] as const, [vectors.length, V128] as const] };
 }
 
@@ -121,7 +160,10 @@ export function assembleModule(functions: AssembledFunction[], shared = false): 
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
-    ...section(2, vec([[...name("env"), ...name("memory"), 0x02, ...(shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01])]])),
+    ...section(
+      2,
+      vec([[...name("env"), ...name("memory"), 0x02, ...(shared ? [0x03, 0x01, ...uleb(65536)] : [0x00, 0x01])]]),
+    ),
     ...section(3, vec(functions.map((_, i) => uleb(i)))),
     ...section(7, vec(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(bodies)),

@@ -102,7 +102,15 @@ export interface WasmSimdKernels {
     channelBlock: number,
   ): void;
   /** [count, OH, OW, C] → [count, C, OH, OW4], OW4 ≥ OW (tail untouched). */
-  transposeChannels(src: number, dst: number, count: number, outHeight: number, outWidth: number, channels: number, paddedOutWidth: number): void;
+  transposeChannels(
+    src: number,
+    dst: number,
+    count: number,
+    outHeight: number,
+    outWidth: number,
+    channels: number,
+    paddedOutWidth: number,
+  ): void;
   /**
    * dx [count, inH, inW, C] += col2im of cols [count·outH·outW, KH·KW·C] (the rows of dy·Wᵀ), any
    * stride and padding. See col2imBody.
@@ -135,16 +143,67 @@ export interface WasmSimdKernels {
   bnSums(x: number, sums: number, rows: number, rowBytes: number, blockRows: number): void;
   bnSumsRows(x: number, sums: number, acc: number, rows: number, rowBytes: number, blockRows: number): void;
   /** centered = x − mean; sums += Σ_rows centered². */
-  bnCenter(x: number, centered: number, mean: number, sums: number, rows: number, rowBytes: number, blockRows: number): void;
-  bnCenterRows(x: number, centered: number, mean: number, sums: number, acc: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnCenter(
+    x: number,
+    centered: number,
+    mean: number,
+    sums: number,
+    rows: number,
+    rowBytes: number,
+    blockRows: number,
+  ): void;
+  bnCenterRows(
+    x: number,
+    centered: number,
+    mean: number,
+    sums: number,
+    acc: number,
+    rows: number,
+    rowBytes: number,
+    blockRows: number,
+  ): void;
   /** y = centered · scale + shift. */
-  bnAffine(centered: number, y: number, scale: number, shift: number, rows: number, rowBytes: number, blockRows: number): void;
-  bnAffineRows(centered: number, y: number, scale: number, shift: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnAffine(
+    centered: number,
+    y: number,
+    scale: number,
+    shift: number,
+    rows: number,
+    rowBytes: number,
+    blockRows: number,
+  ): void;
+  bnAffineRows(
+    centered: number,
+    y: number,
+    scale: number,
+    shift: number,
+    rows: number,
+    rowBytes: number,
+    blockRows: number,
+  ): void;
   /** sums[0, W) += Σ_rows dy; sums[W, 2W) += Σ_rows dy · centered. */
   bnGradSums(dy: number, centered: number, sums: number, rows: number, rowBytes: number, blockRows: number): void;
-  bnGradSumsRows(dy: number, centered: number, sums: number, acc: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnGradSumsRows(
+    dy: number,
+    centered: number,
+    sums: number,
+    acc: number,
+    rows: number,
+    rowBytes: number,
+    blockRows: number,
+  ): void;
   /** dx = (dy · a + centered · b) + c. */
-  bnGradInput(dy: number, centered: number, dx: number, a: number, b: number, c: number, rows: number, rowBytes: number, blockRows: number): void;
+  bnGradInput(
+    dy: number,
+    centered: number,
+    dx: number,
+    a: number,
+    b: number,
+    c: number,
+    rows: number,
+    rowBytes: number,
+    blockRows: number,
+  ): void;
   bnGradInputRows(
     dy: number,
     centered: number,
@@ -249,8 +308,8 @@ export function wasmSimdKernels(backend: WasmBackend): WasmSimdKernels | undefin
   return kernels;
 }
 
-export { FEW_CHANNELS_BLOCK } from "./conv2d_backprop_filter_simd.js";
 export { BATCH_NORM_MAX_BLOCK_ROWS } from "./batch_norm_simd.js";
+export { FEW_CHANNELS_BLOCK } from "./conv2d_backprop_filter_simd.js";
 
 /** The module with every kernel body (each beside its kernel, in a `*_simd.ts` file). */
 function assembleModule(shared = false): Uint8Array<ArrayBuffer> {

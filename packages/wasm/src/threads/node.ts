@@ -25,7 +25,6 @@ const require = createRequire(import.meta.url);
 /** The Emscripten module a BackendWasm is made on. */
 export type BackendWasmModule = ConstructorParameters<typeof BackendWasm>[0];
 
-
 /** How many threads `threads: undefined` means, and how that was counted. */
 export interface CoreCount {
   count: number;
@@ -158,7 +157,9 @@ export async function threadedModule(threads: number, options: ThreadedModuleOpt
     }
     set onerror(handler: ((e: unknown) => void) | undefined) {
       this.#onerror = (e: unknown) => {
-        const error = new Error(`wasm pthread worker ${this.index} (${workerScript}) failed: ${(e as Error)?.message ?? e}`);
+        const error = new Error(
+          `wasm pthread worker ${this.index} (${workerScript}) failed: ${(e as Error)?.message ?? e}`,
+        );
         // After the start, nothing awaits this setup: end with the error rather than leave a thread missing.
         if (ready) throw error;
         fail(error);
@@ -191,7 +192,10 @@ export async function threadedModule(threads: number, options: ThreadedModuleOpt
   };
   // The glue adds process listeners that rethrow any uncaught error from inside its own (minified, 100 kB)
   // line, so that Node prints that line with every crash of the program: they go once it has started.
-  const listening = { uncaughtException: process.listeners("uncaughtException"), unhandledRejection: process.listeners("unhandledRejection") };
+  const listening = {
+    uncaughtException: process.listeners("uncaughtException"),
+    unhandledRejection: process.listeners("unhandledRejection"),
+  };
   try {
     const module = await Promise.race([factory(config), failed, timeout]);
     ready = true;
