@@ -362,7 +362,14 @@ describe("convnets sweep and convnets worker, with a real Redis", () => {
     await w.waitFor(
       new RegExp(`^\\[${held}\\] .*is being written by process 4242 on busy-machine.*Trying again in 5\\.0 s\\.`, "m"),
     );
-    expect(await (await queue2.getJob(held!))!.getState()).toBe("delayed");
+    // The worker says so just before BullMQ moves the job: wait for the move (well inside the 5 s delay).
+    const heldJob = (await queue2.getJob(held!))!;
+    let state = await heldJob.getState();
+    for (let tries = 0; state === "active" && tries < 40; tries++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = await heldJob.getState();
+    }
+    expect(state).toBe("delayed");
     expect(readFileSync(join(tmp.dir, "remote", held!, "run.lock"), "utf8")).toBe(lock("busy-machine"));
     w.child.kill("SIGTERM");
     expect(await w.exited).toBe(0);
