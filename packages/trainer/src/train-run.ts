@@ -334,9 +334,12 @@ function quitNow(state: SessionState | undefined, signal: StopSignal): never {
       });
       Object.assign(run, { status: "interrupted", message });
       const path = join(dir, RUN_FILES.run);
+      // Its own temporary name: an atomic write of run.json may be under way on the thread pool, into
+      // `run.json.<pid>.tmp`; writing that same file from here could tear it.
+      const tmp = `${path}.${process.pid}.quit.tmp`;
       try {
-        writeFileSync(`${path}.${process.pid}.tmp`, `${JSON.stringify(run, null, 2)}\n`);
-        renameSync(`${path}.${process.pid}.tmp`, path);
+        writeFileSync(tmp, `${JSON.stringify(run, null, 2)}\n`);
+        renameSync(tmp, path);
       } catch {}
     }
     removeLeftoversSync(dir);
