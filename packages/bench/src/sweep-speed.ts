@@ -65,7 +65,7 @@ async function startRedis(): Promise<{ port: number; child: ChildProcess }> {
   return { port, child };
 }
 
-/** Seconds each run of a runs directory trained (its sessions' wall time: data, estimate, epochs, checkpoints). */
+/** Seconds each run of a runs directory trained (the wall time of its starts, run.json's `sessions`: data, estimate, epochs, checkpoints). */
 function runSeconds(dir: string): number[] {
   return readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory())

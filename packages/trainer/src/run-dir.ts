@@ -20,7 +20,7 @@ export interface Session {
   fromEpoch: number;
   /** Epochs done when it ended. */
   toEpoch?: number;
-  /** The estimate printed before training, in seconds, for the epochs this session had to run. */
+  /** The estimate printed before training, in seconds, for the epochs this start of the run had to train. */
   estimatedSeconds?: number;
   /** Wall-clock seconds of the session's training (evaluation and checkpoints included). */
   seconds?: number;

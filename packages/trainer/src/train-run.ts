@@ -619,7 +619,7 @@ async function printEstimate({ model, data, recipe, plan, io }: SessionArgs, don
   return estimate;
 }
 
-/** run.json with this session added (a new run's record is made here), written before the first batch. */
+/** run.json with this start of the run added (a new run's record is made here), written before the first batch. */
 async function startRecord(
   { plan, spec, recipe, engine, data }: SessionArgs,
   params: ModelSummary,

@@ -23,7 +23,7 @@ export interface RunSummary {
   trainAcc: number;
   testAcc: number;
   examplesPerSec: number;
-  /** Training wall time over all sessions, in seconds. */
+  /** Training wall time over all the run's starts (run.json's `sessions`), in seconds. */
   seconds: number;
   engine: string;
 }
